@@ -1,0 +1,73 @@
+// Series and their cells: the data a store keeps per label-value set.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace metricsd::daemon {
+
+class family;
+
+/// Daemon-assigned identity of one connected worker (a connection). Never reused.
+using worker_id = std::uint64_t;
+
+/// One worker's contribution to a gauge whose mode combines workers.
+struct gauge_slot {
+    double value = 0;
+    std::uint64_t seq = 0; ///< store clock at the last write; 0 = declared, never written
+    std::int64_t pid = 0;
+    worker_id worker = 0;
+};
+
+/// Histogram counts per bucket (not cumulative; the last one is +Inf), sum and count.
+struct histogram_cell {
+    std::vector<double> counts;
+    double sum = 0;
+    double count = 0;
+};
+
+struct summary_cell {
+    double sum = 0;
+    double count = 0;
+};
+
+/// One label-value set of a family. Which members are used depends on the family's type and
+/// gauge mode; the others stay empty. io_context thread only.
+struct series {
+    const family* owner = nullptr;
+    /// Counter total, or the one cell of a `shared` gauge.
+    double value = 0;
+    histogram_cell histogram;
+    summary_cell summary;
+    /// Gauges that combine workers: one slot per live worker bound to this series.
+    std::list<gauge_slot> live;
+    /// Retired workers folded into one value (sum: their total; max/min: the extreme;
+    /// mostrecent: the last written, with its seq), so memory does not grow with them.
+    bool has_retired = false;
+    double retired = 0;
+    std::uint64_t retired_seq = 0;
+    /// Gauge mode `all` keeps retired workers per pid: that is the mode's meaning.
+    std::map<std::int64_t, gauge_slot> retired_by_pid;
+};
+
+/// Orders label-value sets, and finds a stored std::vector<std::string> from a span of views
+/// without building one.
+struct label_values_less {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+        return std::lexicographical_compare(
+            a.begin(), a.end(), b.begin(), b.end(),
+            [](std::string_view x, std::string_view y) { return x < y; });
+    }
+};
+
+using series_map = std::map<std::vector<std::string>, series, label_values_less>;
+
+} // namespace metricsd::daemon

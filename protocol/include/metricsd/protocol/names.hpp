@@ -1,0 +1,21 @@
+// Prometheus naming rules and UTF-8 validation, shared by the daemon and the C++ client.
+#pragma once
+
+#include <string_view>
+
+namespace metricsd::protocol {
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, non-empty.
+bool is_valid_metric_name(std::string_view name) noexcept;
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, non-empty. Does not check reserved names.
+bool is_valid_label_name(std::string_view name) noexcept;
+
+/// Label names a user may not declare: `le` (histogram buckets), `quantile` (summaries) and
+/// anything starting with `__` (reserved for Prometheus itself).
+bool is_reserved_label_name(std::string_view name) noexcept;
+
+/// Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool is_valid_utf8(std::string_view text) noexcept;
+
+} // namespace metricsd::protocol

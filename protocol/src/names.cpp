@@ -1,0 +1,72 @@
+#include <metricsd/protocol/names.hpp>
+
+namespace metricsd::protocol {
+namespace {
+
+constexpr bool is_alpha(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+constexpr bool is_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
+
+} // namespace
+
+bool is_valid_metric_name(std::string_view name) noexcept {
+    if (name.empty() || is_digit(name.front()))
+        return false;
+    for (char c : name)
+        if (!is_alpha(c) && !is_digit(c) && c != '_' && c != ':')
+            return false;
+    return true;
+}
+
+bool is_valid_label_name(std::string_view name) noexcept {
+    if (name.empty() || is_digit(name.front()))
+        return false;
+    for (char c : name)
+        if (!is_alpha(c) && !is_digit(c) && c != '_')
+            return false;
+    return true;
+}
+
+bool is_reserved_label_name(std::string_view name) noexcept {
+    return name == "le" || name == "quantile" || name.starts_with("__");
+}
+
+bool is_valid_utf8(std::string_view text) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* end = p + text.size();
+    while (p < end) {
+        const unsigned char c = *p;
+        if (c < 0x80) {
+            ++p;
+            continue;
+        }
+        int extra = 0;
+        char32_t cp = 0;
+        char32_t min = 0;
+        if ((c & 0xe0) == 0xc0) {
+            extra = 1, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            extra = 2, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            extra = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false; // stray continuation byte or 0xf8..0xff
+        }
+        if (end - p <= extra)
+            return false;
+        for (int i = 1; i <= extra; ++i) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += extra + 1;
+    }
+    return true;
+}
+
+} // namespace metricsd::protocol

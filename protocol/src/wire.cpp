@@ -1,0 +1,132 @@
+#include <metricsd/protocol/wire.hpp>
+
+#include <bit>
+
+namespace metricsd::protocol {
+
+static_assert(std::endian::native == std::endian::little,
+              "wire protocol v1 code copies little-endian integers and doubles with memcpy");
+
+std::string_view to_string(error_code c) noexcept {
+    switch (c) {
+    case error_code::bad_magic:
+        return "bad_magic";
+    case error_code::unsupported_version:
+        return "unsupported_version";
+    case error_code::bad_handshake:
+        return "bad_handshake";
+    case error_code::frame_too_large:
+        return "frame_too_large";
+    case error_code::bad_frame_header:
+        return "bad_frame_header";
+    case error_code::unknown_frame_type:
+        return "unknown_frame_type";
+    case error_code::malformed_frame:
+        return "malformed_frame";
+    case error_code::string_too_long:
+        return "string_too_long";
+    case error_code::invalid_metric_type:
+        return "invalid_metric_type";
+    case error_code::invalid_gauge_mode:
+        return "invalid_gauge_mode";
+    case error_code::too_many_labels:
+        return "too_many_labels";
+    case error_code::too_many_buckets:
+        return "too_many_buckets";
+    case error_code::handle_out_of_range:
+        return "handle_out_of_range";
+    case error_code::invalid_metric_name:
+        return "invalid_metric_name";
+    case error_code::invalid_label_name:
+        return "invalid_label_name";
+    case error_code::invalid_label_value:
+        return "invalid_label_value";
+    case error_code::invalid_buckets:
+        return "invalid_buckets";
+    case error_code::family_conflict:
+        return "family_conflict";
+    case error_code::name_collision:
+        return "name_collision";
+    case error_code::handle_conflict:
+        return "handle_conflict";
+    case error_code::unknown_family:
+        return "unknown_family";
+    case error_code::label_count_mismatch:
+        return "label_count_mismatch";
+    case error_code::family_series_limit:
+        return "family_series_limit";
+    case error_code::total_series_limit:
+        return "total_series_limit";
+    case error_code::unknown_series:
+        return "unknown_series";
+    case error_code::invalid_op:
+        return "invalid_op";
+    case error_code::invalid_value:
+        return "invalid_value";
+    case error_code::too_many_connections:
+        return "too_many_connections";
+    case error_code::shutting_down:
+        return "shutting_down";
+    case error_code::internal:
+        return "internal";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(metric_type t) noexcept {
+    switch (t) {
+    case metric_type::counter:
+        return "counter";
+    case metric_type::gauge:
+        return "gauge";
+    case metric_type::histogram:
+        return "histogram";
+    case metric_type::summary:
+        return "summary";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(gauge_mode m) noexcept {
+    switch (m) {
+    case gauge_mode::livesum:
+        return "livesum";
+    case gauge_mode::sum:
+        return "sum";
+    case gauge_mode::max:
+        return "max";
+    case gauge_mode::min:
+        return "min";
+    case gauge_mode::mostrecent:
+        return "mostrecent";
+    case gauge_mode::all:
+        return "all";
+    case gauge_mode::liveall:
+        return "liveall";
+    case gauge_mode::livemax:
+        return "livemax";
+    case gauge_mode::livemin:
+        return "livemin";
+    case gauge_mode::livemostrecent:
+        return "livemostrecent";
+    case gauge_mode::shared:
+        return "shared";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(op_code o) noexcept {
+    switch (o) {
+    case op_code::inc:
+        return "inc";
+    case op_code::dec:
+        return "dec";
+    case op_code::set:
+        return "set";
+    case op_code::observe:
+        return "observe";
+    }
+    return "unknown";
+}
+
+} // namespace metricsd::protocol

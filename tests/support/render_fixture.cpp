@@ -1,0 +1,23 @@
+// Writes the exposition fixture to stdout, for `promtool check metrics` in ctest.
+// Usage: render_fixture [text|openmetrics]
+#include "daemon/exposition.hpp"
+#include "daemon/store.hpp"
+
+#include "store_fixture.hpp"
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+int main(int argc, char** argv) {
+    using metricsd::daemon::exposition_format;
+    const std::string_view which = argc > 1 ? argv[1] : "text";
+    const auto format =
+        which == "openmetrics" ? exposition_format::openmetrics : exposition_format::text;
+    metricsd::daemon::store s;
+    metricsd::test::build_fixture(s);
+    std::string out;
+    metricsd::daemon::render(s, format, out);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+}
