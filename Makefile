@@ -1,6 +1,8 @@
 # metricsd — top-level entry points. Every target installs missing Debian packages first.
 #   make build   configure + build into build/ (executables in build/bin/)
 #   make test    build, then run every test (unit, integration, promtool) through ctest
+#   make run     build, then start the daemon on the memory backend (foreground)
+#   make bench   build, then run the benchmarks
 #   make clean   remove build/
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -8,7 +10,7 @@ WERROR ?= OFF
 JOBS ?= $(shell nproc)
 GENERATOR = $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all deps configure build test clean format
+.PHONY: all deps configure build test run bench clean format
 
 all: build
 
@@ -29,6 +31,16 @@ build: configure
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Start the daemon on the memory backend, in the foreground (Ctrl-C stops it).
+RUN_SOCKET ?= $(BUILD_DIR)/metricsd.sock
+RUN_LISTEN ?= 127.0.0.1:9477
+run: build
+	@$(BUILD_DIR)/bin/metricsd --backend memory --socket $(RUN_SOCKET) --listen $(RUN_LISTEN)
+
+# Benchmarks: medians of several runs, with the machine they ran on.
+bench: build
+	@bench/run $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cpp' '*.hpp' '*.h' | xargs clang-format -i

@@ -1,0 +1,35 @@
+// Client-side checks of declarations, so mistakes surface as exceptions at start-up instead of
+// ERROR frames later. Mirrors the daemon's rules (protocol/PROTOCOL.md sections 5, 8, 10).
+#pragma once
+
+#include <metricsd/protocol/wire.hpp>
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace metricsd::detail {
+
+/// Everything that defines a family, owned.
+struct family_def {
+    std::string name;
+    std::string help;
+    protocol::metric_type type = protocol::metric_type::counter;
+    protocol::gauge_mode mode = protocol::gauge_mode::livesum;
+    std::vector<std::string> label_names;
+    std::vector<std::string> buckets; ///< histogram bounds as text
+};
+
+/// Check name, help, label names and buckets; returns the parsed bounds (empty unless
+/// histogram). Throws std::invalid_argument naming the offending value.
+std::vector<double> validate_family(const family_def& def);
+
+/// Check label values against the family: count, UTF-8, length. Throws std::invalid_argument.
+void validate_label_values(const family_def& def, std::span<const std::string_view> values);
+
+/// Shortest text that reads back as exactly v (std::to_chars). Throws std::invalid_argument
+/// for NaN and infinities (the +Inf bucket is implicit).
+std::string format_bound(double v);
+
+} // namespace metricsd::detail

@@ -1,0 +1,280 @@
+"""The background sender: one thread per process and Client that owns the socket.
+
+It drains the Client's op queue every ``flush_interval`` (or when woken), sends declarations,
+OPS frames and SYNCs over a Unix socket, reads WELCOME/ACK/ERROR frames, and
+reconnects with exponential backoff. The application's threads never touch the socket.
+"""
+from __future__ import annotations
+
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from itertools import repeat, starmap
+from typing import TYPE_CHECKING, List, Optional
+
+from . import _protocol as p
+from ._outbuf import OutBuffer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._client import Client
+
+BACKOFF_MIN = 0.010
+BACKOFF_MAX = 2.0
+CONNECT_TIMEOUT = 1.0
+# An idle sender polls less and less often, up to this interval: a few wake-ups per second
+# instead of 200 keep idle worker processes idle. The first op after a pause waits at most
+# this long; flush() wakes the sender at once.
+IDLE_INTERVAL_MAX = 0.1
+# Frames we build hold at most 64 KiB of records (4096 ops): small enough to be cheap to
+# rebuild after a reconnect, big enough that one sendmsg() carries many thousands of ops.
+OPS_FRAME_CAP = 65536
+_CHUNK = OPS_FRAME_CAP // p.RECORD_SIZE
+# A blocking send gives up after this long (struct timeval: 0.5 s) when the daemon stalls.
+_SEND_TIMEOUT = struct.pack("@ll", 0, 500_000)
+
+
+class Sender:
+    """Owns one connection at a time; every method runs on the sender thread unless noted."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+        self._stop = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._sock: Optional[socket.socket] = None
+        self._connecting: Optional[socket.socket] = None  # during _connect()
+        self.fd_lock = threading.Lock()  # held by fork() (Client._before_fork)
+        self._decoder = p.ClientDecoder()
+        self._buf = OutBuffer()
+        self._sent_decls = 0          # how much of client._decls this connection has declared
+        self._inflight: List[int] = []  # SYNC tokens sent, ACK not yet read
+        self._backoff = BACKOFF_MIN
+        self._next_attempt = 0.0
+        self._interval = client.flush_interval  # grows while idle (IDLE_INTERVAL_MAX)
+        self._ops_per_frame = OPS_FRAME_CAP // p.RECORD_SIZE
+        self._limits = p.Welcome(1, p.MAX_FRAME_PAYLOAD, 65535, 1048575)
+        self._thread = threading.Thread(target=self._run, name="metricsd-sender", daemon=True)
+
+    # --- called from other threads ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Make the sender run a cycle now (any thread)."""
+        try:
+            os.write(self._wake_w, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # a full pipe already guarantees a wake-up
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop the thread and close the connection (any thread but the sender)."""
+        self._stop = True
+        self.wake()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        self._close_fds()
+
+    def abandon_after_fork(self) -> None:
+        """In a forked child: drop the parent's connection without sending or shutting it down.
+
+        close() only releases this process's descriptor; the parent's connection stays intact.
+        """
+        self._stop = True
+        self._close_fds()
+
+    def _close_fds(self) -> None:
+        for sock in (self._sock, self._connecting):
+            if sock is not None:
+                sock.close()
+        self._sock = self._connecting = None
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._wake_r = self._wake_w = -1
+
+    # --- the thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                self._step()
+            except Exception as e:  # keep the thread alive whatever happens
+                self._client._note_error(f"client: sender failed: {e!r}")
+                self._disconnect()
+                time.sleep(self._client.flush_interval)
+
+    def _step(self) -> None:
+        # poll(), not select(): busy servers hold descriptors above select()'s limit of 1024.
+        poller = select.poll()
+        poller.register(self._wake_r, select.POLLIN)
+        sock = self._sock
+        if sock is not None:
+            writable = select.POLLOUT if self._buf.has_output() else 0
+            poller.register(sock, select.POLLIN | writable)
+        timeout = self._interval
+        if sock is None:  # do not sleep through a reconnect attempt
+            timeout = min(timeout, max(0.0, self._next_attempt - time.monotonic()))
+        events = dict(poller.poll(timeout * 1000))
+        if self._stop:
+            return
+        if self._wake_r in events:
+            try:
+                while os.read(self._wake_r, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+        if sock is not None and events.get(sock.fileno(), 0) & ~select.POLLOUT:
+            self._read()  # data, or hang-up/error which recv() then reports
+        self._cycle()
+
+    def _cycle(self) -> None:
+        client = self._client
+        # Take the SYNC requests before draining: every op queued before flush() was called
+        # is then in this drain, so the SYNC follows it on the wire.
+        syncs = client._take_sync_requests()
+        chunks = self._drain()
+        client._count_dropped(self._buf.add_records(chunks, client.max_buffer_ops))
+        if chunks or syncs or self._buf.has_output():
+            self._interval = client.flush_interval
+        else:
+            self._interval = min(self._interval * 2, max(IDLE_INTERVAL_MAX, client.flush_interval))
+        if client._socket_changed:
+            client._socket_changed = False
+            self._disconnect()
+            self._next_attempt = 0.0
+        if self._sock is None and (syncs or time.monotonic() >= self._next_attempt):
+            self._connect()
+        if self._sock is None:
+            client._finish_syncs(syncs, False)
+            return
+        # Declarations are read after the drain: an op can only be queued once its series is
+        # registered, so every drained op's declaration is already in client._decls.
+        self._queue_declarations()
+        self._buf.frame_pending(self._ops_per_frame)
+        for token in syncs:
+            self._buf.add_frame(p.encode_sync(token))
+            self._inflight.append(token)
+        self._send()
+
+    def _drain(self) -> List[bytes]:
+        """Take every queued record, as chunks of at most _CHUNK records (one OPS frame each)."""
+        queue = self._client._q
+        popleft = queue.popleft
+        chunks = []
+        count = len(queue)
+        while count:
+            take = min(count, _CHUNK)
+            # starmap(popleft) pops `take` records in C, without a Python-level loop; joining
+            # a bounded chunk keeps bytes.join's per-item bookkeeping in the CPU cache.
+            chunks.append(b"".join(starmap(popleft, repeat((), take))))
+            count -= take
+        return chunks
+
+    def _queue_declarations(self) -> None:
+        decls = self._client._decls
+        end = len(decls)
+        limits = self._limits
+        for kind, handle, data in decls[self._sent_decls:end]:
+            limit = limits.max_family_handle if kind == "family" else limits.max_series_handle
+            if handle > limit or len(data) - p.HEADER.size > limits.max_frame_payload:
+                self._client._note_error(
+                    f"client: {kind} handle {handle} exceeds the daemon's limits; not declared")
+                continue
+            self._buf.add_frame(data)
+        self._sent_decls = end
+
+    def _send(self) -> None:
+        try:
+            self._buf.write(self._sock)  # type: ignore[arg-type]
+        except OSError as e:
+            self._client._note_error(f"client: send failed: {e}")
+            self._disconnect()
+
+    def _read(self) -> None:
+        try:
+            data = self._sock.recv(65536, socket.MSG_DONTWAIT)  # type: ignore[union-attr]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self._client._note_error(f"client: receive failed: {e}")
+            self._disconnect()
+            return
+        if not data:
+            self._disconnect()
+            return
+        self._handle(self._decoder.feed(data))
+
+    def _handle(self, messages: List[p.Decoded]) -> None:
+        for message in messages:
+            if isinstance(message, p.Ack):
+                done = []
+                while self._inflight:  # ACKs come in SYNC order
+                    token = self._inflight.pop(0)
+                    done.append(token)
+                    if token == message.token:
+                        break
+                self._client._finish_syncs(done, True)
+            elif isinstance(message, p.Error):
+                self._client._note_error(f"{message.code_name}: {message.message}")
+            elif isinstance(message, p.DecodeError):
+                self._client._note_error(f"client: bad frame from daemon: {message.code}")
+                if message.fatal:
+                    self._disconnect()
+                    return
+
+    def _connect(self) -> None:
+        """Open a connection: handshake, WELCOME, then (later in the cycle) declarations."""
+        path = self._client.socket_path()
+        with self.fd_lock:  # a fork() must see the new descriptor, to close it in the child
+            sock = self._connecting = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(CONNECT_TIMEOUT)
+            sock.connect(path)
+            sock.sendall(p.encode_handshake(), socket.MSG_NOSIGNAL)
+            decoder = p.ClientDecoder()
+            messages: List[p.Decoded] = []
+            while not messages:
+                data = sock.recv(4096)
+                if not data:
+                    raise ConnectionError("daemon closed the connection during the handshake")
+                messages = decoder.feed(data)
+            first = messages[0]
+            if not isinstance(first, p.Welcome):
+                if isinstance(first, p.Error):
+                    raise ConnectionError(f"{first.code_name}: {first.message}")
+                raise ConnectionError(f"unexpected answer to the handshake: {first!r}")
+        except (OSError, ValueError) as e:  # ValueError: e.g. a NUL in the path
+            sock.close()
+            self._connecting = None
+            self._client._note_connect_failure(path, e)
+            self._next_attempt = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+            return
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _SEND_TIMEOUT)
+        self._sock, self._decoder, self._limits = sock, decoder, first
+        self._connecting = None
+        self._ops_per_frame = max(1, min(OPS_FRAME_CAP, first.max_frame_payload) // p.RECORD_SIZE)
+        self._sent_decls = 0
+        self._backoff = BACKOFF_MIN
+        self._client._note_connected(True)
+        self._handle(messages[1:])
+
+    def _disconnect(self) -> None:
+        """Forget the connection; ops not fully written wait for the next one."""
+        if self._sock is None:
+            return
+        self._sock.close()
+        self._sock = None
+        self._buf.requeue_unsent()
+        self._client._finish_syncs(self._inflight, False)
+        self._inflight = []
+        self._next_attempt = time.monotonic() + self._backoff
+        self._client._note_connected(False)

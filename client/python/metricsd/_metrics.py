@@ -1,0 +1,295 @@
+"""Counter, Gauge, Histogram and Summary, shaped like prometheus_client's classes.
+
+A metric declares its family on its Client; ``labels(...)`` returns a child bound to one series.
+A child's op methods are the hot path: they append a pre-packed (or packed-on-the-spot) 16-byte
+op record to the client's queue and return. They never block and never raise on IO.
+"""
+from __future__ import annotations
+
+import math
+import struct
+import time
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple, Type, Union
+
+from . import _protocol as p
+from ._context import Around, Timer
+
+_INF = math.inf
+_pack = p.RECORD.pack
+_pack_value = struct.Struct("<d").pack
+
+
+def _head(op: int, handle: int) -> bytes:
+    """A record's first 8 bytes (op, reserved, series handle); the value's 8 bytes follow."""
+    return _pack(op, handle, 0.0)[:8]
+
+
+Number = Union[int, float]
+ExceptionTypes = Union[Type[BaseException], Tuple[Type[BaseException], ...]]
+
+# prometheus_client's Histogram.DEFAULT_BUCKETS (without the implicit +Inf).
+DEFAULT_BUCKETS = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+
+def _default_client() -> Any:
+    from . import default_client  # late import: the package creates the default instance
+    return default_client()
+
+
+# --- children: one series each; the hot path ---------------------------------------------------
+
+class CounterChild:
+    """A counter's series (what ``Counter.labels(...)`` returns)."""
+    __slots__ = ("_append", "_one", "_inc")  # slots: faster attribute access, no __dict__
+
+    def __init__(self, handle: int, append: Callable[[bytes], None]) -> None:
+        self._append = append
+        self._one = _pack(p.OP_INC, handle, 1.0)  # the common inc() needs no packing at all
+        self._inc = _head(p.OP_INC, handle)
+
+    def inc(self, amount: Number = 1) -> None:
+        """Increment by ``amount`` (finite, >= 0)."""
+        if amount == 1:
+            self._append(self._one)
+        elif 0 <= amount < _INF:
+            self._append(self._inc + _pack_value(amount))
+        else:
+            raise ValueError("Counters can only be incremented by non-negative amounts.")
+
+    def count_exceptions(self, exception: ExceptionTypes = Exception) -> Around:
+        """Count exceptions of the given type(s) raised in a block or function (not swallowed)."""
+        def leave(exc_type: Optional[type]) -> None:
+            if exc_type is not None and issubclass(exc_type, exception):
+                self.inc()
+        return Around(lambda: None, leave)
+
+
+class GaugeChild:
+    """A gauge's series (what ``Gauge.labels(...)`` returns)."""
+    __slots__ = ("_append", "_inc_one", "_dec_one", "_inc", "_dec", "_set")
+
+    def __init__(self, handle: int, append: Callable[[bytes], None]) -> None:
+        self._append = append
+        self._inc_one = _pack(p.OP_INC, handle, 1.0)
+        self._dec_one = _pack(p.OP_DEC, handle, 1.0)
+        self._inc = _head(p.OP_INC, handle)
+        self._dec = _head(p.OP_DEC, handle)
+        self._set = _head(p.OP_SET, handle)
+
+    def inc(self, amount: Number = 1) -> None:
+        """Add ``amount`` (finite; may be negative)."""
+        if amount == 1:
+            self._append(self._inc_one)
+        elif -_INF < amount < _INF:
+            self._append(self._inc + _pack_value(amount))
+        else:
+            raise ValueError(f"Gauge increments must be finite, not {amount!r}")
+
+    def dec(self, amount: Number = 1) -> None:
+        """Subtract ``amount`` (finite; may be negative)."""
+        if amount == 1:
+            self._append(self._dec_one)
+        elif -_INF < amount < _INF:
+            self._append(self._dec + _pack_value(amount))
+        else:
+            raise ValueError(f"Gauge decrements must be finite, not {amount!r}")
+
+    def set(self, value: Number) -> None:
+        """Set to ``value`` (any float, NaN and infinities included)."""
+        self._append(self._set + _pack_value(float(value)))
+
+    def set_to_current_time(self) -> None:
+        """Set to the current Unix time in seconds."""
+        self._append(self._set + _pack_value(time.time()))
+
+    def track_inprogress(self) -> Around:
+        """inc() on entry, dec() on exit; a context manager and a decorator."""
+        return Around(self.inc, lambda exc_type: self.dec())
+
+    def time(self) -> Timer:
+        """Set to the duration, in seconds, of a block or function call."""
+        return Timer(self.set)
+
+
+class ObserveChild:
+    """A histogram's or summary's series: the daemon does the bucketing."""
+    __slots__ = ("_append", "_observe")
+
+    def __init__(self, handle: int, append: Callable[[bytes], None]) -> None:
+        self._append = append
+        self._observe = _head(p.OP_OBSERVE, handle)
+
+    def observe(self, amount: Number) -> None:
+        """Record one observation (any float but NaN)."""
+        if amount != amount:
+            raise ValueError("Cannot observe NaN")
+        self._append(self._observe + _pack_value(amount))
+
+    def time(self) -> Timer:
+        """Observe the duration, in seconds, of a block or function call."""
+        return Timer(self.observe)
+
+
+# --- metrics (families) -------------------------------------------------------------------------
+
+class _Metric:
+    _type = ""
+    _hot_methods: Tuple[str, ...] = ()
+    _child_class: Callable[[int, Callable[[bytes], None]], Any]
+
+    def __init__(self, name: str, documentation: str = "", labelnames: Iterable[str] = (),
+                 namespace: str = "", subsystem: str = "", unit: str = "",
+                 client: Any = None) -> None:
+        full_name = "_".join(part for part in (namespace, subsystem, name) if part)
+        if unit and not full_name.endswith("_" + unit):
+            full_name += "_" + unit
+        p.check_metric_name(full_name)
+        if self._type == "counter" and not full_name.endswith("_total"):
+            full_name += "_total"  # what prometheus_client exports for a counter named so
+            p.check_metric_name(full_name)
+        if isinstance(labelnames, str):
+            labelnames = (labelnames,)
+        self._labelnames = tuple(labelnames)
+        p.check_label_names(self._labelnames, per_pid=self._gauge_mode() in ("all", "liveall"))
+        p.encode_str(documentation, p.MAX_HELP_LENGTH)  # ValueError if too long
+        self._name = full_name
+        self._client = client if client is not None else _default_client()
+        self._family = self._client._declare_family(self._type, self._gauge_mode(), full_name,
+                                                    documentation, self._labelnames,
+                                                    self._bucket_texts())
+        self._children: Dict[Tuple[str, ...], Any] = {}  # label values -> child
+        if not self._labelnames:
+            self._only = self._child(())
+            # The child's hot methods become this metric's own: instance attributes shadow
+            # the class's (raising) methods, so c.inc() costs what child.inc() costs.
+            for method in self._hot_methods:
+                setattr(self, method, getattr(self._only, method))
+
+    def _gauge_mode(self) -> str:
+        return "livesum"
+
+    def _bucket_texts(self) -> Sequence[str]:
+        return ()
+
+    def _child(self, values: Tuple[str, ...]) -> Any:
+        for value in values:
+            p.encode_str(value, p.MAX_LABEL_VALUE_LENGTH)  # ValueError: too long or bad UTF-8
+        return self._client._declare_series(self._family, values, self._child_class,
+                                            self._children)
+
+    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Any:
+        """The child for one set of label values, given by position or by name."""
+        if not self._labelnames:
+            raise ValueError(f"No label names were set when constructing {self!r}")
+        if labelvalues and labelkwargs:
+            raise ValueError("Can't pass both *args and **kwargs")
+        if labelkwargs:
+            if sorted(labelkwargs) != sorted(self._labelnames):
+                raise ValueError("Incorrect label names")
+            values = tuple(str(labelkwargs[name]) for name in self._labelnames)
+        else:
+            if len(labelvalues) != len(self._labelnames):
+                raise ValueError("Incorrect label count")
+            values = tuple(str(value) for value in labelvalues)
+        child = self._children.get(values)
+        return child if child is not None else self._child(values)
+
+    def _unlabelled(self) -> Any:
+        if self._labelnames:
+            raise ValueError(f"{self._type} metric is missing label values")
+        return self._only
+
+    def __repr__(self) -> str:
+        return f"metricsd.{type(self).__name__}({self._name})"
+
+
+class Counter(_Metric):
+    """A monotonically increasing count; the exported name always ends in ``_total``."""
+    _type = "counter"
+    _child_class = CounterChild
+    _hot_methods = ("inc",)
+
+    def inc(self, amount: Number = 1) -> None:
+        self._unlabelled().inc(amount)
+
+    def count_exceptions(self, exception: Any = Exception) -> Around:
+        return self._unlabelled().count_exceptions(exception)
+
+
+class Gauge(_Metric):
+    """A value that goes up and down; ``multiprocess_mode`` says how workers combine."""
+    _type = "gauge"
+    _child_class = GaugeChild
+    _hot_methods = ("inc", "dec", "set")
+
+    def __init__(self, name: str, documentation: str = "", labelnames: Iterable[str] = (),
+                 namespace: str = "", subsystem: str = "", unit: str = "",
+                 multiprocess_mode: str = "livesum", client: Any = None) -> None:
+        if multiprocess_mode not in p.GAUGE_MODES:
+            raise ValueError(f"Invalid multiprocess mode: {multiprocess_mode}")
+        self._mode = multiprocess_mode
+        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, client)
+
+    def _gauge_mode(self) -> str:
+        return self._mode
+
+    def inc(self, amount: Number = 1) -> None:
+        self._unlabelled().inc(amount)
+
+    def dec(self, amount: Number = 1) -> None:
+        self._unlabelled().dec(amount)
+
+    def set(self, value: Number) -> None:
+        self._unlabelled().set(value)
+
+    def set_to_current_time(self) -> None:
+        self._unlabelled().set_to_current_time()
+
+    def track_inprogress(self) -> Around:
+        return self._unlabelled().track_inprogress()
+
+    def time(self) -> Timer:
+        return self._unlabelled().time()
+
+
+class _Observed(_Metric):
+    _child_class = ObserveChild
+    _hot_methods = ("observe",)
+
+    def observe(self, amount: Number) -> None:
+        self._unlabelled().observe(amount)
+
+    def time(self) -> Timer:
+        return self._unlabelled().time()
+
+
+class Summary(_Observed):
+    """Observations summed and counted (``_sum``, ``_count``); no quantiles."""
+    _type = "summary"
+
+
+class Histogram(_Observed):
+    """Observations counted in cumulative buckets, plus ``_sum`` and ``_count``."""
+    _type = "histogram"
+
+    def __init__(self, name: str, documentation: str = "", labelnames: Iterable[str] = (),
+                 namespace: str = "", subsystem: str = "", unit: str = "",
+                 buckets: Sequence[Union[float, str]] = DEFAULT_BUCKETS,
+                 client: Any = None) -> None:
+        bounds = [float(b) for b in buckets]
+        if bounds and bounds[-1] == _INF:
+            bounds.pop()  # +Inf is implicit
+        if not bounds:
+            raise ValueError("Must have at least one finite bucket bound")
+        if len(bounds) > p.MAX_BUCKETS:
+            raise ValueError(f"At most {p.MAX_BUCKETS} buckets are allowed")
+        if not all(math.isfinite(b) for b in bounds):
+            raise ValueError("Bucket bounds must be finite (+Inf only as the last one)")
+        if any(a >= b for a, b in zip(bounds, bounds[1:])):
+            raise ValueError("Buckets not in sorted order")
+        # str(float): the texts pytheus and prometheus_client use ("0.005", "1.0", "1e-05").
+        self._buckets = tuple(str(b) for b in bounds)
+        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, client)
+
+    def _bucket_texts(self) -> Sequence[str]:
+        return self._buckets

@@ -1,0 +1,1 @@
+"""Tests of the metricsd Python client (unittest; run from client/python)."""
