@@ -73,22 +73,27 @@ int main(int argc, char** argv) {
     const int runs = argc > 3 ? std::stoi(argv[3]) : 5;
     temp_dir dir;
     const std::string payload = make_payload(ops);
-    const std::uint64_t sent_ops = (ops + records_per_frame - 1) / records_per_frame * records_per_frame;
+    const std::uint64_t sent_ops =
+        (ops + records_per_frame - 1) / records_per_frame * records_per_frame;
     for (unsigned connections : {1u, 8u}) {
         std::vector<double> rates;
         for (int r = 0; r < runs; ++r) {
-            daemon_process d(dir, {}, "bench-" + std::to_string(connections) + "-" + std::to_string(r));
+            daemon_process d(dir, {},
+                             "bench-" + std::to_string(connections) + "-" + std::to_string(r));
             rates.push_back(run_once(d.socket_path(), connections, payload, sent_ops));
-            const std::string expect = std::to_string(sent_ops * connections / series_per_connection);
+            const std::string expect =
+                std::to_string(sent_ops * connections / series_per_connection);
             const auto text = d.scrape();
             if (text.find("bench_ops_total{series=\"0\"} " + expect + "\n") == std::string::npos) {
-                std::fprintf(stderr, "LOSS: expected %s per series\n%s", expect.c_str(), text.c_str());
+                std::fprintf(stderr, "LOSS: expected %s per series\n%s", expect.c_str(),
+                             text.c_str());
                 return 1;
             }
             d.stop();
         }
         std::sort(rates.begin(), rates.end());
-        std::printf("ingest_ops_per_sec connections=%u median=%.0f min=%.0f max=%.0f runs=%d ops_per_run=%llu\n",
+        std::printf("ingest_ops_per_sec connections=%u median=%.0f min=%.0f max=%.0f runs=%d "
+                    "ops_per_run=%llu\n",
                     connections, rates[rates.size() / 2], rates.front(), rates.back(), runs,
                     static_cast<unsigned long long>(sent_ops * connections));
     }

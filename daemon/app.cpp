@@ -14,9 +14,8 @@ app::app(app_options options)
     : options_(std::move(options)), store_(options_.limits), signals_(ioc_, SIGINT, SIGTERM),
       shutdown_deadline_(ioc_) {
     ingest_ = std::make_unique<ingest_listener>(ioc_, store_, options_.ingest);
-    http_handler handler{
-        [this](exposition_format f, std::string& out) { render(store_, f, out); },
-        [this] { return !stopping_; }};
+    http_handler handler{[this](exposition_format f, std::string& out) { render(store_, f, out); },
+                         [this] { return !stopping_; }};
     http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler));
 }
 

@@ -5,8 +5,8 @@
 #include <metricsd/protocol/names.hpp>
 
 #include <charconv>
-#include <optional>
 #include <cmath>
+#include <optional>
 #include <set>
 
 namespace metricsd::daemon {
@@ -14,9 +14,13 @@ namespace {
 
 using protocol::error_code;
 
-failure fail(error_code code, std::string message) { return failure{code, std::move(message)}; }
+failure fail(error_code code, std::string message) {
+    return failure{code, std::move(message)};
+}
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string quoted(std::string_view s) {
+    return "'" + std::string(s) + "'";
+}
 
 // Accepts what Python's float() and C's strtod accept for finite numbers, without locale:
 // "1", "2.5", "1e-05", ".5", "+3". Rejects inf/nan and trailing garbage.
@@ -39,9 +43,8 @@ std::optional<failure> check_labels(const protocol::family_decl& d) {
             return fail(error_code::invalid_label_name,
                         "label name " + quoted(label) + " is reserved (le, quantile, __*)");
         if (d.type == protocol::metric_type::gauge && is_per_pid(d.mode) && label == "pid")
-            return fail(error_code::invalid_label_name,
-                        "label name 'pid' is added by gauge mode " +
-                            std::string(to_string(d.mode)));
+            return fail(error_code::invalid_label_name, "label name 'pid' is added by gauge mode " +
+                                                            std::string(to_string(d.mode)));
         if (!seen.insert(label).second)
             return fail(error_code::invalid_label_name,
                         "label name " + quoted(label) + " is declared twice");
@@ -63,9 +66,9 @@ std::optional<failure> parse_buckets(const protocol::family_decl& d, family_spec
             return fail(error_code::invalid_buckets,
                         "bucket bound " + quoted(text) + " is not a finite number");
         if (!spec.bounds.empty() && v <= spec.bounds.back())
-            return fail(error_code::invalid_buckets,
-                        "bucket bounds must increase strictly; " + quoted(text) + " follows " +
-                            quoted(spec.bucket_texts.back()));
+            return fail(error_code::invalid_buckets, "bucket bounds must increase strictly; " +
+                                                         quoted(text) + " follows " +
+                                                         quoted(spec.bucket_texts.back()));
         spec.bounds.push_back(v);
         spec.bucket_texts.emplace_back(text);
         append_bound(spec.le_labels.emplace_back(), v);

@@ -84,10 +84,10 @@ void per_pid_values(const series& s, gauge_mode mode,
         return;
     const auto live_end = out.size();
     for (const auto& [pid, slot] : s.retired_by_pid) {
-        const bool has_live = std::binary_search(
-            out.begin(), out.begin() + static_cast<std::ptrdiff_t>(live_end),
-            std::pair<std::int64_t, double>{pid, 0.0},
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+        const bool has_live =
+            std::binary_search(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(live_end),
+                               std::pair<std::int64_t, double>{pid, 0.0},
+                               [](const auto& a, const auto& b) { return a.first < b.first; });
         if (!has_live)
             out.emplace_back(pid, slot.value);
     }

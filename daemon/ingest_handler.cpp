@@ -36,7 +36,9 @@ ingest_handler::ingest_handler(store& s, std::int64_t pid, ingest_limits limits)
     : store_(s), limits_(limits), decoder_(protocol::role::daemon, limits.max_frame_payload),
       worker_(s.add_worker(pid)), pid_(pid) {}
 
-ingest_handler::~ingest_handler() { store_.retire_worker(worker_); }
+ingest_handler::~ingest_handler() {
+    store_.retire_worker(worker_);
+}
 
 void ingest_handler::commit(std::size_t n) noexcept {
     decoder_.commit(n);
@@ -69,10 +71,10 @@ bool ingest_handler::process() {
             [this](const auto& m) {
                 using T = std::decay_t<decltype(m)>;
                 if constexpr (std::is_same_v<T, protocol::handshake>) {
-                    protocol::encode(out_, protocol::welcome{protocol::version,
-                                                             limits_.max_frame_payload,
-                                                             limits_.max_family_handle,
-                                                             limits_.max_series_handle});
+                    protocol::encode(out_,
+                                     protocol::welcome{protocol::version, limits_.max_frame_payload,
+                                                       limits_.max_family_handle,
+                                                       limits_.max_series_handle});
                 } else if constexpr (std::is_same_v<T, protocol::sync>) {
                     ++stats_.frames;
                     ++stats_.syncs;
@@ -151,8 +153,7 @@ void ingest_handler::handle(const protocol::series_decl& m) {
     }
     if (slot.state == slot_state::bound && slot.target.target != result.value().target)
         return report(error_code::handle_conflict, m.handle,
-                      "series handle " + std::to_string(m.handle) +
-                          " is bound to another series");
+                      "series handle " + std::to_string(m.handle) + " is bound to another series");
     slot = {result.value(), slot_state::bound};
 }
 
@@ -172,10 +173,9 @@ void ingest_handler::handle(const protocol::op_batch& batch) {
                 ++stats_.ops_applied;
                 continue;
             }
-            code = st == apply_status::invalid_op ? error_code::invalid_op
-                                                  : error_code::invalid_value;
-        } else if (op.handle < table_size &&
-                   series_[op.handle].state == slot_state::rejected) {
+            code =
+                st == apply_status::invalid_op ? error_code::invalid_op : error_code::invalid_value;
+        } else if (op.handle < table_size && series_[op.handle].state == slot_state::rejected) {
             ++stats_.ops_dropped;
             continue;
         } else {

@@ -5,14 +5,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <system_error>
+#include <unistd.h>
 
 namespace metricsd::daemon {
 
@@ -77,7 +76,9 @@ ingest_listener::~ingest_listener() {
         ::unlink(options_.socket_path.c_str());
 }
 
-void ingest_listener::start() { spawn_logged(ioc_, accept_loop(), "ingest accept loop"); }
+void ingest_listener::start() {
+    spawn_logged(ioc_, accept_loop(), "ingest accept loop");
+}
 
 ingest_stats ingest_listener::stats() const {
     ingest_stats total = totals_.closed;
@@ -89,7 +90,8 @@ ingest_stats ingest_listener::stats() const {
 net::awaitable<void> ingest_listener::accept_loop() {
     while (!closing_) {
         boost::system::error_code ec;
-        uds::socket sock = co_await acceptor_.async_accept(net::redirect_error(net::use_awaitable, ec));
+        uds::socket sock =
+            co_await acceptor_.async_accept(net::redirect_error(net::use_awaitable, ec));
         if (ec) {
             if (closing_ || ec == net::error::operation_aborted)
                 break;
@@ -111,8 +113,8 @@ net::awaitable<void> ingest_listener::run_session(uds::socket sock) {
     if (sessions_.size() >= options_.max_connections) {
         ++totals_.connections_rejected;
         handler.send_error(protocol::error_code::too_many_connections,
-                           "connection limit reached (" +
-                               std::to_string(options_.max_connections) + ")");
+                           "connection limit reached (" + std::to_string(options_.max_connections) +
+                               ")");
         boost::system::error_code ec;
         co_await net::async_write(sock, net::buffer(handler.output()),
                                   net::redirect_error(net::use_awaitable, ec));
@@ -165,7 +167,8 @@ void ingest_listener::drain(session& s) {
     auto& out = s.handler.output();
     std::size_t sent = 0;
     while (sent < out.size()) {
-        const std::size_t n = s.sock.write_some(net::buffer(out.data() + sent, out.size() - sent), ec);
+        const std::size_t n =
+            s.sock.write_some(net::buffer(out.data() + sent, out.size() - sent), ec);
         if (ec)
             break;
         sent += n;

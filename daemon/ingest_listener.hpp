@@ -14,7 +14,7 @@ class store;
 
 struct ingest_options {
     std::string socket_path = "/run/metricsd/ingest.sock";
-    unsigned socket_mode = 0660;       ///< permissions of the socket file
+    unsigned socket_mode = 0660;        ///< permissions of the socket file
     std::size_t max_connections = 1024; ///< beyond it: ERROR too_many_connections, close
     std::size_t read_size = 256 * 1024; ///< bytes per socket read (amortises syscalls)
     ingest_limits limits;
@@ -22,7 +22,7 @@ struct ingest_options {
 
 /// Totals over every connection, open and closed.
 struct ingest_totals {
-    ingest_stats closed;              ///< sums of connections that have ended
+    ingest_stats closed; ///< sums of connections that have ended
     std::uint64_t connections_total = 0;
     std::uint64_t connections_rejected = 0;
 };

@@ -4,7 +4,9 @@
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>; libstdc++ 12 no
 // longer pulls it in transitively (fixed upstream in 1.79).
+// clang-format off: <utility> must come before every Asio header.
 #include <utility>
+// clang-format on
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -83,8 +83,7 @@ outcome<const family*> store::declare_family(const protocol::family_decl& decl) 
     return raw;
 }
 
-outcome<series*> store::find_or_create_series(family& f,
-                                              std::span<const std::string_view> values) {
+outcome<series*> store::find_or_create_series(family& f, std::span<const std::string_view> values) {
     const auto& spec = f.spec_;
     if (values.size() != spec.label_names.size())
         return failure{error_code::label_count_mismatch,
@@ -103,13 +102,13 @@ outcome<series*> store::find_or_create_series(family& f,
                            "value of label '" + spec.label_names[i] + "' is not valid UTF-8"};
     }
     if (f.series_.size() >= limits_.max_series_per_family)
-        return failure{error_code::family_series_limit,
-                       "'" + spec.name + "' already has " + std::to_string(f.series_.size()) +
-                           " series, the per-family limit"};
+        return failure{error_code::family_series_limit, "'" + spec.name + "' already has " +
+                                                            std::to_string(f.series_.size()) +
+                                                            " series, the per-family limit"};
     if (series_total_ >= limits_.max_series_total)
-        return failure{error_code::total_series_limit,
-                       "the daemon holds " + std::to_string(series_total_) +
-                           " series, the total limit"};
+        return failure{error_code::total_series_limit, "the daemon holds " +
+                                                           std::to_string(series_total_) +
+                                                           " series, the total limit"};
     std::vector<std::string> key(values.begin(), values.end());
     auto [it, inserted] = f.series_.emplace(std::move(key), series{});
     series& s = it->second;

@@ -2,7 +2,7 @@
 # store + ingest_handler behind a real Unix socket), fork safety; and the inc() benchmark.
 add_library(client_test_peer STATIC ${CMAKE_CURRENT_LIST_DIR}/unit/client_test_peer.cpp)
 target_include_directories(client_test_peer PUBLIC ${CMAKE_CURRENT_LIST_DIR}/unit)
-target_link_libraries(client_test_peer PUBLIC metricsd::core)
+target_link_libraries(client_test_peer PUBLIC metricsd::core metricsd_integration_support)
 
 add_executable(client_test
   ${CMAKE_CURRENT_LIST_DIR}/unit/client_api_test.cpp

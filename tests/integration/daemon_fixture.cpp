@@ -5,8 +5,12 @@
 
 namespace metricsd::test {
 
-std::string daemon_binary() { return METRICSD_BINARY; }
-std::string worker_binary() { return METRICSD_WORKER_BINARY; }
+std::string daemon_binary() {
+    return METRICSD_BINARY;
+}
+std::string worker_binary() {
+    return METRICSD_WORKER_BINARY;
+}
 
 daemon_process::daemon_process(const temp_dir& dir, std::vector<std::string> extra,
                                const std::string& name)

@@ -4,14 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
+#include <fstream>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <cmath>
-#include <cstring>
-#include <fstream>
 
 namespace metricsd::test {
 namespace {
@@ -62,9 +61,9 @@ TEST(daemon, replaces_a_stale_socket_and_refuses_a_live_one) {
         ::close(fd);
     }
     daemon_process first(dir);
-    child_process second({daemon_binary(), "--socket", first.socket_path(), "--listen",
-                          "127.0.0.1:0"},
-                         dir.file("second.log"));
+    child_process second(
+        {daemon_binary(), "--socket", first.socket_path(), "--listen", "127.0.0.1:0"},
+        dir.file("second.log"));
     EXPECT_EQ(second.wait(), 1);
     EXPECT_NE(second.log().find("another daemon is already listening on " + first.socket_path()),
               std::string::npos)
@@ -74,8 +73,7 @@ TEST(daemon, replaces_a_stale_socket_and_refuses_a_live_one) {
     EXPECT_FALSE(still_works.sync(1).empty());
 
     std::ofstream(dir.file("plain")) << "not a socket";
-    child_process third({daemon_binary(), "--socket", dir.file("plain"), "--listen",
-                         "127.0.0.1:0"},
+    child_process third({daemon_binary(), "--socket", dir.file("plain"), "--listen", "127.0.0.1:0"},
                         dir.file("third.log"));
     EXPECT_EQ(third.wait(), 1);
     EXPECT_NE(third.log().find("is not a socket"), std::string::npos) << third.log();
@@ -221,16 +219,17 @@ TEST(daemon, promtool_accepts_the_live_scrape) {
     temp_dir dir;
     daemon_process d(dir);
     raw_client c(d.socket_path());
-    c.send(hello() + family(0, "http_requests_total", metric_type::counter, {"code"}) +
-           series(0, 0, {"200"}) +
-           family(1, "temperature_celsius", metric_type::gauge, {}, gauge_mode::all) +
-           series(1, 1) +
-           family(2, "latency_seconds", metric_type::histogram, {"route"}, gauge_mode::livesum,
-                  {"0.01", "0.1", "1"}) +
-           series(2, 2, {"/a\"b\\c"}) + family(3, "size_bytes", metric_type::summary) +
-           series(3, 3) +
-           ops({{op_code::inc, 0, 2}, {op_code::set, 1, 21.5}, {op_code::observe, 2, 0.05},
-                {op_code::observe, 3, 512}}));
+    c.send(
+        hello() + family(0, "http_requests_total", metric_type::counter, {"code"}) +
+        series(0, 0, {"200"}) +
+        family(1, "temperature_celsius", metric_type::gauge, {}, gauge_mode::all) + series(1, 1) +
+        family(2, "latency_seconds", metric_type::histogram, {"route"}, gauge_mode::livesum,
+               {"0.01", "0.1", "1"}) +
+        series(2, 2, {"/a\"b\\c"}) + family(3, "size_bytes", metric_type::summary) + series(3, 3) +
+        ops({{op_code::inc, 0, 2},
+             {op_code::set, 1, 21.5},
+             {op_code::observe, 2, 0.05},
+             {op_code::observe, 3, 512}}));
     ASSERT_FALSE(c.sync(1).empty());
     const auto file = dir.file("scrape.prom");
     std::ofstream(file) << d.scrape();

@@ -1,21 +1,20 @@
 #include "harness.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <netinet/in.h>
+#include <signal.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 namespace metricsd::test {
 
@@ -64,7 +63,9 @@ child_process::~child_process() {
     }
 }
 
-void child_process::signal(int sig) const { ::kill(pid_, sig); }
+void child_process::signal(int sig) const {
+    ::kill(pid_, sig);
+}
 
 bool child_process::running() {
     if (status_ != -1)
@@ -175,7 +176,8 @@ http_response http_get(int port, const std::string& target,
         ::close(fd);
         throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
     }
-    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    std::string req =
+        method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
     for (const auto& [k, v] : headers)
         req += k + ": " + v + "\r\n";
     req += "\r\n";

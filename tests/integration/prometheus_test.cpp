@@ -38,8 +38,7 @@ TEST(prometheus, scrapes_exact_values) {
     raw_client c(d.socket_path());
     c.send(hello() + family(0, "jobs_total", metric_type::counter, {"queue"}) +
            series(0, 0, {"mail"}) + family(1, "queue_depth", metric_type::gauge) + series(1, 1) +
-           family(2, "job_seconds", metric_type::histogram, {}, gauge_mode::livesum,
-                  {"0.1", "1"}) +
+           family(2, "job_seconds", metric_type::histogram, {}, gauge_mode::livesum, {"0.1", "1"}) +
            series(2, 2));
     std::vector<protocol::op_record> batch(12345, protocol::op_record{op_code::inc, 0, 1});
     batch.push_back({op_code::set, 1, 42.5});

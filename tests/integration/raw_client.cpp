@@ -1,12 +1,11 @@
 #include "raw_client.hpp"
 
+#include <cstring>
 #include <poll.h>
+#include <stdexcept>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <cstring>
-#include <stdexcept>
 
 namespace metricsd::test {
 
@@ -106,8 +105,8 @@ std::string family(std::uint32_t handle, std::string_view name, protocol::metric
                    std::vector<std::string_view> labels, protocol::gauge_mode mode,
                    std::vector<std::string_view> buckets) {
     std::string b;
-    protocol::encode(b, protocol::family_decl{handle, type, mode, name, "Test metric.", labels,
-                                              buckets});
+    protocol::encode(
+        b, protocol::family_decl{handle, type, mode, name, "Test metric.", labels, buckets});
     return b;
 }
 

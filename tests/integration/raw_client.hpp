@@ -15,10 +15,10 @@ namespace metricsd::test {
 /// One decoded daemon reply with owned strings.
 struct reply {
     protocol::frame_type type{};
-    std::uint64_t token = 0;             ///< ACK
-    protocol::error_code code{};         ///< ERROR
-    std::uint32_t handle = 0;            ///< ERROR
-    std::string message;                 ///< ERROR
+    std::uint64_t token = 0;     ///< ACK
+    protocol::error_code code{}; ///< ERROR
+    std::uint32_t handle = 0;    ///< ERROR
+    std::string message;         ///< ERROR
 };
 
 class raw_client {
@@ -48,7 +48,8 @@ std::string family(std::uint32_t handle, std::string_view name, protocol::metric
                    std::vector<std::string_view> labels = {},
                    protocol::gauge_mode mode = protocol::gauge_mode::livesum,
                    std::vector<std::string_view> buckets = {});
-std::string series(std::uint32_t handle, std::uint32_t fam, std::vector<std::string_view> values = {});
+std::string series(std::uint32_t handle, std::uint32_t fam,
+                   std::vector<std::string_view> values = {});
 std::string ops(const std::vector<protocol::op_record>& records);
 
 } // namespace metricsd::test

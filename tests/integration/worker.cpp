@@ -10,11 +10,10 @@
 // Prints "flushed" once the daemon acknowledged everything, then "holding" and sleeps if asked.
 #include <metricsd/client.hpp>
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <unistd.h>
 
 int main(int argc, char** argv) {
     if (argc < 3) {
@@ -30,8 +29,8 @@ int main(int argc, char** argv) {
     auto work = metrics.counter("work_total", "Units of work done.", {"set"});
     const metricsd::counter_series sets[3] = {work.labels("a"), work.labels("b"), work.labels("c")};
     auto busy = metrics.gauge("busy_workers", "Workers running.");
-    auto pid_max = metrics.gauge("worker_pid_max", "Largest worker pid.", {},
-                                 metricsd::gauge_mode::max);
+    auto pid_max =
+        metrics.gauge("worker_pid_max", "Largest worker pid.", {}, metricsd::gauge_mode::max);
     auto seen = metrics.gauge("total_seen", "Increments per worker, summed.", {},
                               metricsd::gauge_mode::sum);
     auto size = metrics.histogram("work_size", "Size of each unit.", {}, {"1", "10", "100"});

@@ -12,8 +12,8 @@
 namespace metricsd::test {
 namespace {
 
-std::unique_ptr<child_process> start_worker(const temp_dir& dir, const daemon_process& d,
-                                            long incs, int index, bool hold = false) {
+std::unique_ptr<child_process> start_worker(const temp_dir& dir, const daemon_process& d, long incs,
+                                            int index, bool hold = false) {
     std::vector<std::string> argv{worker_binary(), d.socket_path(), std::to_string(incs)};
     if (hold)
         argv.emplace_back("hold");

@@ -2,7 +2,6 @@
 // Usage: render_fixture [text|openmetrics]
 #include "daemon/exposition.hpp"
 #include "daemon/store.hpp"
-
 #include "store_fixture.hpp"
 
 #include <cstdio>

@@ -16,18 +16,6 @@
 
 namespace metricsd::test {
 
-temp_dir::temp_dir() {
-    char tmpl[] = "/tmp/metricsd-client-XXXXXX";
-    if (!::mkdtemp(tmpl))
-        throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = tmpl;
-}
-
-temp_dir::~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-}
-
 /// One accepted socket. fd is closed by its server thread under the peer's mutex, so stop()
 /// never shuts down a descriptor number that was already reused.
 struct test_peer::connection {

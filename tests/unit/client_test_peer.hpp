@@ -3,6 +3,7 @@
 #pragma once
 
 #include "daemon/store.hpp"
+#include "harness.hpp" // temp_dir
 
 #include <atomic>
 #include <cstdint>
@@ -16,19 +17,6 @@
 #include <vector>
 
 namespace metricsd::test {
-
-/// A unique temporary directory, removed with its contents on destruction.
-class temp_dir {
-public:
-    temp_dir();
-    ~temp_dir();
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    const std::string& path() const noexcept { return path_; }
-
-private:
-    std::string path_;
-};
 
 /// Accepts connections on `socket_path` and feeds each one to its own daemon::ingest_handler
 /// on its own thread. The store outlives stop()/start() cycles, like the daemon's memory

@@ -1,6 +1,5 @@
-#include "daemon/ingest_handler.hpp"
-
 #include "daemon/gauge.hpp"
+#include "daemon/ingest_handler.hpp"
 #include "daemon/store.hpp"
 
 #include <metricsd/protocol/decoder.hpp>
@@ -137,15 +136,21 @@ TEST_F(ingest, bad_magic_is_fatal_with_error_frame) {
 TEST_F(ingest, unknown_series_ops_are_rejected_once_per_frame_and_others_apply) {
     ingest_handler h(s, 1);
     client_bytes c;
-    c.hello().family(0, "c_total", metric_type::counter).series(0, 0).ops(
-        {{op_code::inc, 0, 1}, {op_code::inc, 9, 1}, {op_code::inc, 12, 1}, {op_code::inc, 0, 1}});
+    c.hello()
+        .family(0, "c_total", metric_type::counter)
+        .series(0, 0)
+        .ops({{op_code::inc, 0, 1},
+              {op_code::inc, 9, 1},
+              {op_code::inc, 12, 1},
+              {op_code::inc, 0, 1}});
     auto r = run(h, c.b);
     ASSERT_EQ(r.size(), 2u);
     const auto& e = std::get<protocol::error>(r[1]);
     EXPECT_EQ(e.code, error_code::unknown_series);
     EXPECT_EQ(e.handle, 9u);
     EXPECT_EQ(e.frame, 2u);
-    EXPECT_EQ(texts[0], "2 op(s) in this frame rejected; first: series handle 9 was never declared");
+    EXPECT_EQ(texts[0],
+              "2 op(s) in this frame rejected; first: series handle 9 was never declared");
     EXPECT_EQ(counter_value(s, "c_total"), 2);
     EXPECT_EQ(h.stats().ops_rejected, 2u);
 }
@@ -219,8 +224,10 @@ TEST_F(ingest, disconnect_retires_the_worker) {
     {
         ingest_handler keep(s, 10);
         client_bytes k;
-        k.hello().family(0, "in_flight", metric_type::gauge).series(0, 0).ops(
-            {{op_code::inc, 0, 1}});
+        k.hello()
+            .family(0, "in_flight", metric_type::gauge)
+            .series(0, 0)
+            .ops({{op_code::inc, 0, 1}});
         run(keep, k.b);
         {
             ingest_handler gone(s, 11);
