@@ -194,6 +194,13 @@ http_response http_get(int port, const std::string& target,
     return parse_response(raw);
 }
 
+std::string quoted(const std::string& text) {
+    std::string out = "'";
+    for (const char ch : text)
+        out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    return out + "'";
+}
+
 int run_command(const std::string& command, std::string& output) {
     output.clear();
     FILE* p = ::popen((command + " 2>&1").c_str(), "r");

@@ -64,6 +64,9 @@ http_response http_get(int port, const std::string& target,
                        const std::map<std::string, std::string>& headers = {},
                        const std::string& method = "GET");
 
+/// `text` as one shell word (single-quoted).
+std::string quoted(const std::string& text);
+
 /// Run a shell command; returns its exit code and fills `output` with stdout+stderr.
 int run_command(const std::string& command, std::string& output);
 
