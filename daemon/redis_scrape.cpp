@@ -1,0 +1,167 @@
+#include "daemon/redis_scrape.hpp"
+
+#include "daemon/redis_flush.hpp"
+#include "daemon/redis_json.hpp"
+#include "daemon/redis_layout.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace metricsd::daemon {
+namespace {
+
+using protocol::metric_type;
+
+void add_to_cell(scraped_series_map& out, const family_spec& spec, std::size_t cell,
+                 std::vector<std::string> labels, double v) {
+    auto& s = out[std::move(labels)];
+    if (spec.type == metric_type::counter || spec.type == metric_type::gauge) {
+        s.value += v;
+        return;
+    }
+    const std::size_t buckets =
+        spec.type == metric_type::histogram ? spec.bucket_texts.size() + 1 : 0;
+    if (s.cumulative.size() != buckets)
+        s.cumulative.assign(buckets, 0.0);
+    if (cell < buckets)
+        s.cumulative[cell] += v;
+    else if (cell == buckets)
+        s.sum += v;
+    else
+        s.count += v;
+}
+
+// GET on an unlabelled family's key: a number, or nil when nobody wrote it yet.
+void read_string(scrape_result& r, const family_spec& spec, std::size_t family, std::size_t cell,
+                 const redisReply& e) {
+    if (e.type == REDIS_REPLY_NIL)
+        return;
+    if (e.type != REDIS_REPLY_STRING) {
+        ++r.wrong_type_keys;
+        return;
+    }
+    if (const auto v = parse_redis_number(reply_text(e)))
+        add_to_cell(r.families[family], spec, cell, {}, *v);
+    else
+        ++r.bad_values;
+}
+
+// HGETALL on a labelled family's key: field/value pairs, empty when the key is absent.
+void read_hash(scrape_result& r, const family_spec& spec, std::size_t family, std::size_t cell,
+               const redisReply& e, const std::vector<std::string>& names) {
+    const auto items = reply_elements(e);
+    if (e.type != REDIS_REPLY_ARRAY || items.size() % 2 != 0) {
+        ++r.wrong_type_keys;
+        return;
+    }
+    for (std::size_t i = 0; i < items.size(); i += 2) {
+        if (!items[i] || !items[i + 1] || items[i]->type != REDIS_REPLY_STRING) {
+            ++r.malformed_fields;
+            continue;
+        }
+        auto labels = parse_label_json(reply_text(*items[i]), names);
+        if (!labels) {
+            ++r.malformed_fields;
+            continue;
+        }
+        const auto v = items[i + 1]->type == REDIS_REPLY_STRING
+                           ? parse_redis_number(reply_text(*items[i + 1]))
+                           : std::nullopt;
+        if (!v) {
+            ++r.bad_values;
+            continue;
+        }
+        add_to_cell(r.families[family], spec, cell, std::move(*labels), *v);
+    }
+}
+
+} // namespace
+
+std::string plan_meta_read(std::string_view prefix) {
+    std::string bytes;
+    const auto key = meta_key(prefix);
+    const std::array<std::string_view, 2> argv{"HGETALL", key};
+    append_command(bytes, argv);
+    return bytes;
+}
+
+meta_read parse_meta_reply(const redisReply& reply) {
+    meta_read out;
+    const auto items = reply_elements(reply);
+    if (reply.type != REDIS_REPLY_ARRAY || items.size() % 2 != 0)
+        return out;
+    out.ok = true;
+    for (std::size_t i = 0; i < items.size(); i += 2) {
+        const bool strings = items[i] && items[i + 1] && items[i]->type == REDIS_REPLY_STRING &&
+                             items[i + 1]->type == REDIS_REPLY_STRING;
+        auto spec = strings ? decode_family_meta(reply_text(*items[i]), reply_text(*items[i + 1]))
+                            : std::nullopt;
+        if (spec)
+            out.families.push_back(std::move(*spec));
+        else
+            ++out.malformed;
+    }
+    std::sort(out.families.begin(), out.families.end(),
+              [](const family_spec& a, const family_spec& b) { return a.name < b.name; });
+    return out;
+}
+
+scrape_plan plan_scrape(std::string_view prefix, std::span<const family_spec* const> families) {
+    scrape_plan plan;
+    const auto add = [&plan](std::string_view cmd, const std::string& key, std::size_t f,
+                             std::size_t cell) {
+        const std::array<std::string_view, 2> argv{cmd, key};
+        append_command(plan.bytes, argv);
+        plan.slots.push_back({f, cell});
+    };
+    const std::array<std::string_view, 1> multi{"MULTI"}, exec{"EXEC"};
+    append_command(plan.bytes, multi);
+    for (std::size_t f = 0; f < families.size(); ++f) {
+        const auto& spec = *families[f];
+        const std::string_view cmd = redis_label_names(spec).empty() ? "GET" : "HGETALL";
+        const auto cells = cell_names(spec);
+        if (cells.empty())
+            add(cmd, data_key(prefix, spec.name), f, 0);
+        for (std::size_t c = 0; c < cells.size(); ++c)
+            add(cmd, cell_key(prefix, spec.name, cells[c]), f, c);
+    }
+    append_command(plan.bytes, exec);
+    plan.queued = plan.slots.size();
+    plan.replies = plan.queued + 2;
+    return plan;
+}
+
+scrape_result parse_scrape(const scrape_plan& plan, std::span<const family_spec* const> families,
+                           std::span<const reply_ptr> replies) {
+    scrape_result r;
+    if (!plan.slots.empty() && plan.slots.back().family >= families.size()) {
+        r.error = "families do not match the read plan";
+        return r;
+    }
+    const auto tx = check_transaction(replies, plan.queued);
+    if (tx.state != transaction_outcome::status::applied) {
+        r.error =
+            tx.first_error.empty() ? "replies do not match the read pipeline" : tx.first_error;
+        return r;
+    }
+    r.ok = true;
+    r.families.resize(families.size());
+    const auto elements = reply_elements(*tx.exec);
+    for (std::size_t i = 0; i < plan.slots.size(); ++i) {
+        const auto [family, cell] = plan.slots[i];
+        const auto& spec = *families[family];
+        const redisReply* e = elements[i];
+        if (!e || e->type == REDIS_REPLY_ERROR) {
+            ++r.wrong_type_keys;
+            continue;
+        }
+        const auto names = redis_label_names(spec);
+        if (names.empty())
+            read_string(r, spec, family, cell, *e);
+        else
+            read_hash(r, spec, family, cell, *e, names);
+    }
+    return r;
+}
+
+} // namespace metricsd::daemon
