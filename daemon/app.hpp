@@ -3,6 +3,8 @@
 #pragma once
 
 #include "daemon/ingest_listener.hpp"
+#include "daemon/persistence.hpp"
+#include "daemon/service_notify.hpp"
 #include "daemon/store.hpp"
 
 #include <chrono>
@@ -13,13 +15,19 @@ namespace metricsd::daemon {
 
 class http_server;
 
-/// Everything the daemon is configured with (CLI today, config file later).
+/// Everything the daemon runs with; built from the configuration by to_app_options (cli.hpp).
 struct app_options {
     ingest_options ingest;
     store_limits limits;
     std::string listen = "127.0.0.1:9477"; ///< HTTP HOST:PORT; port 0 picks a free one
     std::string backend = "memory";
-    std::chrono::seconds shutdown_timeout{10}; ///< hard stop if draining takes longer
+    std::chrono::seconds shutdown_timeout{10};  ///< hard stop if draining takes longer
+    std::string state_file;                     ///< memory backend's state; empty: none
+    std::chrono::seconds snapshot_interval{60}; ///< 0: snapshot only at shutdown
+    /// SIGHUP re-reads this file and applies its log level, unless the environment or a flag
+    /// set the level (those win, as at start-up). Empty: SIGHUP only logs that it has no file.
+    std::string config_file;
+    bool log_level_overridden = false;
 };
 
 /// Construct (binds both sockets, throws on failure), then run() until SIGTERM/SIGINT.
@@ -34,17 +42,24 @@ public:
     int run();
 
 private:
+    /// Log the ready line (tests and operators wait for it) and tell systemd.
+    void announce_ready();
     void shutdown();
     net::awaitable<void> watch_shutdown();
+    void wait_for_reload();
+    void reload();
 
     app_options options_;
     // Declared before the io_context: coroutine frames (destroyed with it) refer to the store.
     store store_;
     net::io_context ioc_{1};
     net::signal_set signals_;
+    net::signal_set reload_signals_;
     net::steady_timer shutdown_deadline_;
     std::unique_ptr<ingest_listener> ingest_;
     std::unique_ptr<http_server> http_;
+    std::unique_ptr<snapshotter> snapshots_; ///< null without a state file
+    service_notifier systemd_{ioc_};
     bool stopping_ = false;
 };
 

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <unistd.h>
 
 #ifndef METRICSD_VERSION
 #define METRICSD_VERSION "0.0.0"
@@ -12,60 +13,125 @@ namespace metricsd::daemon {
 
 namespace {
 
-/// "0660" -> 0660; octal only, within the permission bits.
-unsigned parse_mode(const std::string& text) {
-    std::size_t used = 0;
-    const unsigned long mode = std::stoul(text, &used, 8);
-    if (used != text.size() || mode > 0777)
-        throw CLI::ValidationError("--socket-mode", "expected octal permissions like 0660");
-    return static_cast<unsigned>(mode);
+/// A flag that sets one config key. The flag's text goes through apply_setting, so flags are
+/// validated by the same rules as the file and the environment.
+struct setting_flag {
+    const char* flag;
+    const char* key;
+    const char* default_text; ///< shown in --help; must match config's default
+    const char* help;
+    std::string value{};
+    CLI::Option* option = nullptr;
+};
+
+std::vector<setting_flag> setting_flags() {
+    return {
+        {"--socket", "socket", "/run/metricsd/ingest.sock", "Unix socket workers connect to"},
+        {"--socket-mode", "socket_mode", "0660", "Permissions of the socket file (octal)"},
+        {"--listen", "listen", "127.0.0.1:9477",
+         "HTTP HOST:PORT for /metrics (port 0: any free port)"},
+        {"--backend", "backend", "memory", "Where aggregated values live"},
+        {"--log-level", "log_level", "info", "trace, debug, info, warn, error, critical, off"},
+        {"--max-connections", "limits.max_connections", "1024", "Concurrent ingest connections"},
+        {"--max-series", "limits.max_series", "1000000", "Series in total"},
+        {"--max-series-per-family", "limits.max_series_per_family", "10000",
+         "Series per metric family"},
+        {"--max-families", "limits.max_families", "10000", "Metric families"},
+        {"--max-label-value-length", "limits.max_label_value_length", "1024",
+         "Bytes per label value"},
+        {"--max-frame", "limits.max_frame", "1048576", "Largest ingest frame payload, bytes"},
+        {"--state-file", "state.file", "", "Memory backend's state file (\"\": no persistence)"},
+        {"--snapshot-interval", "state.snapshot_interval_s", "60",
+         "Seconds between state snapshots (0: only at shutdown)"},
+    };
+}
+
+/// Checks CLI11 applies before the config layer, so these stay usage errors (exit 2) as before.
+void add_usage_checks(std::vector<setting_flag>& flags) {
+    for (auto& f : flags) {
+        const std::string_view name = f.flag;
+        if (name == "--backend")
+            f.option->check(CLI::IsMember({"memory"}));
+        else if (name == "--log-level")
+            f.option->check(
+                CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+        else if (name == "--max-label-value-length")
+            f.option->check(CLI::Range(1, 4096));
+        else if (name == "--max-frame")
+            f.option->check(CLI::Range(4096u, protocol::limits::max_frame_payload));
+    }
+}
+
+/// Environment entries ("NAME=value") for unknown_environment.
+std::vector<std::string> environment_entries() {
+    std::vector<std::string> entries;
+    for (char** e = ::environ; e && *e; ++e)
+        entries.emplace_back(*e);
+    return entries;
 }
 
 } // namespace
 
-cli_result parse_command_line(int argc, char** argv) {
+cli_result parse_command_line(int argc, char** argv,
+                              const std::function<const char*(const char*)>& env) {
     cli_result r;
-    auto& o = r.options;
     CLI::App cli{"metricsd - multi-process metrics aggregation daemon for Prometheus"};
     cli.set_version_flag("--version", std::string("metricsd ") + METRICSD_VERSION);
-    std::string mode = "0660";
-    cli.add_option("--socket", o.ingest.socket_path, "Unix socket workers connect to")
-        ->capture_default_str();
-    cli.add_option("--socket-mode", mode, "Permissions of the socket file (octal)")
-        ->capture_default_str();
-    cli.add_option("--listen", o.listen, "HTTP HOST:PORT for /metrics (port 0: any free port)")
-        ->capture_default_str();
-    cli.add_option("--backend", o.backend, "Where aggregated values live")
-        ->check(CLI::IsMember({"memory"}))
-        ->capture_default_str();
-    cli.add_option("--log-level", r.log_level, "trace, debug, info, warn, error, critical, off")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
-        ->capture_default_str();
-    cli.add_option("--max-connections", o.ingest.max_connections, "Concurrent ingest connections")
-        ->capture_default_str();
-    cli.add_option("--max-series", o.limits.max_series_total, "Series in total")
-        ->capture_default_str();
-    cli.add_option("--max-series-per-family", o.limits.max_series_per_family,
-                   "Series per metric family")
-        ->capture_default_str();
-    cli.add_option("--max-families", o.limits.max_families, "Metric families")
-        ->capture_default_str();
-    cli.add_option("--max-label-value-length", o.limits.max_label_value_length,
-                   "Bytes per label value")
-        ->check(CLI::Range(1, 4096))
-        ->capture_default_str();
-    std::uint32_t max_frame = o.ingest.limits.max_frame_payload;
-    cli.add_option("--max-frame", max_frame, "Largest ingest frame payload, bytes")
-        ->check(CLI::Range(4096u, protocol::limits::max_frame_payload))
-        ->capture_default_str();
+    std::string config_path;
+    auto* config_option =
+        cli.add_option("--config", config_path,
+                       "JSON config file (default: $METRICSD_CONFIG; see config/README.md)");
+    cli.add_flag("--check-config", r.check_config,
+                 "Load and validate the configuration, print it as JSON and exit");
+    auto flags = setting_flags();
+    for (auto& f : flags)
+        f.option = cli.add_option(f.flag, f.value, f.help)->default_str(f.default_text);
+    add_usage_checks(flags);
     try {
         cli.parse(argc, argv);
-        o.ingest.socket_mode = parse_mode(mode);
     } catch (const CLI::ParseError& e) {
         throw cli_exit{cli.exit(e)};
     }
-    o.ingest.limits.max_frame_payload = max_frame;
+    if (config_option->count() == 0)
+        if (const char* from_env = env(std::string(config_file_env).c_str()))
+            config_path = from_env; // empty: no file, like an absent variable
+    if (!config_path.empty())
+        r.settings = load_config_file(config_path);
+    r.config_path = config_path;
+    apply_environment(r.settings, env);
+    // Only flags the user typed: a flag's default must not override the file or environment.
+    for (const auto& f : flags)
+        if (f.option->count() > 0)
+            apply_setting(r.settings, f.key, f.value, f.flag);
+    validate(r.settings);
+    for (const auto& name : unknown_environment(environment_entries()))
+        r.warnings.push_back("environment variable " + name + " matches no setting; ignored");
     return r;
+}
+
+app_options to_app_options(const config& c) {
+    if (c.backend != "memory")
+        throw config_error(
+            "backend \"" + c.backend + "\" is not available in this daemon yet" +
+            (c.is_set("backend") ? " (set by " + c.origins.at("backend") + ")" : std::string()));
+    app_options o;
+    o.ingest.socket_path = c.socket;
+    o.ingest.socket_mode = c.socket_mode;
+    o.ingest.max_connections = c.limits.max_connections;
+    o.ingest.limits.max_frame_payload = static_cast<std::uint32_t>(c.limits.max_frame);
+    o.limits.max_series_total = c.limits.max_series;
+    o.limits.max_series_per_family = c.limits.max_series_per_family;
+    o.limits.max_families = c.limits.max_families;
+    o.limits.max_label_value_length = c.limits.max_label_value_length;
+    o.listen = c.listen;
+    o.backend = c.backend;
+    o.shutdown_timeout = c.shutdown_timeout;
+    o.state_file = c.state.file;
+    o.snapshot_interval = c.state.snapshot_interval;
+    if (auto it = c.origins.find("log_level"); it != c.origins.end())
+        o.log_level_overridden =
+            it->second.starts_with("METRICSD_") || it->second.starts_with("--");
+    return o;
 }
 
 } // namespace metricsd::daemon

@@ -57,6 +57,15 @@ struct ingest_listener::session {
 
 ingest_listener::ingest_listener(net::io_context& ioc, store& s, ingest_options options)
     : ioc_(ioc), store_(s), options_(std::move(options)), acceptor_(ioc) {
+    if (options_.activated_fd >= 0) {
+        boost::system::error_code ec;
+        acceptor_.assign(uds(), options_.activated_fd, ec);
+        if (ec)
+            throw std::runtime_error("cannot adopt the activated ingest socket: " + ec.message());
+        options_.socket_path = acceptor_.local_endpoint(ec).path();
+        spdlog::info("using the ingest socket {} passed by systemd", options_.socket_path);
+        return;
+    }
     claim_socket_path(options_.socket_path);
     const uds::endpoint ep(options_.socket_path);
     acceptor_.open(ep.protocol());

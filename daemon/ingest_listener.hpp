@@ -17,6 +17,10 @@ struct ingest_options {
     unsigned socket_mode = 0660;        ///< permissions of the socket file
     std::size_t max_connections = 1024; ///< beyond it: ERROR too_many_connections, close
     std::size_t read_size = 256 * 1024; ///< bytes per socket read (amortises syscalls)
+    /// A listening Unix socket passed by systemd socket activation (LISTEN_FDS), or -1. When
+    /// set, the daemon adopts it instead of binding socket_path, and never unlinks the path:
+    /// the socket belongs to systemd and outlives daemon restarts.
+    int activated_fd = -1;
     ingest_limits limits;
 };
 

@@ -1,5 +1,6 @@
-// metricsd: parse the command line, set up logging, run the daemon. Exit codes: 0 clean stop,
-// 1 start-up failure (bad option, socket in use, ...).
+// metricsd: read the configuration (flags, config file, environment), set up logging, run the
+// daemon. Exit codes: 0 clean stop or valid --check-config, 1 start-up failure (invalid
+// configuration, socket in use, ...), CLI11's non-zero code for a command-line usage error.
 #include "daemon/app.hpp"
 #include "daemon/cli.hpp"
 #include "daemon/logging.hpp"
@@ -7,21 +8,36 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <exception>
+#include <iostream>
 
 int main(int argc, char** argv) {
     using namespace metricsd::daemon;
     // Writes to a vanished peer must fail with EPIPE, not kill the daemon.
     std::signal(SIGPIPE, SIG_IGN);
     cli_result cli;
+    app_options options;
     try {
-        cli = parse_command_line(argc, argv);
+        cli = parse_command_line(argc, argv, [](const char* name) { return std::getenv(name); });
+        options = to_app_options(cli.settings);
+        options.config_file = cli.config_path;
     } catch (const cli_exit& e) {
         return e.code; // --help, --version, or a usage error already printed
+    } catch (const config_error& e) {
+        // Before logging is set up (the log level is part of the configuration).
+        std::cerr << "metricsd: " << e.what() << '\n';
+        return 1;
     }
-    setup_logging(cli.log_level);
+    if (cli.check_config) {
+        std::cout << to_json(cli.settings);
+        return 0;
+    }
+    setup_logging(cli.settings.log_level);
+    for (const auto& w : cli.warnings)
+        spdlog::warn("{}", w);
     try {
-        app daemon(cli.options);
+        app daemon(options);
         return daemon.run();
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());

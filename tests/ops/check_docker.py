@@ -19,7 +19,7 @@ import sys
 import yaml
 
 TEST_ONLY = {"libgtest-dev", "libgmock-dev", "python3", "python3-prometheus-client",
-             "python3-yaml", "python3-jsonschema", "redis-server", "prometheus"}
+             "python3-yaml", "python3-jsonschema", "redis-server", "prometheus", "systemd"}
 # In debian:bookworm-slim already (Priority: required/important, or libstdc++6 via apt).
 BASE_IMAGE = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
 
