@@ -4,6 +4,7 @@
 #include "daemon/exposition.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/sd_notify.hpp"
+#include "daemon/self_metrics.hpp"
 #include "daemon/spawn.hpp"
 
 #include <spdlog/spdlog.h>
@@ -36,9 +37,11 @@ int activated_ingest_fd() {
 app::app(app_options options)
     : options_(std::move(options)), store_(options_.limits), signals_(ioc_, SIGINT, SIGTERM),
       reload_signals_(ioc_, SIGHUP), shutdown_deadline_(ioc_) {
+    start_time_seconds_ =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     options_.ingest.activated_fd = activated_ingest_fd();
     ingest_ = std::make_unique<ingest_listener>(ioc_, store_, options_.ingest);
-    http_handler handler{[this](exposition_format f, std::string& out) { render(store_, f, out); },
+    http_handler handler{[this](exposition_format f, std::string& out) { render_scrape(f, out); },
                          [this] { return !stopping_; }};
     http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler));
     // After both binds succeeded, so a second daemon refused at bind never touches the state
@@ -125,6 +128,45 @@ void app::reload() {
         // A broken edit must not take a running daemon down: keep the old settings.
         spdlog::error("SIGHUP: {} not reloaded: {}", options_.config_file, e.what());
     }
+}
+
+void app::render_scrape(exposition_format f, std::string& out) const {
+    for (const auto& [name, fam] : store_.families())
+        render_family(*fam, f, out);
+    render_self_metrics(self_snapshot(), f, out);
+    render_trailer(f, out);
+}
+
+self_metrics_snapshot app::self_snapshot() const {
+    self_metrics_snapshot s;
+    s.version = METRICSD_VERSION;
+    s.start_time_seconds = start_time_seconds_;
+    const ingest_stats in = ingest_->stats();
+    s.ingest_bytes = in.bytes;
+    s.ingest_frames = in.frames;
+    s.ingest_ops_applied = in.ops_applied;
+    s.ingest_ops_rejected = in.ops_rejected;
+    s.ingest_ops_dropped = in.ops_dropped;
+    s.ingest_syncs = in.syncs;
+    for (std::size_t code = 0; code < in.errors.size(); ++code)
+        if (in.errors[code] != 0)
+            s.ingest_errors.emplace_back(
+                protocol::to_string(static_cast<protocol::error_code>(code)), in.errors[code]);
+    s.ingest_connections_open = ingest_->open_connections();
+    s.ingest_connections_total = ingest_->totals().connections_total;
+    s.ingest_connections_rejected = ingest_->totals().connections_rejected;
+    s.series = store_.series_count();
+    s.families = store_.families().size();
+    s.workers = store_.live_workers();
+    const http_stats http = http_->stats();
+    for (std::size_t r = 0; r < http_route_count; ++r)
+        for (std::size_t i = 0; i < http_counted_codes.size(); ++i)
+            s.http_requests.push_back({route_name(static_cast<http_route>(r)),
+                                       http_counted_codes[i], http.handler.requests[r][i]});
+    s.http_connections_rejected = http.connections_rejected;
+    s.scrapes = http.handler.scrapes;
+    s.scrape_seconds_total = http.handler.scrape_seconds_total;
+    return s;
 }
 
 net::awaitable<void> app::watch_shutdown() {

@@ -2,6 +2,7 @@
 // HTTP server; signals; graceful shutdown.
 #pragma once
 
+#include "daemon/exposition.hpp"
 #include "daemon/ingest_listener.hpp"
 #include "daemon/persistence.hpp"
 #include "daemon/service_notify.hpp"
@@ -14,6 +15,7 @@
 namespace metricsd::daemon {
 
 class http_server;
+struct self_metrics_snapshot;
 
 /// Everything the daemon runs with; built from the configuration by to_app_options (cli.hpp).
 struct app_options {
@@ -48,8 +50,13 @@ private:
     net::awaitable<void> watch_shutdown();
     void wait_for_reload();
     void reload();
+    /// The scrape body: the store's families, then the daemon's own, then the trailer.
+    void render_scrape(exposition_format f, std::string& out) const;
+    self_metrics_snapshot self_snapshot() const;
 
     app_options options_;
+    /// For metricsd_start_time_seconds: Unix time, wall clock (a restart shows as a jump).
+    double start_time_seconds_ = 0;
     // Declared before the io_context: coroutine frames (destroyed with it) refer to the store.
     store store_;
     net::io_context ioc_{1};

@@ -95,27 +95,26 @@ void write_gauge(const series_writer& w, const series& s, protocol::gauge_mode m
 }
 
 /// OpenMetrics names a counter family without `_total` and its sample with it.
-std::string_view family_name(const family_spec& spec, exposition_format f) {
-    std::string_view n = spec.name;
-    if (f == exposition_format::openmetrics && spec.type == metric_type::counter &&
+std::string_view family_name(std::string_view n, metric_type type, exposition_format f) {
+    if (f == exposition_format::openmetrics && type == metric_type::counter &&
         n.ends_with("_total"))
         n.remove_suffix(6);
     return n;
 }
 
-void write_header(const family_spec& spec, std::string_view name, exposition_format f,
-                  std::string& out) {
-    if (!spec.help.empty()) {
+void write_header(std::string_view name, std::string_view help, metric_type type,
+                  exposition_format f, std::string& out) {
+    if (!help.empty()) {
         out += "# HELP ";
         out += name;
         out += ' ';
-        append_escaped(out, spec.help, f == exposition_format::openmetrics);
+        append_escaped(out, help, f == exposition_format::openmetrics);
         out += '\n';
     }
     out += "# TYPE ";
     out += name;
     out += ' ';
-    out += to_string(spec.type);
+    out += to_string(type);
     out += '\n';
 }
 
@@ -127,10 +126,15 @@ std::string_view content_type(exposition_format f) noexcept {
                : "text/plain; version=0.0.4; charset=utf-8";
 }
 
+void render_header(std::string_view name, std::string_view help, metric_type type,
+                   exposition_format f, std::string& out) {
+    write_header(family_name(name, type, f), help, type, f, out);
+}
+
 void render_family(const family& fam, exposition_format f, std::string& out) {
     const auto& spec = fam.spec();
-    const std::string_view name = family_name(spec, f);
-    write_header(spec, name, f, out);
+    const std::string_view name = family_name(spec.name, spec.type, f);
+    write_header(name, spec.help, spec.type, f, out);
     const bool om_counter =
         f == exposition_format::openmetrics && spec.type == metric_type::counter;
     for (const auto& [values, s] : fam.all_series()) {

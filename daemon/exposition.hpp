@@ -2,6 +2,8 @@
 // buffer. Pure: no IO. Deterministic: families by name, series by label values, pids ascending.
 #pragma once
 
+#include <metricsd/protocol/wire.hpp>
+
 #include <string>
 #include <string_view>
 
@@ -25,5 +27,11 @@ void render(const store& s, exposition_format f, std::string& out);
 /// own families (self-metrics) before finishing with render_trailer().
 void render_family(const family& fam, exposition_format f, std::string& out);
 void render_trailer(exposition_format f, std::string& out);
+
+/// Append the HELP (unless `help` is empty) and TYPE lines of a family that is not in the
+/// store, named as render_family() names it (OpenMetrics counters without `_total`), so the
+/// daemon's own families follow exactly the store's conventions.
+void render_header(std::string_view name, std::string_view help, protocol::metric_type type,
+                   exposition_format f, std::string& out);
 
 } // namespace metricsd::daemon

@@ -83,6 +83,12 @@ outcome<family_spec> make_family_spec(const protocol::family_decl& d) {
     if (!protocol::is_valid_metric_name(d.name))
         return fail(error_code::invalid_metric_name,
                     "metric name " + quoted(d.name) + " is not [a-zA-Z_:][a-zA-Z0-9_:]*");
+    // The daemon appends its own metricsd_* families to every scrape; a client family there
+    // could duplicate one of them, and Prometheus would reject the whole scrape.
+    if (d.name.starts_with("metricsd_"))
+        return fail(error_code::name_collision,
+                    "metric name " + quoted(d.name) +
+                        ": the metricsd_ prefix is reserved for the daemon's own metrics");
     if (!protocol::is_valid_utf8(d.help))
         return fail(error_code::invalid_label_value, "help text is not valid UTF-8");
     if (auto f = check_labels(d))

@@ -215,6 +215,58 @@ TEST(daemon, http_routes_negotiation_and_gzip) {
     EXPECT_LT(gz.body.size(), text.body.size() / 4);
 }
 
+TEST(daemon, self_metrics_count_the_traffic_exactly) {
+    temp_dir dir;
+    daemon_process d(dir);
+    raw_client c(d.socket_path());
+    c.send(hello() + family(0, "jobs_total", metric_type::counter) + series(0, 0) +
+           ops({{op_code::inc, 0, 1}, {op_code::inc, 0, 1}, {op_code::inc, 0, 1}}) +
+           ops({{op_code::dec, 0, 1}})); // a counter never goes down: invalid_op
+    auto r = c.sync(1);
+    ASSERT_EQ(r.size(), 3u); // WELCOME, ERROR, ACK
+    EXPECT_EQ(r[1].code, error_code::invalid_op);
+
+    raw_client bad(d.socket_path());
+    bad.send("GET / HTTP/1.1\r\n\r\n");
+    ASSERT_FALSE(bad.read_until(frame_type::error).empty());
+    // EOF comes after the daemon has folded the connection's counters into its totals.
+    ASSERT_TRUE(bad.closed_by_peer());
+
+    const auto text = d.scrape();
+    EXPECT_EQ(sample_value(text, "metricsd_ingest_ops_applied_total"), 3);
+    EXPECT_EQ(sample_value(text, "metricsd_ingest_ops_rejected_total"), 1);
+    EXPECT_EQ(sample_value(text, "metricsd_ingest_syncs_total"), 1);
+    EXPECT_EQ(sample_value(text, "metricsd_ingest_errors_total{code=\"bad_magic\"}"), 1);
+    EXPECT_EQ(sample_value(text, "metricsd_ingest_errors_total{code=\"invalid_op\"}"), 1);
+    EXPECT_TRUE(std::isnan(sample_value(text, "metricsd_ingest_errors_total{code=\"internal\"}")))
+        << "codes never sent have no series";
+    EXPECT_EQ(sample_value(text, "metricsd_ingest_connections_open"), 1);
+    EXPECT_EQ(sample_value(text, "metricsd_ingest_connections_total"), 2);
+    EXPECT_EQ(sample_value(text, "metricsd_series"), 1);
+    EXPECT_EQ(sample_value(text, "metricsd_families"), 1);
+    EXPECT_EQ(sample_value(text, "metricsd_workers"), 1);
+    EXPECT_GT(sample_value(text, "metricsd_start_time_seconds"), 1.6e9);
+    EXPECT_NE(text.find("metricsd_build_info{version=\""), std::string::npos);
+    EXPECT_EQ(sample_value(text, "metricsd_scrapes_total"), 0)
+        << "the current scrape is unfinished";
+
+    const auto again = d.scrape();
+    EXPECT_EQ(sample_value(again, "metricsd_scrapes_total"), 1);
+    EXPECT_EQ(sample_value(again, "metricsd_http_requests_total{route=\"/metrics\",code=\"200\"}"),
+              1);
+    const auto om = d.scrape({{"Accept", "application/openmetrics-text"}});
+    EXPECT_NE(om.find("# TYPE metricsd_ingest_ops_applied counter\n"
+                      "metricsd_ingest_ops_applied_total 3\n"),
+              std::string::npos);
+    EXPECT_TRUE(om.ends_with("# EOF\n")) << "self-metrics come before the trailer";
+
+    raw_client reserved(d.socket_path());
+    reserved.send(hello() + family(0, "metricsd_series", metric_type::gauge));
+    r = reserved.sync(2);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(r[1].code, error_code::name_collision);
+}
+
 TEST(daemon, promtool_accepts_the_live_scrape) {
     temp_dir dir;
     daemon_process d(dir);

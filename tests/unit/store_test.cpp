@@ -121,6 +121,20 @@ TEST(store_declare, generated_sample_names_must_not_collide) {
     EXPECT_EQ(declare_error(s, {"errors", metric_type::gauge}), error_code::name_collision);
 }
 
+TEST(store_declare, metricsd_prefix_is_reserved_for_self_metrics) {
+    daemon::store s;
+    auto r = declare(s, {"metricsd_series", metric_type::gauge});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, error_code::name_collision);
+    EXPECT_EQ(r.error().message,
+              "metric name 'metricsd_series': the metricsd_ prefix is reserved for the daemon's "
+              "own metrics");
+    EXPECT_EQ(declare_error(s, {"metricsd_anything_total", metric_type::counter}),
+              error_code::name_collision);
+    EXPECT_TRUE(declare(s, {"metricsd", metric_type::gauge})); // only the prefix is reserved
+    EXPECT_TRUE(declare(s, {"my_metricsd_total", metric_type::counter}));
+}
+
 TEST(store_series, validates_label_values_and_counts) {
     daemon::store_limits limits;
     limits.max_label_value_length = 8;
