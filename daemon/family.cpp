@@ -4,8 +4,6 @@
 
 #include <metricsd/protocol/names.hpp>
 
-#include <charconv>
-#include <cmath>
 #include <optional>
 #include <set>
 
@@ -20,17 +18,6 @@ failure fail(error_code code, std::string message) {
 
 std::string quoted(std::string_view s) {
     return "'" + std::string(s) + "'";
-}
-
-// Accepts what Python's float() and C's strtod accept for finite numbers, without locale:
-// "1", "2.5", "1e-05", ".5", "+3". Rejects inf/nan and trailing garbage.
-bool parse_bound(std::string_view text, double& out) {
-    if (!text.empty() && text.front() == '+')
-        text.remove_prefix(1);
-    if (text.empty())
-        return false;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc{} && ptr == text.data() + text.size() && std::isfinite(out);
 }
 
 std::optional<failure> check_labels(const protocol::family_decl& d) {
@@ -62,7 +49,7 @@ std::optional<failure> parse_buckets(const protocol::family_decl& d, family_spec
         return fail(error_code::invalid_buckets, "a histogram needs at least one bucket bound");
     for (auto text : d.buckets) {
         double v = 0;
-        if (!parse_bound(text, v))
+        if (!protocol::parse_bucket_bound(text, v))
             return fail(error_code::invalid_buckets,
                         "bucket bound " + quoted(text) + " is not a finite number");
         if (!spec.bounds.empty() && v <= spec.bounds.back())

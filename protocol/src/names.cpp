@@ -1,5 +1,8 @@
 #include <metricsd/protocol/names.hpp>
 
+#include <charconv>
+#include <cmath>
+
 namespace metricsd::protocol {
 namespace {
 
@@ -32,6 +35,15 @@ bool is_valid_label_name(std::string_view name) noexcept {
 
 bool is_reserved_label_name(std::string_view name) noexcept {
     return name == "le" || name == "quantile" || name.starts_with("__");
+}
+
+bool parse_bucket_bound(std::string_view text, double& out) noexcept {
+    if (!text.empty() && text.front() == '+')
+        text.remove_prefix(1); // from_chars takes no '+'; Python's float() does
+    if (text.empty())
+        return false;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc{} && ptr == text.data() + text.size() && std::isfinite(out);
 }
 
 bool is_valid_utf8(std::string_view text) noexcept {

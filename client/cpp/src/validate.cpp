@@ -20,16 +20,6 @@ std::string quoted(std::string_view s) {
     return "'" + std::string(s) + "'";
 }
 
-/// Same grammar as the daemon: what from_chars accepts for a finite number, plus a leading '+'.
-bool parse_bound(std::string_view text, double& out) {
-    if (!text.empty() && text.front() == '+')
-        text.remove_prefix(1);
-    if (text.empty())
-        return false;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc{} && ptr == text.data() + text.size() && std::isfinite(out);
-}
-
 void validate_label_names(const family_def& def) {
     if (def.label_names.size() > limits::max_labels)
         reject(quoted(def.name) + " has " + std::to_string(def.label_names.size()) +
@@ -64,7 +54,7 @@ std::vector<double> validate_buckets(const family_def& def) {
                " bucket bounds; the limit is " + std::to_string(limits::max_buckets));
     for (const auto& text : def.buckets) {
         double v = 0;
-        if (text.size() > limits::max_bucket_text_length || !parse_bound(text, v))
+        if (text.size() > limits::max_bucket_text_length || !protocol::parse_bucket_bound(text, v))
             reject("bucket bound " + quoted(text) +
                    " is not a finite number (+Inf is implicit; max 64 bytes)");
         if (!bounds.empty() && v <= bounds.back())

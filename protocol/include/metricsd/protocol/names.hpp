@@ -1,4 +1,5 @@
-// Prometheus naming rules and UTF-8 validation, shared by the daemon and the C++ client.
+// Prometheus naming rules, UTF-8 validation and bucket bound parsing, shared by the daemon
+// and the C++ client so both accept exactly the same declarations.
 #pragma once
 
 #include <string_view>
@@ -14,6 +15,11 @@ bool is_valid_label_name(std::string_view name) noexcept;
 /// Label names a user may not declare: `le` (histogram buckets), `quantile` (summaries) and
 /// anything starting with `__` (reserved for Prometheus itself).
 bool is_reserved_label_name(std::string_view name) noexcept;
+
+/// A histogram bucket bound as text: what Python's float() and C's strtod accept for finite
+/// numbers, without locale ("1", "2.5", "1e-05", ".5", "+3"). False for inf, nan, empty text
+/// and trailing garbage; `out` holds the value when true.
+bool parse_bucket_bound(std::string_view text, double& out) noexcept;
 
 /// Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool is_valid_utf8(std::string_view text) noexcept;
