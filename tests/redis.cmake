@@ -8,10 +8,12 @@ add_executable(redis_test
   unit/redis_scrape_test.cpp
 )
 target_link_libraries(redis_test PRIVATE metricsd::core GTest::gtest_main)
+target_include_directories(redis_test PRIVATE support)
 gtest_discover_tests(redis_test)
 
 find_program(REDIS_SERVER redis-server REQUIRED)
 add_executable(redis_roundtrip_test integration/redis_roundtrip_test.cpp)
 target_link_libraries(redis_roundtrip_test PRIVATE metricsd_integration_support metricsd::core
                                                    GTest::gtest_main)
+target_include_directories(redis_roundtrip_test PRIVATE support)
 gtest_discover_tests(redis_roundtrip_test PROPERTIES LABELS integration)

@@ -4,6 +4,7 @@
 #include "daemon/redis_flush.hpp"
 #include "daemon/redis_scrape.hpp"
 #include "harness.hpp"
+#include "redis_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,6 +20,7 @@
 namespace metricsd::daemon {
 namespace {
 
+using test_support::make;
 using strings = std::vector<std::string>;
 using protocol::gauge_mode;
 using protocol::metric_type;
@@ -97,21 +99,6 @@ private:
     int fd_ = -1;
     reply_reader reader_;
 };
-
-family_spec make(std::string_view name, metric_type type, std::vector<std::string_view> labels,
-                 std::vector<std::string_view> buckets = {},
-                 gauge_mode mode = gauge_mode::livesum) {
-    protocol::family_decl d;
-    d.type = type;
-    d.mode = mode;
-    d.name = name;
-    d.help = "help";
-    d.label_names = labels;
-    d.buckets = buckets;
-    auto spec = make_family_spec(d);
-    EXPECT_TRUE(spec) << spec.error().message;
-    return spec.value();
-}
 
 class redis_roundtrip : public ::testing::Test {
 protected:

@@ -2,6 +2,7 @@
 // pipeline and the parsing of its replies (key-order merge, bad data skipped and counted).
 #include "daemon/redis_flush.hpp"
 #include "daemon/redis_scrape.hpp"
+#include "redis_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,8 @@
 namespace metricsd::daemon {
 namespace {
 
+using test_support::make;
+using test_support::replies_of;
 using strings = std::vector<std::string>;
 using protocol::gauge_mode;
 using protocol::metric_type;
@@ -35,21 +38,6 @@ std::vector<strings> commands(std::string_view bytes) {
         }
     }
     return out;
-}
-
-family_spec make(std::string_view name, metric_type type, std::vector<std::string_view> labels,
-                 std::vector<std::string_view> buckets = {},
-                 gauge_mode mode = gauge_mode::livesum) {
-    protocol::family_decl d;
-    d.type = type;
-    d.mode = mode;
-    d.name = name;
-    d.help = "help";
-    d.label_names = labels;
-    d.buckets = buckets;
-    auto spec = make_family_spec(d);
-    EXPECT_TRUE(spec) << spec.error().message;
-    return spec.value();
 }
 
 struct families {
@@ -134,15 +122,6 @@ TEST(redis_flush, refuses_deltas_redis_would_reject) {
     EXPECT_EQ(commands(plan.bytes),
               (std::vector<strings>{
                   {"MULTI"}, {"SET", "metricsd:flushseq:d", "1", "EX", "604800"}, {"EXEC"}}));
-}
-
-std::vector<reply_ptr> replies_of(std::string_view resp) {
-    reply_reader reader;
-    EXPECT_TRUE(reader.feed(resp));
-    std::vector<reply_ptr> out;
-    for (auto r = reader.next(); r.state == reply_reader::status::reply; r = reader.next())
-        out.push_back(std::move(r.reply));
-    return out;
 }
 
 TEST(redis_flush, checks_transaction_replies) {

@@ -1,41 +1,23 @@
 // The read side: the snapshot pipeline and the parsing of its replies.
 #include "daemon/redis_layout.hpp"
 #include "daemon/redis_scrape.hpp"
+#include "redis_support.hpp"
 
 #include <gtest/gtest.h>
 
 namespace metricsd::daemon {
 namespace {
 
+using test_support::make;
+using test_support::replies_of;
 using strings = std::vector<std::string>;
 using protocol::metric_type;
-
-family_spec make(std::string_view name, metric_type type, std::vector<std::string_view> labels,
-                 std::vector<std::string_view> buckets = {}) {
-    protocol::family_decl d;
-    d.type = type;
-    d.name = name;
-    d.label_names = labels;
-    d.buckets = buckets;
-    auto spec = make_family_spec(d);
-    EXPECT_TRUE(spec) << spec.error().message;
-    return spec.value();
-}
 
 std::string bulk(std::string_view s) {
     return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
 }
 std::string array(std::size_t n) {
     return "*" + std::to_string(n) + "\r\n";
-}
-
-std::vector<reply_ptr> replies_of(std::string_view resp) {
-    reply_reader reader;
-    EXPECT_TRUE(reader.feed(resp));
-    std::vector<reply_ptr> out;
-    for (auto r = reader.next(); r.state == reply_reader::status::reply; r = reader.next())
-        out.push_back(std::move(r.reply));
-    return out;
 }
 
 struct scrape_families {
