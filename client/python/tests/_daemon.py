@@ -29,16 +29,20 @@ class Daemon:
     def start(self, timeout: float = 10.0) -> "Daemon":
         if not os.access(BINARY, os.X_OK):
             raise RuntimeError(f"metricsd binary not found at {BINARY} (set METRICSD_BINARY)")
+        # A restart appends to the same log: only a ready line written after this point counts,
+        # or a fast poll could pick up the previous process's (stale) port.
+        offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [BINARY, "--socket", self.socket_path, "--listen", "127.0.0.1:0"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with open(self.log_path, encoding="utf-8", errors="replace") as log:
-                ports = _READY.findall(log.read())
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                ports = _READY.findall(log.read().decode("utf-8", errors="replace"))
             if ports and os.path.exists(self.socket_path):
-                self.port = int(ports[-1])  # the log is appended to by restarts
+                self.port = int(ports[-1])
                 return self
             if self.proc.poll() is not None:
                 break
