@@ -41,12 +41,22 @@ app::app(app_options options)
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     options_.ingest.activated_fd = activated_ingest_fd();
     ingest_ = std::make_unique<ingest_listener>(ioc_, store_, options_.ingest);
+    if (options_.backend == "redis")
+        redis_ = std::make_unique<redis_sink>(ioc_, store_, options_.redis);
+    http_handler::prepare_fn prepare;
+    if (redis_)
+        prepare = [this] { return prepare_scrape(); };
     http_handler handler{[this](exposition_format f, std::string& out) { render_scrape(f, out); },
-                         [this] { return !stopping_; }};
+                         [this] { return !stopping_ && (!redis_ || redis_->connected()); },
+                         {},
+                         std::move(prepare)};
     http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler));
     // After both binds succeeded, so a second daemon refused at bind never touches the state
     // file of the one already running; before run(), so no worker writes into the store first.
-    if (!options_.state_file.empty()) {
+    if (redis_ && !options_.state_file.empty()) {
+        spdlog::warn("state file {} ignored: the redis backend keeps totals in Redis",
+                     options_.state_file);
+    } else if (!options_.state_file.empty()) {
         restore_state_file(options_.state_file, store_);
         snapshots_ = std::make_unique<snapshotter>(ioc_, store_, options_.state_file,
                                                    options_.snapshot_interval);
@@ -67,6 +77,8 @@ int app::run() {
     ingest_->start();
     if (snapshots_)
         snapshots_->start();
+    if (redis_)
+        redis_->start();
     announce_ready();
     ioc_.run();
     // The sessions have drained (or the deadline passed): everything clients sent is counted.
@@ -130,10 +142,26 @@ void app::reload() {
     }
 }
 
+net::awaitable<std::string> app::prepare_scrape() {
+    std::string why;
+    if (auto view = co_await redis_->snapshot(why))
+        redis_view_ = std::move(view);
+    co_return why;
+}
+
 void app::render_scrape(exposition_format f, std::string& out) const {
-    for (const auto& [name, fam] : store_.families())
-        render_family(*fam, f, out);
-    render_self_metrics(self_snapshot(), f, out);
+    if (redis_) {
+        if (redis_view_)
+            redis_view_->render(f, out);
+    } else {
+        for (const auto& [name, fam] : store_.families())
+            render_family(*fam, f, out);
+    }
+    const redis_stats redis = redis_ ? redis_->stats() : redis_stats{};
+    auto self = self_snapshot();
+    if (redis_)
+        self.redis = &redis;
+    render_self_metrics(self, f, out);
     render_trailer(f, out);
 }
 
@@ -179,6 +207,12 @@ net::awaitable<void> app::watch_shutdown() {
         }
         shutdown_deadline_.expires_after(std::chrono::milliseconds(10));
         co_await shutdown_deadline_.async_wait(net::use_awaitable);
+    }
+    // Every op the workers sent is in the store now: the last flush takes all of it to Redis.
+    if (redis_) {
+        const bool flushed = co_await redis_->drain(deadline);
+        if (flushed)
+            spdlog::info("redis: final flush written");
     }
 }
 

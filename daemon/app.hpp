@@ -5,6 +5,7 @@
 #include "daemon/exposition.hpp"
 #include "daemon/ingest_listener.hpp"
 #include "daemon/persistence.hpp"
+#include "daemon/redis_sink.hpp"
 #include "daemon/service_notify.hpp"
 #include "daemon/store.hpp"
 
@@ -23,6 +24,7 @@ struct app_options {
     store_limits limits;
     std::string listen = "127.0.0.1:9477"; ///< HTTP HOST:PORT; port 0 picks a free one
     std::string backend = "memory";
+    redis_sink_options redis;                   ///< backend "redis" only
     std::chrono::seconds shutdown_timeout{10};  ///< hard stop if draining takes longer
     std::string state_file;                     ///< memory backend's state; empty: none
     std::chrono::seconds snapshot_interval{60}; ///< 0: snapshot only at shutdown
@@ -52,6 +54,8 @@ private:
     void reload();
     /// The scrape body: the store's families, then the daemon's own, then the trailer.
     void render_scrape(exposition_format f, std::string& out) const;
+    /// Redis backend: read the snapshot the next render_scrape() shows; returns why not.
+    net::awaitable<std::string> prepare_scrape();
     self_metrics_snapshot self_snapshot() const;
 
     app_options options_;
@@ -66,6 +70,9 @@ private:
     std::unique_ptr<ingest_listener> ingest_;
     std::unique_ptr<http_server> http_;
     std::unique_ptr<snapshotter> snapshots_; ///< null without a state file
+    std::unique_ptr<redis_sink> redis_;      ///< null on the memory backend
+    /// The newest Redis view, rendered by the scrape that read it (they run back to back).
+    std::shared_ptr<const redis_view> redis_view_;
     service_notifier systemd_{ioc_};
     bool stopping_ = false;
 };

@@ -1,5 +1,7 @@
 #include "daemon/cli.hpp"
 
+#include "daemon/redis_url.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -43,6 +45,13 @@ std::vector<setting_flag> setting_flags() {
         {"--state-file", "state.file", "", "Memory backend's state file (\"\": no persistence)"},
         {"--snapshot-interval", "state.snapshot_interval_s", "60",
          "Seconds between state snapshots (0: only at shutdown)"},
+        {"--redis-url", "redis.url", "redis://127.0.0.1:6379/0",
+         "Redis backend: redis://[[user]:password@]HOST[:PORT][/DB] or unix:///PATH"},
+        {"--redis-key-prefix", "redis.key_prefix", "", "Redis keys are PREFIX-name (as pytheus)"},
+        {"--redis-flush-interval-ms", "redis.flush_interval_ms", "100",
+         "Milliseconds between flushes to Redis"},
+        {"--redis-expire-key-time", "redis.expire_key_time", "3600",
+         "Seconds before an untouched Redis key expires"},
     };
 }
 
@@ -51,7 +60,7 @@ void add_usage_checks(std::vector<setting_flag>& flags) {
     for (auto& f : flags) {
         const std::string_view name = f.flag;
         if (name == "--backend")
-            f.option->check(CLI::IsMember({"memory"}));
+            f.option->check(CLI::IsMember({"memory", "redis"}));
         else if (name == "--log-level")
             f.option->check(
                 CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
@@ -110,10 +119,6 @@ cli_result parse_command_line(int argc, char** argv,
 }
 
 app_options to_app_options(const config& c) {
-    if (c.backend != "memory")
-        throw config_error(
-            "backend \"" + c.backend + "\" is not available in this daemon yet" +
-            (c.is_set("backend") ? " (set by " + c.origins.at("backend") + ")" : std::string()));
     app_options o;
     o.ingest.socket_path = c.socket;
     o.ingest.socket_mode = c.socket_mode;
@@ -128,6 +133,12 @@ app_options to_app_options(const config& c) {
     o.shutdown_timeout = c.shutdown_timeout;
     o.state_file = c.state.file;
     o.snapshot_interval = c.state.snapshot_interval;
+    if (c.backend == "redis") {
+        o.redis.endpoint = parse_redis_url(c.redis.url);
+        o.redis.key_prefix = c.redis.key_prefix;
+        o.redis.expire_key_time = c.redis.expire_key_time;
+        o.redis.flush_interval = c.redis.flush_interval;
+    }
     if (auto it = c.origins.find("log_level"); it != c.origins.end())
         o.log_level_overridden =
             it->second.starts_with("METRICSD_") || it->second.starts_with("--");

@@ -92,8 +92,26 @@ std::uint64_t http_handler_stats::count(http_route r, unsigned code) const noexc
     return by_code[static_cast<std::size_t>(it - http_counted_codes.begin())];
 }
 
-http_handler::http_handler(scrape_fn scrape, ready_fn ready, http_handler_options options)
-    : scrape_(std::move(scrape)), ready_(std::move(ready)), options_(options) {}
+http_handler::http_handler(scrape_fn scrape, ready_fn ready, http_handler_options options,
+                           prepare_fn prepare)
+    : scrape_(std::move(scrape)), ready_(std::move(ready)), prepare_(std::move(prepare)),
+      options_(options) {}
+
+bool http_handler::needs_prepare(const http_request& req) const {
+    return prepare_ && (req.method() == http::verb::get || req.method() == http::verb::head) &&
+           route_of(path_of(to_std_view(req.target()))) == http_route::metrics;
+}
+
+http_result http_handler::unavailable(const http_request& req, std::string_view why) {
+    http_result r;
+    r.route = http_route::metrics;
+    r.response = make_response(req, http::status::service_unavailable, plain_text,
+                               "metrics unavailable: " + std::string(why) + "\n");
+    if (req.method() == http::verb::head)
+        r.response.body().clear();
+    count(r.route, r.response);
+    return r;
+}
 
 http_result http_handler::handle(const http_request& req) {
     http_result r;

@@ -76,7 +76,19 @@ public:
     /// True when the daemon is ready to be scraped (for /readyz). Empty: always ready.
     using ready_fn = std::function<bool()>;
 
-    explicit http_handler(scrape_fn scrape, ready_fn ready = {}, http_handler_options options = {});
+    /// Runs before a scrape when set (the Redis backend reads its snapshot here); returns why
+    /// the scrape cannot be answered now (503), or empty.
+    using prepare_fn = std::function<net::awaitable<std::string>()>;
+
+    explicit http_handler(scrape_fn scrape, ready_fn ready = {}, http_handler_options options = {},
+                          prepare_fn prepare = {});
+
+    /// Whether the session must co_await prepare() before handle(): a /metrics GET or HEAD
+    /// while a prepare hook is set.
+    bool needs_prepare(const http_request& req) const;
+    net::awaitable<std::string> prepare() const { return prepare_(); }
+    /// The answer to a scrape whose prepare() failed: 503 with the reason, counted.
+    http_result unavailable(const http_request& req, std::string_view why);
 
     /// Answers one request. The response has its Content-Length set (for HEAD: the length the
     /// GET body would have), Keep-Alive following the request and the request's HTTP version.
@@ -97,6 +109,7 @@ private:
 
     scrape_fn scrape_;
     ready_fn ready_;
+    prepare_fn prepare_;
     http_handler_options options_;
     http_handler_stats stats_;
 };

@@ -168,7 +168,14 @@ net::awaitable<void> http_session(Stream stream, http_handler& handler, http_lim
             co_await detail::end_after_read_error(stream, handler, ec, limits.request_timeout);
             co_return;
         }
-        http_result result = handler.handle(parser.get());
+        http_result result;
+        if (handler.needs_prepare(parser.get())) {
+            const std::string why = co_await handler.prepare();
+            result =
+                why.empty() ? handler.handle(parser.get()) : handler.unavailable(parser.get(), why);
+        } else {
+            result = handler.handle(parser.get());
+        }
         if (!result.error.empty()) {
             spdlog::warn("http: {} {}: {}", to_std_view(parser.get().method_string()),
                          to_std_view(parser.get().target()), result.error);

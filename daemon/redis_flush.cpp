@@ -42,6 +42,14 @@ private:
 // pytheus keeps those in a STRING, and a HASH there would be a WRONGTYPE for it.
 void write_cell(pipeline& p, const std::string& key, const std::string* field,
                 series_delta::kind op, double v) {
+    if (op == series_delta::kind::remove) {
+        // Nothing left to show: the field (or key) goes, and needs no EXPIRE.
+        if (field)
+            p.command("HDEL", key, *field);
+        else
+            p.command("DEL", key);
+        return;
+    }
     const auto num = p.number(v);
     const bool set = op == series_delta::kind::set;
     if (field)
@@ -55,7 +63,7 @@ bool acceptable(const series_delta& d, std::size_t label_count) {
     if (!d.family || d.label_values.size() != label_count)
         return false;
     const auto type = d.family->type;
-    if (d.op == series_delta::kind::set)
+    if (d.op != series_delta::kind::add)
         return type == metric_type::gauge;
     if (type == metric_type::histogram) {
         if (d.bucket_deltas.size() != d.family->bucket_texts.size() + 1)
@@ -111,9 +119,18 @@ flush_plan plan_flush(const flush_request& r) {
     if (!r.metadata.empty()) {
         const auto key = meta_key(r.prefix);
         for (const auto* spec : r.metadata)
-            p.command("HSET", key, spec->name, encode_family_meta(*spec));
+            p.command("HSETNX", key, spec->name, encode_family_meta(*spec));
         p.touch(key);
     }
+    for (const auto* spec : r.refresh) {
+        const auto cells = cell_names(*spec);
+        if (cells.empty())
+            p.touch(data_key(r.prefix, spec->name));
+        for (const auto cell : cells)
+            p.touch(cell_key(r.prefix, spec->name, cell));
+    }
+    if (!r.refresh.empty())
+        p.touch(meta_key(r.prefix));
     const auto ttl = std::to_string(r.expire_seconds);
     for (const auto& key : p.touched_)
         p.command("EXPIRE", key, ttl);

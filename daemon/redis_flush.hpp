@@ -17,12 +17,13 @@ namespace metricsd::daemon {
 
 /// One series' change since the last flush, folded from any number of ops.
 struct series_delta {
-    enum class kind : std::uint8_t { add, set };
+    enum class kind : std::uint8_t { add, set, remove };
     const family_spec* family = nullptr;   ///< must outlive the plan_flush call
     std::vector<std::string> label_values; ///< in redis_label_names(*family) order
     /// add: INCRBYFLOAT/HINCRBYFLOAT by `value` (counters, summing gauges, and negative deltas
     /// that take a retired worker's live* contribution back out). set: SET/HSET to `value`
-    /// (shared gauges; gauges only).
+    /// (gauges only). remove: HDEL the field, or DEL an unlabelled key (gauges only: a
+    /// live-mode gauge with no worker left, a liveall pid that left).
     kind op = kind::add;
     double value = 0;
     /// Histograms: per-bucket increments, not cumulative, one per bound then +Inf.
@@ -42,7 +43,12 @@ struct flush_request {
     std::int64_t expire_seconds = default_expire_key_seconds;
     std::int64_t seq_expire_seconds = default_flushseq_expire_seconds;
     std::span<const series_delta> deltas;
-    std::span<const family_spec* const> metadata; ///< families whose records to (re)write
+    /// Families whose records to write with HSETNX: a record another daemon wrote first is
+    /// never overwritten (the scrape reports a conflicting one).
+    std::span<const family_spec* const> metadata;
+    /// Families whose data keys (all cells) only get their EXPIRE refreshed, so series that
+    /// saw no op for a while do not vanish while this daemon still has them.
+    std::span<const family_spec* const> refresh;
 };
 
 /// A pipeline ready to write in one go.
@@ -55,9 +61,9 @@ struct flush_plan {
 };
 
 /// Build the flush: for each delta its data commands (histograms: cumulative bucket cells,
-/// +Inf, sum, count), HSET of each metadata record, one EXPIRE per touched key (first-touch
-/// order, deduplicated), `SET flushseq <seq> EX <seq_expire>`, inside MULTI/EXEC. Every delta
-/// given is written, zero ones too (they refresh the TTL). Never fails; see `skipped`.
+/// +Inf, sum, count), HSETNX of each metadata record, one EXPIRE per touched or refreshed key
+/// (first-touch order, deduplicated), `SET flushseq <seq> EX <seq_expire>`, inside MULTI/EXEC.
+/// Every delta given is written, zero ones too (they refresh the TTL). Never fails; see `skipped`.
 flush_plan plan_flush(const flush_request& request);
 
 /// How a MULTI/EXEC pipeline ended.

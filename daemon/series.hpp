@@ -37,10 +37,22 @@ struct summary_cell {
     double count = 0;
 };
 
+/// What this daemon has written to Redis for one series (redis backend only): the totals its
+/// flushes included so far. A flush sends the difference between the cells and this.
+struct flushed_state {
+    double value = 0;           ///< counter total, or the gauge contribution
+    std::vector<double> counts; ///< histogram per-bucket counts (not cumulative)
+    double sum = 0;
+    double count = 0;
+    std::map<std::int64_t, double> pids; ///< per-pid gauge modes: the fields written
+};
+
 /// One label-value set of a family. Which members are used depends on the family's type and
 /// gauge mode; the others stay empty. io_context thread only.
 struct series {
     const family* owner = nullptr;
+    /// This series' key in its family's series_map (stable: map nodes never move).
+    const std::vector<std::string>* label_values = nullptr;
     /// Counter total, or the one cell of a `shared` gauge.
     double value = 0;
     histogram_cell histogram;
@@ -54,6 +66,14 @@ struct series {
     std::uint64_t retired_seq = 0;
     /// Gauge mode `all` keeps retired workers per pid: that is the mode's meaning.
     std::map<std::int64_t, gauge_slot> retired_by_pid;
+    /// Changed since the Redis sink last took it (store::take_dirty); new series start dirty so
+    /// they are written once even at zero. The memory backend never takes them.
+    bool dirty = false;
+    /// Part of a Redis flush whose outcome is not known yet: must not be dropped (series TTL).
+    bool flushing = false;
+    /// A `shared` gauge got a set since the sink last took it: flush a SET, not a delta.
+    bool was_set = false;
+    flushed_state flushed;
 };
 
 /// Orders label-value sets, and finds a stored std::vector<std::string> from a span of views

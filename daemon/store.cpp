@@ -23,6 +23,7 @@ void store::retire_worker(worker_id w) {
     for (auto& [s, slot] : it->second.slots) {
         fold_retired(*s, s->owner->spec().mode, *slot);
         s->live.erase(slot);
+        mark_dirty(*s); // live* modes lose a contribution: the Redis sink takes it back out
     }
     workers_.erase(it);
 }
@@ -55,6 +56,18 @@ void store::fold_retired(series& s, gauge_mode mode, const gauge_slot& slot) {
         return;
     }
     s.has_retired = true;
+}
+
+void store::reserve_dirty() {
+    if (dirty_.capacity() < series_total_)
+        dirty_.reserve(std::max<std::size_t>(64, 2 * series_total_));
+}
+
+void store::take_dirty(std::vector<series*>& out) {
+    out.assign(dirty_.begin(), dirty_.end());
+    dirty_.clear();
+    for (series* s : out)
+        s->dirty = false;
 }
 
 outcome<const family*> store::declare_family(const protocol::family_decl& decl) {
@@ -113,9 +126,12 @@ outcome<series*> store::find_or_create_series(family& f, std::span<const std::st
     auto [it, inserted] = f.series_.emplace(std::move(key), series{});
     series& s = it->second;
     s.owner = &f;
+    s.label_values = &it->first;
     if (spec.type == metric_type::histogram)
         s.histogram.counts.assign(spec.bounds.size() + 1, 0.0);
     ++series_total_;
+    reserve_dirty();
+    mark_dirty(s);
     return &s;
 }
 

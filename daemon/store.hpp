@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace metricsd::daemon {
 
@@ -33,6 +35,8 @@ struct store_limits {
 class family {
 public:
     explicit family(family_spec spec) : spec_(std::move(spec)) {}
+    /// A family built outside the store (the Redis backend's scrape view).
+    family(family_spec spec, series_map all) : spec_(std::move(spec)), series_(std::move(all)) {}
     const family_spec& spec() const noexcept { return spec_; }
     const series_map& all_series() const noexcept { return series_; }
 
@@ -81,6 +85,26 @@ public:
     std::size_t live_workers() const noexcept { return workers_.size(); }
     const store_limits& limits() const noexcept { return limits_; }
 
+    /// Series changed since the last take_dirty(), each once, in first-change order.
+    std::span<series* const> dirty_series() const noexcept { return dirty_; }
+    /// Hand the changed series to the Redis sink (`out` is replaced) and clear their marks.
+    void take_dirty(std::vector<series*>& out);
+    /// Mark a series changed (a flush that failed gives its series back this way).
+    void mark_dirty(series& s) noexcept {
+        if (!s.dirty) {
+            s.dirty = true;
+            dirty_.push_back(&s); // never reallocates: capacity >= series count (reserve_dirty)
+            if (dirty_.size() == dirty_alarm_at_ && dirty_alarm_) [[unlikely]]
+                dirty_alarm_();
+        }
+    }
+    /// Call `alarm` whenever the number of changed series reaches `threshold` (the Redis sink
+    /// flushes early then). `alarm` must not throw. Threshold 0 or an empty alarm: none.
+    void set_dirty_alarm(std::size_t threshold, std::function<void()> alarm) {
+        dirty_alarm_at_ = threshold;
+        dirty_alarm_ = std::move(alarm);
+    }
+
 private:
     struct worker_state {
         std::int64_t pid = 0;
@@ -90,6 +114,8 @@ private:
     outcome<series*> find_or_create_series(family& f, std::span<const std::string_view> values);
     binding bind(family& f, series& s, worker_id w, worker_state& ws);
     static void fold_retired(series& s, protocol::gauge_mode mode, const gauge_slot& slot);
+    /// Keep room for every series in dirty_, so mark_dirty (on the hot path) never allocates.
+    void reserve_dirty();
 
     store_limits limits_;
     std::map<std::string, std::unique_ptr<family>, std::less<>> families_;
@@ -97,6 +123,9 @@ private:
     std::unordered_map<worker_id, worker_state> workers_;
     worker_id next_worker_ = 1;
     std::size_t series_total_ = 0;
+    std::vector<series*> dirty_;
+    std::size_t dirty_alarm_at_ = 0;
+    std::function<void()> dirty_alarm_;
     std::uint64_t clock_ = 0; ///< orders gauge writes for the mostrecent modes
 };
 
@@ -110,12 +139,14 @@ inline apply_status store::apply(const binding& b, protocol::op_code op, double 
         if (!(v >= 0) || std::isinf(v))
             return apply_status::invalid_value;
         b.target->value += v;
+        mark_dirty(*b.target);
         return apply_status::ok;
     case binding::kind::gauge_slot:
     case binding::kind::gauge_shared: {
         double& cell = b.cell == binding::kind::gauge_slot ? b.slot->value : b.target->value;
         if (op == op_code::set) {
             cell = v;
+            b.target->was_set = true;
         } else if (op == op_code::inc || op == op_code::dec) {
             if (!std::isfinite(v))
                 return apply_status::invalid_value;
@@ -125,6 +156,7 @@ inline apply_status store::apply(const binding& b, protocol::op_code op, double 
         }
         if (b.slot)
             b.slot->seq = ++clock_;
+        mark_dirty(*b.target);
         return apply_status::ok;
     }
     case binding::kind::histogram:
@@ -135,6 +167,7 @@ inline apply_status store::apply(const binding& b, protocol::op_code op, double 
         return apply_status::invalid_op;
     if (std::isnan(v))
         return apply_status::invalid_value;
+    mark_dirty(*b.target);
     if (b.cell == binding::kind::summary) {
         b.target->summary.sum += v;
         b.target->summary.count += 1;

@@ -90,7 +90,7 @@ TEST(redis_flush, pipeline_for_known_deltas) {
         {"INCRBYFLOAT", "svc-sz:count", "2"},
         {"HSET", "svc-temp", R"({"room": "lab"})", "21.5"},
         {"INCRBYFLOAT", "svc-inflight", "-2"},
-        {"HSET", "svc-metricsd:meta", "lat", encode_family_meta(f.lat)},
+        {"HSETNX", "svc-metricsd:meta", "lat", encode_family_meta(f.lat)},
     };
     for (const char* key :
          {"http_requests_total", "jobs_total", "lat:0.005", "lat:0.5", "lat:1", "lat:+Inf",

@@ -1,0 +1,52 @@
+// What a Redis flush sends for the series that changed: each series' cells minus what earlier
+// flushes already wrote (series::flushed), as series_delta records for plan_flush. Pure: the
+// sink (redis_sink.hpp) does the IO and calls settle_* once it knows how the flush ended.
+//
+// How each kind of series travels (REDIS_LAYOUT.md has the long form):
+//   counters, histograms, summaries  add the increase since the last flush
+//   gauges sum / livesum             add the change of this daemon's combined value (a retired
+//                                    live worker's value comes back out as a negative delta)
+//   gauges shared                    SET after a set op, else add the change
+//   gauges max/min/mostrecent (live) SET this daemon's combined value; remove the field when a
+//                                    live mode has no worker left
+//   gauges all / liveall             SET one field per pid (`pid` label last); liveall removes
+//                                    the field of a pid that left
+#pragma once
+
+#include "daemon/redis_flush.hpp"
+#include "daemon/series.hpp"
+#include "daemon/store.hpp"
+
+#include <span>
+#include <vector>
+
+namespace metricsd::daemon {
+
+/// One flush's worth of changed series, kept until the flush's outcome is known.
+struct flush_batch {
+    std::vector<series_delta> deltas;
+    std::vector<daemon::series*> taken; ///< marked `flushing` until settled
+    std::vector<flushed_state> next;    ///< parallel to `taken`: their state once applied
+    std::vector<bool> was_set;          ///< parallel to `taken`: a shared-gauge SET is owed
+
+    bool empty() const noexcept { return taken.empty(); }
+    void clear();
+};
+
+/// Append the deltas of one series (current cells minus `s.flushed`) to `out`; when `next` is
+/// not null, also the state Redis will hold for this daemon once they are applied.
+void series_deltas(const series& s, std::vector<series_delta>& out, flushed_state* next = nullptr);
+
+/// Take every changed series out of the store into `batch` (cleared first).
+void collect_batch(store& st, flush_batch& batch);
+
+/// The flush was applied: what it sent is in Redis now.
+void settle_applied(flush_batch& batch);
+/// The flush was not applied (or may not have been and will be sent again): its series are
+/// changed again, so the next flush sends their whole difference.
+void settle_failed(store& st, flush_batch& batch);
+
+/// The not-yet-flushed deltas of every changed series (for a scrape's overlay).
+void pending_deltas(const store& st, std::vector<series_delta>& out);
+
+} // namespace metricsd::daemon
