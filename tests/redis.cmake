@@ -6,8 +6,9 @@ add_executable(redis_test
   unit/redis_layout_test.cpp
   unit/redis_flush_test.cpp
   unit/redis_scrape_test.cpp
+  unit/redis_delta_test.cpp
 )
-target_link_libraries(redis_test PRIVATE metricsd::core GTest::gtest_main)
+target_link_libraries(redis_test PRIVATE metricsd::core metricsd_test_support GTest::gtest_main)
 target_include_directories(redis_test PRIVATE support)
 gtest_discover_tests(redis_test)
 
