@@ -113,9 +113,14 @@ void series_deltas(const series& s, std::vector<series_delta>& out, flushed_stat
     }
 }
 
-void collect_batch(store& st, flush_batch& batch) {
+void collect_batch(store& st, flush_batch& batch, std::size_t limit) {
     batch.clear();
     st.take_dirty(batch.taken);
+    if (batch.taken.size() > limit) {
+        for (std::size_t i = limit; i < batch.taken.size(); ++i)
+            st.mark_dirty(*batch.taken[i]);
+        batch.taken.resize(limit);
+    }
     batch.next.resize(batch.taken.size());
     batch.was_set.resize(batch.taken.size());
     for (std::size_t i = 0; i < batch.taken.size(); ++i) {

@@ -17,6 +17,7 @@
 #include "daemon/series.hpp"
 #include "daemon/store.hpp"
 
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -37,8 +38,10 @@ struct flush_batch {
 /// not null, also the state Redis will hold for this daemon once they are applied.
 void series_deltas(const series& s, std::vector<series_delta>& out, flushed_state* next = nullptr);
 
-/// Take every changed series out of the store into `batch` (cleared first).
-void collect_batch(store& st, flush_batch& batch);
+/// Take the changed series out of the store into `batch` (cleared first), at most `limit` of
+/// them: the rest stay changed for the next flush, so one flush (one MULTI/EXEC that Redis
+/// runs without serving anyone else) stays short however many series changed at once.
+void collect_batch(store& st, flush_batch& batch, std::size_t limit = SIZE_MAX);
 
 /// The flush was applied: what it sent is in Redis now.
 void settle_applied(flush_batch& batch);

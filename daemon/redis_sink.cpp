@@ -313,19 +313,22 @@ net::awaitable<bool> redis_sink::serve() {
 
 net::awaitable<bool> redis_sink::flush() {
     const auto started = clock::now();
-    early_ = false;
     next_flush_ = started + options_.flush_interval;
-    collect_batch(store_, inflight_);
-    std::vector<const family_spec*> metadata;
-    for (const auto& [name, fam] : store_.families())
-        if (!meta_written_.contains(&fam->spec()))
-            metadata.push_back(&fam->spec());
-    std::vector<const family_spec*> refresh;
-    if (started >= next_refresh_) {
+    collect_batch(store_, inflight_, options_.max_flush_series);
+    // What did not fit (or a burst that already reached the threshold) goes next, at once.
+    early_ = store_.dirty_series().size() >= options_.early_flush_series;
+    // Every expire_key_time / 3: keep our families' keys alive, and write every metadata record
+    // again (HSETNX: a no-op unless someone deleted it, e.g. FLUSHDB while we stayed connected).
+    const bool refreshing = started >= next_refresh_;
+    if (refreshing)
         next_refresh_ = started + options_.expire_key_time / 3;
-        for (const auto& [name, fam] : store_.families())
-            if (!fam->all_series().empty())
-                refresh.push_back(&fam->spec());
+    std::vector<const family_spec*> metadata;
+    std::vector<const family_spec*> refresh;
+    for (const auto& [name, fam] : store_.families()) {
+        if (refreshing || !meta_written_.contains(&fam->spec()))
+            metadata.push_back(&fam->spec());
+        if (refreshing && !fam->all_series().empty())
+            refresh.push_back(&fam->spec());
     }
     inflight_seq_ = ++seq_;
     flush_request request;

@@ -30,6 +30,8 @@ struct redis_sink_options {
     std::chrono::milliseconds command_timeout{5000}; ///< a request slower than this drops the link
     /// This many changed series start a flush before the interval is up.
     std::size_t early_flush_series = 10'000;
+    /// At most this many series per flush; more changed series take several flushes in a row.
+    std::size_t max_flush_series = 20'000;
     std::string daemon_id; ///< unique per run; empty: host, pid and start time
 };
 

@@ -183,6 +183,20 @@ TEST_F(redis_delta, every_changed_series_is_listed_once) {
     EXPECT_EQ(batch.deltas[999].value, 3);
 }
 
+TEST_F(redis_delta, a_flush_takes_at_most_its_limit_and_leaves_the_rest_changed) {
+    const auto* f = declare({"c_total", metric_type::counter, "", {"i"}});
+    for (int i = 0; i < 5; ++i)
+        test::bind(st, f, {std::to_string(i)}, w1);
+    flush_batch batch;
+    collect_batch(st, batch, 3);
+    EXPECT_EQ(batch.deltas.size(), 3u);
+    EXPECT_EQ(st.dirty_series().size(), 2u);
+    settle_applied(batch);
+    collect_batch(st, batch, 3);
+    EXPECT_EQ(batch.deltas.size(), 2u);
+    EXPECT_TRUE(st.dirty_series().empty());
+}
+
 TEST_F(redis_delta, early_flush_alarm_fires_at_the_threshold) {
     const auto* f = declare({"c_total", metric_type::counter, "", {"i"}});
     int alarms = 0;
