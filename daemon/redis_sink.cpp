@@ -383,7 +383,6 @@ net::awaitable<bool> redis_sink::read_snapshot() {
         co_return false;
     const meta_read meta = parse_meta_reply(*replies_.front());
     if (!meta.ok) {
-        ++stats_.snapshot_failures;
         finish_waiters(nullptr, "the metadata hash is not a hash: " +
                                     std::string(reply_text(*replies_.front())));
         co_return true;
@@ -400,7 +399,6 @@ net::awaitable<bool> redis_sink::read_snapshot() {
         co_return false;
     scrape_result result = parse_scrape(plan, selected.families, replies_);
     if (!result.ok) {
-        ++stats_.snapshot_failures;
         finish_waiters(nullptr, "snapshot failed: " + result.error);
         co_return true;
     }
