@@ -82,10 +82,16 @@ void write_cells(pipeline& p, std::string_view prefix, const series_delta& d,
     constexpr auto add = series_delta::kind::add;
     if (spec.type == metric_type::histogram) {
         // Redis holds cumulative buckets (pytheus's layout), the delta per-bucket counts.
+        // Buckets below the smallest observation do not change: like pytheus, leave them out
+        // (a missing cell reads as 0), unless nothing was observed at all, when every cell is
+        // written once so the series exists.
+        const bool empty = d.count == 0;
         double running = 0;
         for (std::size_t i = 0; i < spec.bucket_texts.size(); ++i) {
             running += d.bucket_deltas[i];
-            write_cell(p, cell_key(prefix, spec.name, spec.bucket_texts[i]), field, add, running);
+            if (running != 0 || empty)
+                write_cell(p, cell_key(prefix, spec.name, spec.bucket_texts[i]), field, add,
+                           running);
         }
         running += d.bucket_deltas.back();
         write_cell(p, cell_key(prefix, spec.name, inf_cell), field, add, running);

@@ -66,7 +66,7 @@ redis_sink::~redis_sink() {
 void redis_sink::start() {
     running_ = true;
     next_flush_ = clock::now() + options_.flush_interval;
-    next_refresh_ = clock::now() + options_.expire_key_time / 3;
+    next_refresh_ = clock::now() + refresh_period();
     spawn_logged(ioc_, run(), "redis sink");
 }
 
@@ -276,6 +276,12 @@ void redis_sink::settle_probed(flushseq_state state) {
     settle_failed(store_, inflight_);
 }
 
+std::chrono::milliseconds redis_sink::refresh_period() const {
+    // In milliseconds: a 1 s or 2 s expire_key_time divided in whole seconds would be 0, and a
+    // refresh would be due forever.
+    return std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire_key_time) / 3;
+}
+
 bool redis_sink::flush_due() const {
     const bool work = !store_.dirty_series().empty() || clock::now() >= next_refresh_ ||
                       meta_written_.size() < store_.families().size();
@@ -321,7 +327,7 @@ net::awaitable<bool> redis_sink::flush() {
     // again (HSETNX: a no-op unless someone deleted it, e.g. FLUSHDB while we stayed connected).
     const bool refreshing = started >= next_refresh_;
     if (refreshing)
-        next_refresh_ = started + options_.expire_key_time / 3;
+        next_refresh_ = started + refresh_period();
     std::vector<const family_spec*> metadata;
     std::vector<const family_spec*> refresh;
     for (const auto& [name, fam] : store_.families()) {

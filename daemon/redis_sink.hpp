@@ -77,6 +77,8 @@ private:
     void finish_waiters(std::shared_ptr<const redis_view> view, const std::string& error);
     void wake() noexcept;
     bool flush_due() const;
+    /// How often our keys' EXPIRE and our metadata records are written again.
+    std::chrono::milliseconds refresh_period() const;
 
     net::io_context& ioc_;
     store& store_;

@@ -18,3 +18,13 @@ target_link_libraries(redis_roundtrip_test PRIVATE metricsd_integration_support 
                                                    GTest::gtest_main)
 target_include_directories(redis_roundtrip_test PRIVATE support)
 gtest_discover_tests(redis_roundtrip_test PROPERTIES LABELS integration)
+
+# The real daemon with --backend redis against a real redis-server (started, killed and
+# restarted by the redis_server fixture), real worker processes and the C++ client. hiredis's
+# blocking API inspects Redis independently of the daemon's own RESP code.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(REDIS_TEST_HIREDIS REQUIRED IMPORTED_TARGET hiredis>=0.14)
+metricsd_integration_test(redis_backend_test DEPENDS metricsd_test_worker)
+target_sources(redis_backend_test PRIVATE integration/redis_server.cpp)
+target_link_libraries(redis_backend_test PRIVATE metricsd::client PkgConfig::REDIS_TEST_HIREDIS)
+target_compile_definitions(redis_backend_test PRIVATE METRICSD_REDIS_SERVER="${REDIS_SERVER}")
