@@ -143,7 +143,7 @@ TEST_F(redis_roundtrip, flush_lands_in_pytheus_layout) {
     d[2] = {&lat, {"GET"}, series_delta::kind::add, 0, {1, 0, 2, 1}, 3.7, 4};
     d[3] = {&temp, {"lab"}, series_delta::kind::set, 21.5, {}, 0, 0};
     const family_spec* meta[] = {&requests, &lat};
-    flush_request req{"", "d1", 7, 3600, default_flushseq_expire_seconds, d, meta};
+    flush_request req{"", "d1", 7, 3600, default_flushseq_expire_seconds, d, meta, {}};
     const auto out = run(*conn_, plan_flush(req));
     ASSERT_EQ(out.state, transaction_outcome::status::applied) << out.first_error;
     EXPECT_EQ(out.error_elements, 0u);
@@ -189,7 +189,7 @@ TEST_F(redis_roundtrip, flush_lands_in_pytheus_layout) {
 TEST_F(redis_roundtrip, interrupted_flush_is_neither_lost_nor_applied_twice) {
     std::vector<series_delta> d(1);
     d[0] = {&jobs, {}, series_delta::kind::add, 2, {}, 0, 0};
-    const auto plan = plan_flush({"p", "d9", 1, 3600, default_flushseq_expire_seconds, d, {}});
+    const auto plan = plan_flush({"p", "d9", 1, 3600, default_flushseq_expire_seconds, d, {}, {}});
     // The connection drops before EXEC reaches Redis: Redis discards the transaction.
     const auto exec_at = plan.bytes.rfind("*1\r\n$4\r\nEXEC");
     {
