@@ -36,9 +36,10 @@ int activated_ingest_fd() {
 
 app::app(app_options options)
     : options_(std::move(options)), store_(options_.limits), signals_(ioc_, SIGINT, SIGTERM),
-      reload_signals_(ioc_, SIGHUP), shutdown_deadline_(ioc_) {
+      reload_signals_(ioc_, SIGHUP), shutdown_deadline_(ioc_), expiry_timer_(ioc_) {
     start_time_seconds_ =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    store_.set_series_ttl(options_.series_ttl); // before the state file fills the store
     options_.ingest.activated_fd = activated_ingest_fd();
     ingest_ = std::make_unique<ingest_listener>(ioc_, store_, options_.ingest);
     if (options_.backend == "redis")
@@ -79,6 +80,13 @@ int app::run() {
         snapshots_->start();
     if (redis_)
         redis_->start();
+    if (options_.series_ttl.enabled()) {
+        // Redis gets deltas: series with unsent changes stay, bound ones are never reset.
+        store_.set_changes_consumed(redis_ != nullptr);
+        spdlog::info("series expiry on ({}); sweeping every {} s", to_string(options_.series_ttl),
+                     sweep_period(options_.series_ttl).count());
+        schedule_expiry();
+    }
     announce_ready();
     ioc_.run();
     // The sessions have drained (or the deadline passed): everything clients sent is counted.
@@ -106,6 +114,7 @@ void app::shutdown() {
     reload_signals_.cancel(ec);
     ingest_->close();
     http_->close();
+    expiry_timer_.cancel();
     if (snapshots_)
         snapshots_->stop();
     // Closing the sockets lets every coroutine finish and ioc_.run() return on its own; the
@@ -119,6 +128,21 @@ void app::wait_for_reload() {
             return; // cancelled at shutdown
         reload();
         wait_for_reload();
+    });
+}
+
+void app::schedule_expiry() {
+    // expires_after from the end of each sweep: periods are never shorter than planned, so a
+    // series never expires early, however late the loop runs the handler.
+    expiry_timer_.expires_after(sweep_period(options_.series_ttl));
+    expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopping_)
+            return; // cancelled at shutdown
+        const std::size_t before = store_.series_count();
+        if (const auto expired = store_.expire_idle_series(std::chrono::steady_clock::now()))
+            spdlog::debug("series expiry: {} idle series expired, {} erased; {} left", expired,
+                          before - store_.series_count(), store_.series_count());
+        schedule_expiry();
     });
 }
 
@@ -186,6 +210,8 @@ self_metrics_snapshot app::self_snapshot() const {
     s.series = store_.series_count();
     s.families = store_.families().size();
     s.workers = store_.live_workers();
+    s.series_expiry = options_.series_ttl.enabled();
+    s.series_expired = store_.expired_series_total();
     const http_stats http = http_->stats();
     for (std::size_t r = 0; r < http_route_count; ++r)
         for (std::size_t i = 0; i < http_counted_codes.size(); ++i)

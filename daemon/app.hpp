@@ -28,6 +28,7 @@ struct app_options {
     std::chrono::seconds shutdown_timeout{10};  ///< hard stop if draining takes longer
     std::string state_file;                     ///< memory backend's state; empty: none
     std::chrono::seconds snapshot_interval{60}; ///< 0: snapshot only at shutdown
+    series_ttl_policy series_ttl;               ///< series expiry; off by default
     /// SIGHUP re-reads this file and applies its log level, unless the environment or a flag
     /// set the level (those win, as at start-up). Empty: SIGHUP only logs that it has no file.
     std::string config_file;
@@ -52,6 +53,8 @@ private:
     net::awaitable<void> watch_shutdown();
     void wait_for_reload();
     void reload();
+    /// Series expiry: sweep the store every sweep_period(options_.series_ttl), until shutdown.
+    void schedule_expiry();
     /// The scrape body: the store's families, then the daemon's own, then the trailer.
     void render_scrape(exposition_format f, std::string& out) const;
     /// Redis backend: read the snapshot the next render_scrape() shows; returns why not.
@@ -67,6 +70,7 @@ private:
     net::signal_set signals_;
     net::signal_set reload_signals_;
     net::steady_timer shutdown_deadline_;
+    net::steady_timer expiry_timer_;
     std::unique_ptr<ingest_listener> ingest_;
     std::unique_ptr<http_server> http_;
     std::unique_ptr<snapshotter> snapshots_; ///< null without a state file

@@ -45,6 +45,8 @@ std::vector<setting_flag> setting_flags() {
         {"--state-file", "state.file", "", "Memory backend's state file (\"\": no persistence)"},
         {"--snapshot-interval", "state.snapshot_interval_s", "60",
          "Seconds between state snapshots (0: only at shutdown)"},
+        {"--series-ttl", "series_ttl", "",
+         "Drop series idle this long: NAME=SECONDS,...,*=SECONDS (* = other families; 0: never)"},
         {"--redis-url", "redis.url", "redis://127.0.0.1:6379/0",
          "Redis backend: redis://[[user]:password@]HOST[:PORT][/DB] or unix:///PATH"},
         {"--redis-key-prefix", "redis.key_prefix", "", "Redis keys are PREFIX-name (as pytheus)"},
@@ -133,6 +135,7 @@ app_options to_app_options(const config& c) {
     o.shutdown_timeout = c.shutdown_timeout;
     o.state_file = c.state.file;
     o.snapshot_interval = c.state.snapshot_interval;
+    o.series_ttl = c.series_ttl;
     if (c.backend == "redis") {
         o.redis.endpoint = parse_redis_url(c.redis.url);
         o.redis.key_prefix = c.redis.key_prefix;

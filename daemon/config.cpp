@@ -67,7 +67,25 @@ bool is_section(std::string_view path) {
                        });
 }
 
+// An object field reads its own members and names the one at fault.
+void set_object_from_json(config& c, const config_field& f, const json& v,
+                          const file_context& ctx) {
+    const std::string key(f.name.key);
+    if (!v.is_object())
+        ctx.fail_at(ctx.index.value(key), key + ": expected an object, got " + shown(v));
+    try {
+        f.set(c, f.from_json(v));
+    } catch (const detail::bad_member& e) {
+        ctx.fail_at(e.at_key ? ctx.index.key(e.path) : ctx.index.value(e.path), e.what());
+    } catch (const detail::bad_value& e) {
+        ctx.fail_at(ctx.index.value(key), key + ": " + e.what());
+    }
+    c.origins[key] = std::string(ctx.source) + ":" + to_string(ctx.index.key(key));
+}
+
 void set_from_json(config& c, const config_field& f, const json& v, const file_context& ctx) {
+    if (f.name.is_object)
+        return set_object_from_json(c, f, v, ctx);
     const auto where = ctx.index.value(f.name.key);
     std::string key(f.name.key);
     if (f.name.is_integer && !v.is_number_unsigned())
@@ -235,7 +253,10 @@ std::string to_json(const config& c) {
             at = &(*at)[std::string(key.substr(0, dot))];
             key.remove_prefix(dot + 1);
         }
-        std::visit([&](const auto& v) { (*at)[std::string(key)] = v; }, f.get(c));
+        if (f.name.is_object)
+            (*at)[std::string(key)] = f.to_json(c);
+        else
+            std::visit([&](const auto& v) { (*at)[std::string(key)] = v; }, f.get(c));
     }
     return doc.dump(2) + "\n";
 }

@@ -5,6 +5,8 @@
 // position or the environment variable, and what is expected.
 #pragma once
 
+#include "daemon/series_expiry.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -57,6 +59,8 @@ struct config {
     redis_config redis;
     limits_config limits;
     state_config state;
+    /// Series expiry: per-family TTLs of idle series; all 0 (the default) is off.
+    series_ttl_policy series_ttl;
 
     /// Key path -> where its value came from ("metricsd.json:7:5", "METRICSD_LISTEN",
     /// "--listen"); keys still at their default are absent.
@@ -68,7 +72,9 @@ struct config {
 struct config_key {
     std::string_view key; ///< "limits.max_series"
     std::string_view env; ///< "METRICSD_LIMITS_MAX_SERIES"
-    bool is_integer;      ///< a JSON number; otherwise a JSON string
+    bool is_integer;      ///< a JSON number; otherwise a JSON string (or object, below)
+    /// A JSON object in the file (series_ttl); the environment and flags give its text form.
+    bool is_object = false;
 };
 
 /// Every key the config file accepts, in documentation order.

@@ -1,9 +1,15 @@
 #include "daemon/config_fields.hpp"
 
 #include "daemon/redis_url.hpp"
+#include "daemon/series_expiry.hpp"
+
+#include <metricsd/protocol/names.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <charconv>
+#include <stdexcept>
 
 namespace metricsd::daemon::detail {
 namespace {
@@ -147,6 +153,66 @@ const std::string& log_level(const setting_value& v) {
     return one_of(v, {"trace", "debug", "info", "warn", "error", "critical", "off"});
 }
 
+series_ttl_policy series_ttl(const setting_value& v) {
+    try {
+        return parse_series_ttl(text(v));
+    } catch (const std::invalid_argument& e) {
+        throw bad_value(e.what());
+    }
+}
+
+std::string shown(const nlohmann::json& v) {
+    std::string s = v.dump();
+    return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+}
+
+/// One TTL in the file: seconds, 0 to max_series_ttl_seconds.
+std::chrono::seconds ttl_seconds(const nlohmann::json& v, const std::string& path) {
+    if (!v.is_number_unsigned())
+        throw bad_member(path, false, path + ": expected a non-negative integer, got " + shown(v));
+    const auto n = v.get<std::uint64_t>();
+    if (n > max_series_ttl_seconds)
+        throw bad_member(path, false,
+                         path + ": expected an integer from 0 to " +
+                             std::to_string(max_series_ttl_seconds) + ", got " + shown(v));
+    return std::chrono::seconds(static_cast<std::chrono::seconds::rep>(n));
+}
+
+// {"default_s": 0, "families": {"name": 600}}: read here, member by member, so each mistake
+// gets its own position; the result goes to the field's setter in the text form.
+setting_value series_ttl_from_json(const nlohmann::json& v) {
+    series_ttl_policy p;
+    for (const auto& [member, value] : v.items()) {
+        const std::string path = "series_ttl." + member;
+        if (member == "default_s") {
+            p.default_ttl = ttl_seconds(value, path);
+        } else if (member == "families") {
+            if (!value.is_object())
+                throw bad_member(path, false,
+                                 path + ": expected an object of family name: seconds, got " +
+                                     shown(value));
+            for (const auto& [name, ttl] : value.items()) {
+                if (!protocol::is_valid_metric_name(name))
+                    throw bad_member(path + "." + name, true,
+                                     path + ": \"" + name + "\" is not a valid metric name");
+                p.families.emplace(name, ttl_seconds(ttl, path + "." + name));
+            }
+        } else {
+            throw bad_member(path, true,
+                             "unknown key \"" + path +
+                                 "\" (series_ttl has \"default_s\" and \"families\")");
+        }
+    }
+    return to_string(p);
+}
+
+nlohmann::ordered_json series_ttl_to_json(const config& c) {
+    nlohmann::ordered_json families = nlohmann::ordered_json::object();
+    for (const auto& [name, ttl] : c.series_ttl.families)
+        families[name] = ttl.count();
+    return {{"default_s", c.series_ttl.default_ttl.count()}, {"families", std::move(families)}};
+}
+
 } // namespace
 
 const std::vector<config_field>& config_fields() {
@@ -204,6 +270,12 @@ const std::vector<config_field>& config_fields() {
         integer_field(
             "state.snapshot_interval_s", "METRICSD_STATE_SNAPSHOT_INTERVAL_S",
             [](auto& c) -> auto& { return c.state.snapshot_interval; }, 0, 86'400),
+        config_field{{"series_ttl", "METRICSD_SERIES_TTL", false, true},
+                     [](const config& c) -> setting_value { return to_string(c.series_ttl); },
+                     [](config& c, const setting_value& v) { c.series_ttl = series_ttl(v); },
+                     false,
+                     series_ttl_from_json,
+                     series_ttl_to_json},
     };
     return fields;
 }

@@ -5,6 +5,8 @@
 
 #include "daemon/config.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
@@ -24,13 +26,30 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// Thrown by an object field's from_json: what is wrong at `path` inside the file (a dotted
+/// key path below the field's key, e.g. "series_ttl.families.x"), at that key or at its value.
+/// what() is the whole message; the caller prefixes the file position.
+class bad_member : public bad_value {
+public:
+    bad_member(std::string path, bool at_key, const std::string& message)
+        : bad_value(message), path(std::move(path)), at_key(at_key) {}
+    std::string path;
+    bool at_key;
+};
+
 struct config_field {
     config_key name;
     std::function<setting_value(const config&)> get;
-    /// Validates and stores; throws bad_value. Integer fields get a uint64, text fields a string.
+    /// Validates and stores; throws bad_value. Integer fields get a uint64, text fields a string,
+    /// object fields their text form (as the environment and flags give it).
     std::function<void(config&, const setting_value&)> set;
     /// Never echo the value in messages (a Redis URL may carry a password).
     bool secret = false;
+    /// Object fields only: the file's JSON object to the text form `set` takes; throws
+    /// bad_member for what is wrong inside it.
+    std::function<setting_value(const nlohmann::json&)> from_json{};
+    /// Object fields only: the value as the config file writes it (to_json).
+    std::function<nlohmann::ordered_json(const config&)> to_json{};
 };
 
 /// Every field, in documentation order.

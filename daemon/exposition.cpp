@@ -138,6 +138,8 @@ void render_family(const family& fam, exposition_format f, std::string& out) {
     const bool om_counter =
         f == exposition_format::openmetrics && spec.type == metric_type::counter;
     for (const auto& [values, s] : fam.all_series()) {
+        if (!is_visible(s))
+            continue; // reset by series expiry while a worker holds it; back at its next op
         const series_writer w{out, name, spec.label_names, values};
         switch (spec.type) {
         case metric_type::counter:

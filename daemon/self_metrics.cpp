@@ -120,6 +120,11 @@ void write_store(const writer& w, const self_metrics_snapshot& s) {
     w.single("metricsd_series", "Series in the store.", gauge, s.series);
     w.single("metricsd_families", "Metric families in the store.", gauge, s.families);
     w.single("metricsd_workers", "Worker connections alive now.", gauge, s.workers);
+    if (s.series_expiry)
+        w.single("metricsd_series_expired_total",
+                 "Series that saw no op for their family's series_ttl: dropped, or reset and "
+                 "hidden while a worker still holds them.",
+                 metric_type::counter, s.series_expired);
 }
 
 void write_http_requests(const writer& w, const self_metrics_snapshot& s) {

@@ -62,7 +62,9 @@ struct self_metrics_snapshot {
 
     std::uint64_t series = 0;
     std::uint64_t families = 0;
-    std::uint64_t workers = 0; ///< live worker connections
+    std::uint64_t workers = 0;        ///< live worker connections
+    bool series_expiry = false;       ///< series_ttl is on: show metricsd_series_expired_total
+    std::uint64_t series_expired = 0; ///< series dropped or reset by series expiry
 
     std::vector<http_request_count> http_requests; ///< in any order
     std::uint64_t http_connections_rejected = 0;

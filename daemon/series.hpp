@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -55,6 +56,9 @@ struct series {
     const std::vector<std::string>* label_values = nullptr;
     /// Counter total, or the one cell of a `shared` gauge.
     double value = 0;
+    /// Series expiry: the store's epoch at the last op (the one write an op adds, so the hot
+    /// path never reads a clock); each expiry sweep starts a new epoch.
+    std::uint64_t last_epoch = 0;
     histogram_cell histogram;
     summary_cell summary;
     /// Gauges that combine workers: one slot per live worker bound to this series.
@@ -73,8 +77,24 @@ struct series {
     bool flushing = false;
     /// A `shared` gauge got a set since the sink last took it: flush a SET, not a delta.
     bool was_set = false;
+    /// Series expiry is erasing this series (set just before it leaves the store).
+    bool expiring = false;
     flushed_state flushed;
+    /// Series expiry: connected workers bound to this series (each counted once, however many
+    /// handles it uses). A bound series is never erased: the workers hold pointers to it.
+    std::uint32_t bound_workers = 0;
+    /// Series expiry: the sweep time by which the last op had surely happened.
+    std::chrono::steady_clock::time_point seen_at{};
+    /// Series expiry reset this series while a worker held it: it stays out of the exposition
+    /// until an op carries an epoch >= this (see is_visible). 0: never hidden.
+    std::uint64_t visible_from = 0;
 };
+
+/// False while series expiry has reset this series and no op reached it since: the
+/// exposition skips it, so Prometheus sees it disappear rather than drop to zero.
+inline bool is_visible(const series& s) noexcept {
+    return s.last_epoch >= s.visible_from;
+}
 
 /// Orders label-value sets, and finds a stored std::vector<std::string> from a span of views
 /// without building one.

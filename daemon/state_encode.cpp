@@ -128,6 +128,8 @@ void put_family(std::string& out, const family& f) {
     out += ",\"series\":[";
     bool first = true;
     for (const auto& [values, cell] : f.all_series()) {
+        if (!is_visible(cell))
+            continue; // expired while a worker held it: gone for Prometheus, gone here too
         out += first ? "\n" : ",\n"; // one series per line: readable with head/grep
         first = false;
         put_series(out, spec.type, values, cell);

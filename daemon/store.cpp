@@ -25,6 +25,8 @@ void store::retire_worker(worker_id w) {
         s->live.erase(slot);
         mark_dirty(*s); // live* modes lose a contribution: the Redis sink takes it back out
     }
+    for (series* s : it->second.bound)
+        --s->bound_workers;
     workers_.erase(it);
 }
 
@@ -89,6 +91,7 @@ outcome<const family*> store::declare_family(const protocol::family_decl& decl) 
                            "'" + spec->name + "' would expose '" + n + "', which family '" +
                                c->second->spec().name + "' already exposes"};
     auto f = std::make_unique<family>(std::move(spec.value()));
+    f->ttl_ = ttl_policy_.ttl_for(f->spec_.name);
     const family* raw = f.get();
     for (const auto& n : names)
         claimed_.emplace(n, raw);
@@ -129,6 +132,7 @@ outcome<series*> store::find_or_create_series(family& f, std::span<const std::st
     s.label_values = &it->first;
     if (spec.type == metric_type::histogram)
         s.histogram.counts.assign(spec.bounds.size() + 1, 0.0);
+    s.last_epoch = epoch_; // a new series is active: its TTL runs from the next sweep
     ++series_total_;
     reserve_dirty();
     mark_dirty(s);
@@ -136,6 +140,8 @@ outcome<series*> store::find_or_create_series(family& f, std::span<const std::st
 }
 
 binding store::bind(family& f, series& s, worker_id w, worker_state& ws) {
+    if (ws.bound.insert(&s).second)
+        ++s.bound_workers;
     binding b;
     b.target = &s;
     switch (f.spec_.type) {
@@ -175,6 +181,81 @@ outcome<binding> store::declare_series(const family* cf, std::span<const std::st
     if (!s)
         return s.error();
     return bind(f, *s.value(), w, ws->second);
+}
+
+void store::set_series_ttl(series_ttl_policy policy) {
+    ttl_policy_ = std::move(policy);
+    for (auto& [name, f] : families_)
+        f->ttl_ = ttl_policy_.ttl_for(name);
+}
+
+void store::reset_cells(series& s) {
+    s.value = 0;
+    std::fill(s.histogram.counts.begin(), s.histogram.counts.end(), 0.0);
+    s.histogram.sum = 0;
+    s.histogram.count = 0;
+    s.summary = {};
+    for (auto& slot : s.live) {
+        slot.value = 0;
+        slot.seq = 0;
+    }
+    s.has_retired = false;
+    s.retired = 0;
+    s.retired_seq = 0;
+    s.retired_by_pid.clear();
+    s.was_set = false;
+}
+
+std::size_t store::expire_in(family& f, std::chrono::steady_clock::time_point now,
+                             std::uint64_t sweep_epoch) {
+    const bool consumed = changes_consumed();
+    std::size_t expired = 0;
+    for (auto it = f.series_.begin(); it != f.series_.end(); ++it) {
+        series& s = it->second;
+        if (s.last_epoch >= sweep_epoch || s.seen_at == std::chrono::steady_clock::time_point{}) {
+            // An op (or the series' creation) since the previous sweep: it happened by now.
+            // A series no sweep has looked at (its family had no TTL until now) starts here.
+            s.seen_at = now;
+            continue;
+        }
+        const bool hidden = !is_visible(s); // expired already; waits for its workers to go
+        if (!hidden && now - s.seen_at < f.ttl_)
+            continue;
+        if (s.bound_workers == 0) {
+            // Changes not yet in Redis (or in flight) must reach it first.
+            if (consumed && (s.dirty || s.flushing))
+                continue;
+            s.expiring = true;
+            doomed_.emplace_back(&f, it);
+            expired += hidden ? 0 : 1;
+        } else if (!hidden && !consumed) {
+            reset_cells(s);
+            s.visible_from = sweep_epoch + 1; // the epoch of every op after this sweep
+            ++expired;
+        }
+    }
+    return expired;
+}
+
+std::size_t store::expire_idle_series(std::chrono::steady_clock::time_point now) {
+    // Ops from here on carry the new epoch, so "last_epoch >= sweep_epoch" below means "an op
+    // since the previous sweep".
+    const std::uint64_t sweep_epoch = epoch_++;
+    std::size_t expired = 0;
+    doomed_.clear();
+    for (auto& [name, f] : families_)
+        if (f->ttl_.count() > 0)
+            expired += expire_in(*f, now, sweep_epoch);
+    if (!doomed_.empty()) {
+        // dirty_ holds raw pointers (the memory backend never drains it): drop ours first.
+        std::erase_if(dirty_, [](const series* s) { return s->expiring; });
+        for (auto& [f, it] : doomed_)
+            f->series_.erase(it);
+        series_total_ -= doomed_.size();
+        doomed_.clear();
+    }
+    expired_total_ += expired;
+    return expired;
 }
 
 } // namespace metricsd::daemon

@@ -5,10 +5,12 @@
 #include "daemon/family.hpp"
 #include "daemon/outcome.hpp"
 #include "daemon/series.hpp"
+#include "daemon/series_expiry.hpp"
 
 #include <metricsd/protocol/messages.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -19,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace metricsd::daemon {
@@ -39,11 +42,14 @@ public:
     family(family_spec spec, series_map all) : spec_(std::move(spec)), series_(std::move(all)) {}
     const family_spec& spec() const noexcept { return spec_; }
     const series_map& all_series() const noexcept { return series_; }
+    /// Series expiry: idle time after which this family's series go (0: never).
+    std::chrono::seconds ttl() const noexcept { return ttl_; }
 
 private:
     friend class store;
     family_spec spec_;
     series_map series_;
+    std::chrono::seconds ttl_{0};
 };
 
 /// What a connection holds per series handle: the cell its ops go to.
@@ -104,11 +110,32 @@ public:
         dirty_alarm_at_ = threshold;
         dirty_alarm_ = std::move(alarm);
     }
+    /// Someone (the Redis sink) takes the changes and sends them as deltas: series expiry then
+    /// keeps series with changes not yet taken or in flight, and never resets a bound series
+    /// (that would send negative deltas). A dirty alarm being set implies it, too.
+    void set_changes_consumed(bool consumed) noexcept { changes_consumed_ = consumed; }
+
+    /// Series expiry: the TTL of each family, for families declared so far and later ones.
+    void set_series_ttl(series_ttl_policy policy);
+    const series_ttl_policy& series_ttl() const noexcept { return ttl_policy_; }
+    /// Expire the series that saw no op for their family's TTL, as of `now` (a monotonic
+    /// clock; call this every sweep_period(), see series_expiry.hpp). A series is counted as
+    /// idle from the first sweep after its last op, so it goes between TTL and TTL + one period
+    /// after that op. An idle series that no connected worker is bound to is erased: it leaves
+    /// its family, the dirty list and the limits, and a new op re-creates it from zero. One
+    /// that a worker still holds is reset to zero (cells, gauge slots, retired values) and
+    /// hidden from the exposition until its next op, unless changes are consumed (Redis),
+    /// where it stays as it is; changed or in-flight series are never erased then. Returns
+    /// how many series expired (each reset-and-hidden series counts once).
+    std::size_t expire_idle_series(std::chrono::steady_clock::time_point now);
+    /// Series expired since the store was made (metricsd_series_expired_total).
+    std::uint64_t expired_series_total() const noexcept { return expired_total_; }
 
 private:
     struct worker_state {
         std::int64_t pid = 0;
         std::unordered_map<series*, std::list<gauge_slot>::iterator> slots;
+        std::unordered_set<series*> bound; ///< every series bound, for series::bound_workers
     };
 
     outcome<series*> find_or_create_series(family& f, std::span<const std::string_view> values);
@@ -116,6 +143,17 @@ private:
     static void fold_retired(series& s, protocol::gauge_mode mode, const gauge_slot& slot);
     /// Keep room for every series in dirty_, so mark_dirty (on the hot path) never allocates.
     void reserve_dirty();
+    /// An op changed `s`: stamp it for series expiry and mark it changed.
+    void note_op(series& s) noexcept {
+        s.last_epoch = epoch_;
+        mark_dirty(s);
+    }
+    bool changes_consumed() const noexcept { return changes_consumed_ || bool(dirty_alarm_); }
+    /// Sweep one family: stamp active series, reset idle bound ones, gather idle unbound ones
+    /// in doomed_. Returns how many series it expired.
+    std::size_t expire_in(family& f, std::chrono::steady_clock::time_point now,
+                          std::uint64_t sweep_epoch);
+    static void reset_cells(series& s);
 
     store_limits limits_;
     std::map<std::string, std::unique_ptr<family>, std::less<>> families_;
@@ -127,6 +165,13 @@ private:
     std::size_t dirty_alarm_at_ = 0;
     std::function<void()> dirty_alarm_;
     std::uint64_t clock_ = 0; ///< orders gauge writes for the mostrecent modes
+    bool changes_consumed_ = false;
+    series_ttl_policy ttl_policy_;
+    /// Series expiry: ops stamp their series with this; every sweep starts a new one.
+    std::uint64_t epoch_ = 1;
+    std::uint64_t expired_total_ = 0;
+    /// One sweep's series to erase, gathered first so dirty_ is cleaned before they go.
+    std::vector<std::pair<family*, series_map::iterator>> doomed_;
 };
 
 inline apply_status store::apply(const binding& b, protocol::op_code op, double v) noexcept {
@@ -139,7 +184,7 @@ inline apply_status store::apply(const binding& b, protocol::op_code op, double 
         if (!(v >= 0) || std::isinf(v))
             return apply_status::invalid_value;
         b.target->value += v;
-        mark_dirty(*b.target);
+        note_op(*b.target);
         return apply_status::ok;
     case binding::kind::gauge_slot:
     case binding::kind::gauge_shared: {
@@ -156,7 +201,7 @@ inline apply_status store::apply(const binding& b, protocol::op_code op, double 
         }
         if (b.slot)
             b.slot->seq = ++clock_;
-        mark_dirty(*b.target);
+        note_op(*b.target);
         return apply_status::ok;
     }
     case binding::kind::histogram:
@@ -167,7 +212,7 @@ inline apply_status store::apply(const binding& b, protocol::op_code op, double 
         return apply_status::invalid_op;
     if (std::isnan(v))
         return apply_status::invalid_value;
-    mark_dirty(*b.target);
+    note_op(*b.target);
     if (b.cell == binding::kind::summary) {
         b.target->summary.sum += v;
         b.target->summary.count += 1;
