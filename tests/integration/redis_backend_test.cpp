@@ -964,5 +964,47 @@ TEST_F(redis_backend, metadata_is_written_again_after_redis_lost_its_data) {
     EXPECT_EQ(d.stop(), 0);
 }
 
+// Credentials from the URL: an ACL user with its password (AUTH user pass), a wrong password
+// (the daemon stays up, unready, and says why), and the classic requirepass (AUTH pass). The
+// scrape of every family type on this backend also passes promtool.
+TEST_F(redis_backend, credentials_in_the_url_authenticate_and_a_wrong_password_is_reported) {
+    auto& redis = start_redis();
+    auto admin = redis.connect();
+    admin->command({"ACL", "SETUSER", "app", "on", ">s3cret", "~*", "+@all"});
+    const std::string host = "127.0.0.1:" + std::to_string(redis.port());
+
+    daemon_process wrong(dir_, redis_flags("redis://app:nope@" + host + "/0"), "wrong");
+    daemon_process user(dir_, redis_flags("redis://app:s3cret@" + host + "/0"), "user");
+    metricsd::client c(options_for(user));
+    c.counter("auth_total", "Sent through an ACL user.", {}).inc(3);
+    c.histogram("auth_seconds", "Latency.", {"route"}, std::vector<std::string>{"0.1", "1.0"})
+        .labels("/a")
+        .observe(0.5);
+    c.summary("auth_bytes", "Sizes.").observe(512);
+    c.gauge("auth_rss", "Per process.", {}, gauge_mode::liveall).set(7);
+    ASSERT_TRUE(c.flush());
+    EXPECT_EQ(await_get(*admin, "auth_total", "3"), "3");
+    const std::string body = scrape_until(user, {{"auth_total", 3}});
+    const auto file = dir_.file("redis_scrape.prom");
+    std::ofstream(file) << body;
+    std::string out;
+    EXPECT_EQ(run_command("promtool check metrics < " + file, out), 0) << out << body;
+
+    EXPECT_EQ(status_of(wrong, "/readyz"), 503);
+    EXPECT_EQ(status_of(wrong, "/metrics"), 503);
+    EXPECT_TRUE(eventually([&] {
+        return wrong.process().log().find("refused the handshake") != std::string::npos;
+    })) << wrong.process().log();
+    EXPECT_EQ(wrong.process().log().find("nope"), std::string::npos) << "passwords stay secret";
+
+    admin->command({"CONFIG", "SET", "requirepass", "pw"});
+    daemon_process classic(dir_, redis_flags("redis://:pw@" + host + "/0"), "classic");
+    EXPECT_TRUE(eventually([&] { return status_of(classic, "/readyz") == 200; }));
+    EXPECT_EQ(sample_value(classic.scrape(), "auth_total"), 3);
+    EXPECT_EQ(classic.stop(), 0);
+    EXPECT_EQ(user.stop(), 0);
+    EXPECT_EQ(wrong.stop(), 0);
+}
+
 } // namespace
 } // namespace metricsd::test
