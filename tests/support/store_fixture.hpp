@@ -34,6 +34,9 @@ struct family_args {
 /// Declare or fail the test (via the returned outcome).
 daemon::outcome<const daemon::family*> declare(daemon::store& s, const family_args& a);
 
+/// Declare or throw std::runtime_error with the store's reason: for set-up that must work.
+const daemon::family* must_declare(daemon::store& s, const family_args& a);
+
 /// Bind worker w to the series with these values; aborts the test on failure.
 daemon::binding bind(daemon::store& s, const daemon::family* f,
                      std::initializer_list<std::string_view> values, daemon::worker_id w);

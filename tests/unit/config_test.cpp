@@ -1,5 +1,6 @@
 // Config file, environment and command-line settings: every key, every error message, the
 // precedence, and agreement between the loader, the example file, the schema and the README.
+#include "config_fixture.hpp"
 #include "daemon/config.hpp"
 
 #include <gtest/gtest.h>
@@ -27,23 +28,8 @@ std::string source_file(const std::string& relative) {
     return read(std::string(METRICSD_SOURCE_DIR) + "/" + relative);
 }
 
-/// The message parse_config throws for `text`, or "" when it loads.
-std::string error_of(const std::string& text) {
-    try {
-        parse_config(text, "test.json");
-    } catch (const config_error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-/// An environment lookup over a fixed map.
-auto env_of(std::map<std::string, std::string> vars) {
-    return [vars = std::move(vars)](const char* name) -> const char* {
-        const auto it = vars.find(name);
-        return it == vars.end() ? nullptr : it->second.c_str();
-    };
-}
+using test::env_of;
+using test::error_of;
 
 std::string env_error(std::map<std::string, std::string> vars) {
     config c;

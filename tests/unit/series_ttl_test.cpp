@@ -1,6 +1,7 @@
 // Series expiry (series_ttl): which series a sweep erases, resets or keeps, what the exposition
 // shows afterwards, the limits and the dirty list; the policy's text form and sweep period; the
 // config key in the file, the environment and the flags; the self-metric.
+#include "config_fixture.hpp"
 #include "daemon/cli.hpp"
 #include "daemon/config.hpp"
 #include "daemon/exposition.hpp"
@@ -56,13 +57,6 @@ std::string samples(const daemon::store& s, const std::string& name) {
         pos = end + 1;
     }
     return out;
-}
-
-const daemon::family* must_declare(daemon::store& s, const family_args& a) {
-    auto f = declare(s, a);
-    if (!f)
-        throw std::runtime_error("declare failed: " + f.error().message);
-    return f.value();
 }
 
 void apply(daemon::store& s, const daemon::binding& b, op_code op, double v) {
@@ -451,21 +445,8 @@ TEST(series_ttl_self_metrics, expired_counter_is_shown_when_expiry_is_on) {
 namespace metricsd::daemon {
 namespace {
 
-std::string error_of(const std::string& text) {
-    try {
-        parse_config(text, "test.json");
-    } catch (const config_error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-auto env_of(std::map<std::string, std::string> vars) {
-    return [vars = std::move(vars)](const char* name) -> const char* {
-        const auto it = vars.find(name);
-        return it == vars.end() ? nullptr : it->second.c_str();
-    };
-}
+using test::env_of;
+using test::error_of;
 
 TEST(series_ttl_config, file_object_is_read_with_its_origin) {
     const config c = parse_config(R"({
