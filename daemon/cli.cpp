@@ -54,6 +54,8 @@ std::vector<setting_flag> setting_flags() {
          "Milliseconds between flushes to Redis"},
         {"--redis-expire-key-time", "redis.expire_key_time", "3600",
          "Seconds before an untouched Redis key expires"},
+        {"--redis-live-lease-ms", "redis.live_lease_ms", "15000",
+         "Milliseconds a dead daemon's live* gauge values stay in Redis"},
     };
 }
 
@@ -141,6 +143,7 @@ app_options to_app_options(const config& c) {
         o.redis.key_prefix = c.redis.key_prefix;
         o.redis.expire_key_time = c.redis.expire_key_time;
         o.redis.flush_interval = c.redis.flush_interval;
+        o.redis.live_lease = c.redis.live_lease;
     }
     if (auto it = c.origins.find("log_level"); it != c.origins.end())
         o.log_level_overridden =

@@ -247,6 +247,9 @@ const std::vector<config_field>& config_fields() {
             "redis.flush_interval_ms", "METRICSD_REDIS_FLUSH_INTERVAL_MS",
             [](auto& c) -> auto& { return c.redis.flush_interval; }, 1, 60'000),
         integer_field(
+            "redis.live_lease_ms", "METRICSD_REDIS_LIVE_LEASE_MS",
+            [](auto& c) -> auto& { return c.redis.live_lease; }, 100, 3'600'000),
+        integer_field(
             "limits.max_connections", "METRICSD_LIMITS_MAX_CONNECTIONS",
             [](auto& c) -> auto& { return c.limits.max_connections; }, 1, 1'000'000),
         integer_field(

@@ -1,6 +1,7 @@
 #include "daemon/redis_delta.hpp"
 
 #include "daemon/gauge.hpp"
+#include "daemon/redis_layout.hpp"
 
 #include <charconv>
 
@@ -18,34 +19,73 @@ series_delta& add_delta(const series& s, std::vector<series_delta>& out, series_
     return d;
 }
 
-void gauge_deltas(const series& s, std::vector<series_delta>& out, flushed_state& next) {
+// live* gauges: this daemon's own contribution, set in (or removed from) its live key.
+void live_deltas(const series& s, std::vector<series_delta>& out, flushed_state& next,
+                 std::int64_t now_ms) {
     const auto mode = s.owner->spec().mode;
     using kind = series_delta::kind;
-    if (is_per_pid(mode)) {
+    const auto add = [&](kind op, double v, std::int64_t stamp) -> series_delta& {
+        auto& d = add_delta(s, out, op);
+        d.live = true;
+        d.value = v;
+        d.stamp_ms = stamp;
+        return d;
+    };
+    if (mode == gauge_mode::liveall) {
         static thread_local std::vector<std::pair<std::int64_t, double>> values;
         per_pid_values(s, mode, values);
         next.pids.clear();
         for (const auto& [pid, v] : values)
             next.pids.emplace(pid, v);
-        const auto with_pid = [&](std::int64_t pid, kind op, double v) {
-            auto& d = add_delta(s, out, op);
+        const auto pid_text = [](std::int64_t pid) {
+            char buf[24];
+            const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, pid);
+            return std::string(buf, end);
+        };
+        for (const auto& [pid, v] : s.flushed.pids)
+            if (!next.pids.contains(pid))
+                add(kind::remove, 0, 0).label_values.push_back(pid_text(pid));
+        for (const auto& [pid, v] : values)
+            add(kind::set, v, now_ms).label_values.push_back(pid_text(pid));
+        return;
+    }
+    const auto v = combined_value(s, mode); // livesum: 0 without workers, a real value
+    if (!v) {
+        add(kind::remove, 0, 0);
+        return;
+    }
+    // The stamp says when the value last changed, not when it was last rewritten, so a lease
+    // renewal does not make an old livemostrecent value look new.
+    const bool changed = s.flushed.stamp_ms == 0 || *v != s.flushed.value;
+    next.value = *v;
+    next.stamp_ms = changed ? now_ms : s.flushed.stamp_ms;
+    add(kind::set, *v, next.stamp_ms);
+}
+
+void gauge_deltas(const series& s, std::vector<series_delta>& out, flushed_state& next,
+                  std::int64_t now_ms) {
+    const auto mode = s.owner->spec().mode;
+    using kind = series_delta::kind;
+    if (is_live(mode)) {
+        live_deltas(s, out, next, now_ms);
+        return;
+    }
+    if (mode == gauge_mode::all) {
+        // One shared field per pid, kept after the process leaves (that is the mode).
+        static thread_local std::vector<std::pair<std::int64_t, double>> values;
+        per_pid_values(s, mode, values);
+        for (const auto& [pid, v] : values) {
+            auto& d = add_delta(s, out, kind::set);
             char buf[24];
             const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, pid);
             d.label_values.emplace_back(buf, end);
             d.value = v;
-        };
-        // Pids that left (liveall) first, so a reused pid's new value is the one that stays.
-        for (const auto& [pid, v] : s.flushed.pids)
-            if (!next.pids.contains(pid))
-                with_pid(pid, kind::remove, 0);
-        for (const auto& [pid, v] : values)
-            with_pid(pid, kind::set, v);
+        }
         return;
     }
     const auto v = combined_value(s, mode);
     switch (mode) {
     case gauge_mode::sum:
-    case gauge_mode::livesum:
         // Several daemons add into one cell: each sends the change of its own contribution.
         next.value = v.value_or(0);
         add_delta(s, out, kind::add).value = next.value - s.flushed.value;
@@ -57,12 +97,10 @@ void gauge_deltas(const series& s, std::vector<series_delta>& out, flushed_state
         else
             add_delta(s, out, kind::add).value = s.value - s.flushed.value;
         return;
-    default: // max, min, mostrecent and their live variants: this daemon's combined value
+    default: // max, min, mostrecent: this daemon's combined value, last writer wins
         next.value = v.value_or(0);
         if (v)
             add_delta(s, out, kind::set).value = *v;
-        else
-            add_delta(s, out, kind::remove);
         return;
     }
 }
@@ -76,7 +114,8 @@ void flush_batch::clear() {
     was_set.clear();
 }
 
-void series_deltas(const series& s, std::vector<series_delta>& out, flushed_state* next) {
+void series_deltas(const series& s, std::vector<series_delta>& out, std::int64_t now_ms,
+                   flushed_state* next) {
     flushed_state scratch;
     flushed_state& n = next ? *next : scratch;
     const auto& spec = s.owner->spec();
@@ -86,7 +125,7 @@ void series_deltas(const series& s, std::vector<series_delta>& out, flushed_stat
         add_delta(s, out, series_delta::kind::add).value = s.value - s.flushed.value;
         return;
     case metric_type::gauge:
-        gauge_deltas(s, out, n);
+        gauge_deltas(s, out, n, now_ms);
         return;
     case metric_type::histogram: {
         auto& d = add_delta(s, out, series_delta::kind::add);
@@ -113,7 +152,7 @@ void series_deltas(const series& s, std::vector<series_delta>& out, flushed_stat
     }
 }
 
-void collect_batch(store& st, flush_batch& batch, std::size_t limit) {
+void collect_batch(store& st, flush_batch& batch, std::int64_t now_ms, std::size_t limit) {
     batch.clear();
     st.take_dirty(batch.taken);
     if (batch.taken.size() > limit) {
@@ -125,7 +164,7 @@ void collect_batch(store& st, flush_batch& batch, std::size_t limit) {
     batch.was_set.resize(batch.taken.size());
     for (std::size_t i = 0; i < batch.taken.size(); ++i) {
         series& s = *batch.taken[i];
-        series_deltas(s, batch.deltas, &batch.next[i]);
+        series_deltas(s, batch.deltas, now_ms, &batch.next[i]);
         batch.was_set[i] = s.was_set;
         s.was_set = false;
         s.flushing = true;
@@ -151,9 +190,15 @@ void settle_failed(store& st, flush_batch& batch) {
     batch.clear();
 }
 
-void pending_deltas(const store& st, std::vector<series_delta>& out) {
+void pending_deltas(const store& st, std::int64_t now_ms, std::vector<series_delta>& out) {
     for (const series* s : st.dirty_series())
-        series_deltas(*s, out);
+        series_deltas(*s, out, now_ms);
+}
+
+void mark_live_series(store& st) {
+    for (const auto& [name, fam] : st.families())
+        if (uses_live_key(fam->spec()))
+            st.mark_family_dirty(*fam);
 }
 
 } // namespace metricsd::daemon

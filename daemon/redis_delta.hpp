@@ -4,13 +4,13 @@
 //
 // How each kind of series travels (REDIS_LAYOUT.md has the long form):
 //   counters, histograms, summaries  add the increase since the last flush
-//   gauges sum / livesum             add the change of this daemon's combined value (a retired
-//                                    live worker's value comes back out as a negative delta)
+//   gauges sum                       add the change of this daemon's combined value
 //   gauges shared                    SET after a set op, else add the change
-//   gauges max/min/mostrecent (live) SET this daemon's combined value; remove the field when a
-//                                    live mode has no worker left
-//   gauges all / liveall             SET one field per pid (`pid` label last); liveall removes
-//                                    the field of a pid that left
+//   gauges max/min/mostrecent        SET this daemon's combined value (last writer wins)
+//   gauges all                       SET one field per pid (`pid` label last)
+//   gauges live*                     SET this daemon's own contribution in its live key (one
+//                                    field per pid for liveall), removed when nothing is left;
+//                                    the key's lease drops it if the daemon dies
 #pragma once
 
 #include "daemon/redis_flush.hpp"
@@ -36,12 +36,15 @@ struct flush_batch {
 
 /// Append the deltas of one series (current cells minus `s.flushed`) to `out`; when `next` is
 /// not null, also the state Redis will hold for this daemon once they are applied.
-void series_deltas(const series& s, std::vector<series_delta>& out, flushed_state* next = nullptr);
+/// `now_ms` (Unix time) stamps live* contributions that changed.
+void series_deltas(const series& s, std::vector<series_delta>& out, std::int64_t now_ms,
+                   flushed_state* next = nullptr);
 
 /// Take the changed series out of the store into `batch` (cleared first), at most `limit` of
 /// them: the rest stay changed for the next flush, so one flush (one MULTI/EXEC that Redis
 /// runs without serving anyone else) stays short however many series changed at once.
-void collect_batch(store& st, flush_batch& batch, std::size_t limit = SIZE_MAX);
+void collect_batch(store& st, flush_batch& batch, std::int64_t now_ms,
+                   std::size_t limit = SIZE_MAX);
 
 /// The flush was applied: what it sent is in Redis now.
 void settle_applied(flush_batch& batch);
@@ -50,6 +53,11 @@ void settle_applied(flush_batch& batch);
 void settle_failed(store& st, flush_batch& batch);
 
 /// The not-yet-flushed deltas of every changed series (for a scrape's overlay).
-void pending_deltas(const store& st, std::vector<series_delta>& out);
+void pending_deltas(const store& st, std::int64_t now_ms, std::vector<series_delta>& out);
+
+/// Mark every live* gauge series changed, so the next flush writes all of this daemon's live
+/// contributions again (after a reconnect, and with each lease renewal: Redis may have lost
+/// them).
+void mark_live_series(store& st);
 
 } // namespace metricsd::daemon

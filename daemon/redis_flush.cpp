@@ -104,6 +104,30 @@ void write_cells(pipeline& p, std::string_view prefix, const series_delta& d,
     write_cell(p, data_key(prefix, spec.name), field, d.op, d.value);
 }
 
+// Writes of the daemon's own live key: the contributions, then its lease and membership.
+void write_live(pipeline& p, const flush_request& r, std::span<const series_delta* const> live) {
+    const auto key = live_key(r.prefix, r.daemon_id);
+    const auto daemons = daemons_key(r.prefix);
+    if (r.live_retire) {
+        p.command("DEL", key);
+        p.command("SREM", daemons, r.daemon_id);
+        return;
+    }
+    for (const auto* d : live) {
+        const auto field = live_field(*d->family, d->label_values);
+        if (d->op == series_delta::kind::remove)
+            p.command("HDEL", key, field);
+        else
+            p.command("HSET", key, field, live_value(d->value, d->stamp_ms));
+    }
+    if (live.empty() && !r.live_keepalive)
+        return;
+    // Not touched: the live key has its own short lease, not expire_key_time.
+    p.command("PEXPIRE", key, std::to_string(r.live_lease_ms));
+    p.command("SADD", daemons, r.daemon_id);
+    p.touch(daemons);
+}
+
 } // namespace
 
 flush_plan plan_flush(const flush_request& r) {
@@ -111,10 +135,15 @@ flush_plan plan_flush(const flush_request& r) {
     flush_plan plan;
     p.command("MULTI");
     std::string field;
+    std::vector<const series_delta*> live;
     for (const auto& d : r.deltas) {
         const auto names = d.family ? redis_label_names(*d.family) : std::vector<std::string>{};
         if (!acceptable(d, names.size())) {
             ++plan.skipped;
+            continue;
+        }
+        if (d.live) {
+            live.push_back(&d);
             continue;
         }
         field.clear();
@@ -137,6 +166,15 @@ flush_plan plan_flush(const flush_request& r) {
     }
     if (!r.refresh.empty())
         p.touch(meta_key(r.prefix));
+    write_live(p, r, live);
+    if (!r.stale_daemons.empty()) {
+        std::vector<std::string_view> argv{"SREM"};
+        const auto daemons = daemons_key(r.prefix);
+        argv.push_back(daemons);
+        argv.insert(argv.end(), r.stale_daemons.begin(), r.stale_daemons.end());
+        append_command(p.bytes_, argv);
+        ++p.count_;
+    }
     const auto ttl = std::to_string(r.expire_seconds);
     for (const auto& key : p.touched_)
         p.command("EXPIRE", key, ttl);

@@ -30,7 +30,15 @@ struct series_delta {
     std::vector<double> bucket_deltas;
     double sum = 0;   ///< histograms and summaries
     double count = 0; ///< histograms and summaries
+    /// live* gauges: this daemon's own contribution, written (set) to or removed from its live
+    /// key instead of the shared data key; `stamp_ms` is stored beside the value.
+    bool live = false;
+    std::int64_t stamp_ms = 0;
 };
+
+/// Default lease of a daemon's live key: how long its live* gauge contributions outlast it
+/// when it dies without a final flush.
+inline constexpr std::int64_t default_live_lease_ms = 15'000;
 
 /// Default lifetime of a flush sequence key: long enough to outlast any reconnect.
 inline constexpr std::int64_t default_flushseq_expire_seconds = 7 * 24 * 3600;
@@ -42,13 +50,20 @@ struct flush_request {
     std::uint64_t seq = 0;      ///< this flush's number, > every earlier one of this daemon
     std::int64_t expire_seconds = default_expire_key_seconds;
     std::int64_t seq_expire_seconds = default_flushseq_expire_seconds;
-    std::span<const series_delta> deltas;
+    std::span<const series_delta> deltas{};
     /// Families whose records to write with HSETNX: a record another daemon wrote first is
     /// never overwritten (the scrape reports a conflicting one).
-    std::span<const family_spec* const> metadata;
+    std::span<const family_spec* const> metadata{};
     /// Families whose data keys (all cells) only get their EXPIRE refreshed, so series that
     /// saw no op for a while do not vanish while this daemon still has them.
-    std::span<const family_spec* const> refresh;
+    std::span<const family_spec* const> refresh{};
+    /// The live key: `live_keepalive` renews its lease (and the daemon's place in the daemons
+    /// set), as does any live delta; `live_retire` deletes it (a daemon's final flush);
+    /// `stale_daemons` are taken out of the daemons set (their live keys expired).
+    std::int64_t live_lease_ms = default_live_lease_ms;
+    bool live_keepalive = false;
+    bool live_retire = false;
+    std::span<const std::string> stale_daemons{};
 };
 
 /// A pipeline ready to write in one go.

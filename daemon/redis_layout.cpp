@@ -73,6 +73,48 @@ std::string flushseq_key(std::string_view prefix, std::string_view daemon_id) {
     return data_key(prefix, "metricsd:flushseq:") + std::string(daemon_id);
 }
 
+std::string live_key(std::string_view prefix, std::string_view daemon_id) {
+    return data_key(prefix, "metricsd:live:") + std::string(daemon_id);
+}
+
+std::string daemons_key(std::string_view prefix) {
+    return data_key(prefix, "metricsd:daemons");
+}
+
+bool uses_live_key(const family_spec& spec) noexcept {
+    return spec.type == protocol::metric_type::gauge && is_live(spec.mode);
+}
+
+std::string live_field(const family_spec& spec, std::span<const std::string> label_values) {
+    std::string field = spec.name;
+    field += ' ';
+    append_python_json_labels(field, redis_label_names(spec), label_values);
+    return field;
+}
+
+std::string live_value(double v, std::int64_t stamp_ms) {
+    std::string out;
+    append_redis_number(out, v);
+    out += ' ';
+    out += std::to_string(stamp_ms);
+    return out;
+}
+
+std::optional<std::pair<double, std::int64_t>> parse_live_value(std::string_view text) {
+    const auto space = text.find(' ');
+    const auto v = parse_redis_number(text.substr(0, space));
+    if (!v)
+        return std::nullopt;
+    std::int64_t stamp = 0;
+    if (space != std::string_view::npos) {
+        const auto rest = text.substr(space + 1);
+        const auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), stamp);
+        if (ec != std::errc{} || ptr != rest.data() + rest.size())
+            return std::nullopt;
+    }
+    return std::pair{*v, stamp};
+}
+
 std::vector<std::string_view> cell_names(const family_spec& spec) {
     std::vector<std::string_view> cells;
     if (spec.type == protocol::metric_type::histogram) {

@@ -14,6 +14,8 @@
 //                                        labels, buckets), so any daemon can export any family
 //   [prefix-]metricsd:flushseq:<daemon>  STRING: the last flush sequence number applied,
 //                                        set inside each flush's MULTI/EXEC (exactly-once)
+//   [prefix-]metricsd:live:<daemon>      HASH: the daemon's live* gauge shares, leased
+//   [prefix-]metricsd:daemons            SET: daemons that may have a live key
 // Every key written gets EXPIRE <expire_key_time> (default 3600 s, as pytheus).
 #pragma once
 
@@ -44,6 +46,23 @@ std::string cell_key(std::string_view prefix, std::string_view name, std::string
 std::string meta_key(std::string_view prefix);
 /// `[prefix-]metricsd:flushseq:<daemon_id>`. daemon_id must be unique per daemon run.
 std::string flushseq_key(std::string_view prefix, std::string_view daemon_id);
+/// `[prefix-]metricsd:live:<daemon_id>`: HASH of one daemon's live* gauge contributions, with a
+/// short lease (PEXPIRE) so a daemon that dies without cleaning up drops out on its own.
+std::string live_key(std::string_view prefix, std::string_view daemon_id);
+/// `[prefix-]metricsd:daemons`: SET of the daemon ids that may have a live key.
+std::string daemons_key(std::string_view prefix);
+
+/// Whether a family's contributions live in per-daemon live keys: gauges in a live* mode,
+/// whose value must leave Redis with the daemon that holds the workers.
+bool uses_live_key(const family_spec& spec) noexcept;
+/// Field of a live key: `<family name> <label JSON>` (redis_label_names, so `pid` last for
+/// liveall; `{}` without labels). Names never contain a space, so the first one splits.
+std::string live_field(const family_spec& spec, std::span<const std::string> label_values);
+/// Value of a live key's field: `<number> <unix ms of the write that set it>` (the stamp orders
+/// livemostrecent across daemons).
+std::string live_value(double v, std::int64_t stamp_ms);
+/// Split a live value; nullopt unless it is `<number>` or `<number> <integer>`.
+std::optional<std::pair<double, std::int64_t>> parse_live_value(std::string_view text);
 
 /// The cell suffixes of a histogram (bound texts then +Inf, sum, count) or a summary (sum,
 /// count), in that order; empty for counters and gauges (their key is the data key).

@@ -75,7 +75,62 @@ void read_hash(scrape_result& r, const family_spec& spec, std::size_t family, st
     }
 }
 
+// HGETALL on a daemon's live key: `<family> <label JSON>` -> `<number> <stamp>`. Fields of
+// families this scrape does not read (their metadata is gone) are passed over.
+void read_live(scrape_result& r, std::span<const family_spec* const> families,
+               const std::map<std::string_view, std::size_t>& by_name, daemon_live& out,
+               const redisReply& e) {
+    const auto items = reply_elements(e);
+    if (e.type != REDIS_REPLY_ARRAY || items.size() % 2 != 0) {
+        ++r.wrong_type_keys;
+        return;
+    }
+    out.present = !items.empty();
+    out.families.resize(families.size());
+    for (std::size_t i = 0; i < items.size(); i += 2) {
+        if (!items[i] || !items[i + 1] || items[i]->type != REDIS_REPLY_STRING ||
+            items[i + 1]->type != REDIS_REPLY_STRING) {
+            ++r.malformed_fields;
+            continue;
+        }
+        const auto field = reply_text(*items[i]);
+        const auto space = field.find(' ');
+        const auto f = by_name.find(field.substr(0, space));
+        if (space == std::string_view::npos || f == by_name.end())
+            continue;
+        auto labels =
+            parse_label_json(field.substr(space + 1), redis_label_names(*families[f->second]));
+        if (!labels) {
+            ++r.malformed_fields;
+            continue;
+        }
+        const auto v = parse_live_value(reply_text(*items[i + 1]));
+        if (!v) {
+            ++r.bad_values;
+            continue;
+        }
+        out.families[f->second][std::move(*labels)] = {v->first, v->second};
+    }
+}
+
 } // namespace
+
+std::string plan_daemons_read(std::string_view prefix) {
+    std::string bytes;
+    const auto key = daemons_key(prefix);
+    const std::array<std::string_view, 2> argv{"SMEMBERS", key};
+    append_command(bytes, argv);
+    return bytes;
+}
+
+std::vector<std::string> parse_daemons_reply(const redisReply& reply) {
+    std::vector<std::string> ids;
+    for (const redisReply* e : reply_elements(reply))
+        if (e && e->type == REDIS_REPLY_STRING)
+            ids.emplace_back(reply_text(*e));
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
 
 std::string plan_meta_read(std::string_view prefix) {
     std::string bytes;
@@ -106,7 +161,8 @@ meta_read parse_meta_reply(const redisReply& reply) {
     return out;
 }
 
-scrape_plan plan_scrape(std::string_view prefix, std::span<const family_spec* const> families) {
+scrape_plan plan_scrape(std::string_view prefix, std::span<const family_spec* const> families,
+                        std::span<const std::string> daemons) {
     scrape_plan plan;
     const auto add = [&plan](std::string_view cmd, const std::string& key, std::size_t f,
                              std::size_t cell) {
@@ -125,6 +181,10 @@ scrape_plan plan_scrape(std::string_view prefix, std::span<const family_spec* co
         for (std::size_t c = 0; c < cells.size(); ++c)
             add(cmd, cell_key(prefix, spec.name, cells[c]), f, c);
     }
+    for (std::size_t d = 0; d < daemons.size(); ++d) {
+        add("HGETALL", live_key(prefix, daemons[d]), 0, 0);
+        plan.slots.back().daemon = d;
+    }
     append_command(plan.bytes, exec);
     plan.queued = plan.slots.size();
     plan.replies = plan.queued + 2;
@@ -132,9 +192,14 @@ scrape_plan plan_scrape(std::string_view prefix, std::span<const family_spec* co
 }
 
 scrape_result parse_scrape(const scrape_plan& plan, std::span<const family_spec* const> families,
-                           std::span<const reply_ptr> replies) {
+                           std::span<const reply_ptr> replies,
+                           std::span<const std::string> daemons) {
     scrape_result r;
-    if (!plan.slots.empty() && plan.slots.back().family >= families.size()) {
+    const bool mismatch = std::any_of(plan.slots.begin(), plan.slots.end(), [&](const auto& s) {
+        return s.daemon == scrape_plan::no_daemon ? s.family >= families.size()
+                                                  : s.daemon >= daemons.size();
+    });
+    if (mismatch) {
         r.error = "families do not match the read plan";
         return r;
     }
@@ -146,15 +211,25 @@ scrape_result parse_scrape(const scrape_plan& plan, std::span<const family_spec*
     }
     r.ok = true;
     r.families.resize(families.size());
+    r.live.resize(daemons.size());
+    for (std::size_t d = 0; d < daemons.size(); ++d)
+        r.live[d].id = daemons[d];
+    std::map<std::string_view, std::size_t> by_name;
+    for (std::size_t f = 0; f < families.size(); ++f)
+        by_name.emplace(families[f]->name, f);
     const auto elements = reply_elements(*tx.exec);
     for (std::size_t i = 0; i < plan.slots.size(); ++i) {
-        const auto [family, cell] = plan.slots[i];
-        const auto& spec = *families[family];
+        const auto [family, cell, daemon] = plan.slots[i];
         const redisReply* e = elements[i];
         if (!e || e->type == REDIS_REPLY_ERROR) {
             ++r.wrong_type_keys;
             continue;
         }
+        if (daemon != scrape_plan::no_daemon) {
+            read_live(r, families, by_name, r.live[daemon], *e);
+            continue;
+        }
+        const auto& spec = *families[family];
         const auto names = redis_label_names(spec);
         if (names.empty())
             read_string(r, spec, family, cell, *e);

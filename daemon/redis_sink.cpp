@@ -18,6 +18,12 @@ constexpr auto never = clock::time_point::max();
 constexpr std::chrono::milliseconds first_backoff{100};
 constexpr std::chrono::milliseconds max_backoff{5000};
 
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 std::string default_daemon_id() {
     std::array<char, 256> host{};
     if (::gethostname(host.data(), host.size() - 1) != 0)
@@ -67,6 +73,7 @@ void redis_sink::start() {
     running_ = true;
     next_flush_ = clock::now() + options_.flush_interval;
     next_refresh_ = clock::now() + refresh_period();
+    next_lease_ = clock::now();
     spawn_logged(ioc_, run(), "redis sink");
 }
 
@@ -98,7 +105,8 @@ net::awaitable<void> redis_sink::run() {
         connected_ = true;
         logged_down_ = false;
         spdlog::info("redis: connected to {}", describe(options_.endpoint));
-        meta_written_.clear(); // Redis may have lost them (restart without persistence)
+        meta_written_.clear();      // Redis may have lost them (restart without persistence)
+        next_lease_ = clock::now(); // and our live key may have expired meanwhile: rewrite it
         // One co_await per statement: g++ 12 miscompiles co_await inside `&&` (SIGILL).
         bool healthy = co_await settle_after_reconnect();
         if (healthy)
@@ -282,12 +290,27 @@ std::chrono::milliseconds redis_sink::refresh_period() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire_key_time) / 3;
 }
 
+bool redis_sink::has_live_series() const {
+    for (const auto& [name, fam] : store_.families())
+        if (uses_live_key(fam->spec()) && !fam->all_series().empty())
+            return true;
+    return false;
+}
+
+std::chrono::milliseconds redis_sink::lease_period() const {
+    return options_.live_lease / 3;
+}
+
+bool redis_sink::has_changes() const {
+    return !store_.dirty_series().empty() || meta_written_.size() < store_.families().size();
+}
+
 bool redis_sink::flush_due() const {
-    const bool work = !store_.dirty_series().empty() || clock::now() >= next_refresh_ ||
-                      meta_written_.size() < store_.families().size();
-    if (!work)
-        return false;
-    return draining_ || early_ || clock::now() >= next_flush_;
+    const auto now = clock::now();
+    // Key refreshes and lease renewals are due at their time, whatever the flush cadence.
+    if (now >= next_refresh_ || (now >= next_lease_ && has_live_series()))
+        return true;
+    return has_changes() && (draining_ || early_ || now >= next_flush_);
 }
 
 net::awaitable<bool> redis_sink::serve() {
@@ -302,25 +325,39 @@ net::awaitable<bool> redis_sink::serve() {
                 co_return false;
             continue;
         }
+        if (draining_ && live_written_) {
+            // Last: our live* contributions leave with us (the workers are gone).
+            if (!co_await flush(true))
+                co_return false;
+            continue;
+        }
         if (draining_) {
             stopped_ = true;
             co_return true;
         }
-        auto until = next_flush_;
-        if (store_.dirty_series().empty())
-            until = std::max(until, clock::now() + options_.flush_interval);
-        wake_.expires_at(std::min(until, next_refresh_));
+        // Changes wait for the flush cadence; without any, look again one interval from now
+        // (ops do not wake this loop: they only mark series).
+        auto until = has_changes() ? next_flush_ : clock::now() + options_.flush_interval;
+        until = std::min(until, next_refresh_);
+        if (has_live_series()) // else next_lease_ stays in the past: not a reason to wake
+            until = std::min(until, next_lease_);
+        wake_.expires_at(until);
         boost::system::error_code ec;
         co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
-        if (clock::now() >= next_flush_ && store_.dirty_series().empty())
-            next_flush_ = clock::now() + options_.flush_interval;
     }
 }
 
-net::awaitable<bool> redis_sink::flush() {
+net::awaitable<bool> redis_sink::flush(bool retire_live) {
     const auto started = clock::now();
     next_flush_ = started + options_.flush_interval;
-    collect_batch(store_, inflight_, options_.max_flush_series);
+    // Every lease / 3: renew the live key's lease and write all our live contributions again
+    // (cheap, and it heals a key that expired or a Redis that lost it).
+    const bool keepalive = !retire_live && started >= next_lease_ && has_live_series();
+    if (started >= next_lease_)
+        next_lease_ = started + lease_period();
+    if (keepalive)
+        mark_live_series(store_);
+    collect_batch(store_, inflight_, unix_ms(), options_.max_flush_series);
     // What did not fit (or a burst that already reached the threshold) goes next, at once.
     early_ = store_.dirty_series().size() >= options_.early_flush_series;
     // Every expire_key_time / 3: keep our families' keys alive, and write every metadata record
@@ -345,6 +382,13 @@ net::awaitable<bool> redis_sink::flush() {
     request.deltas = inflight_.deltas;
     request.metadata = metadata;
     request.refresh = refresh;
+    request.live_lease_ms = options_.live_lease.count();
+    request.live_keepalive = keepalive;
+    request.live_retire = retire_live;
+    const std::vector<std::string> stale(stale_daemons_.begin(), stale_daemons_.end());
+    request.stale_daemons = stale;
+    const bool live_deltas = std::any_of(inflight_.deltas.begin(), inflight_.deltas.end(),
+                                         [](const series_delta& d) { return d.live; });
     const flush_plan plan = plan_flush(request);
     if (plan.skipped != 0)
         spdlog::warn("redis: {} series deltas could not be written (non-finite values)",
@@ -364,6 +408,9 @@ net::awaitable<bool> redis_sink::flush() {
         stats_.flushed_series += inflight_.taken.size();
         settle_applied(inflight_);
         meta_written_.insert(metadata.begin(), metadata.end());
+        for (const auto& id : stale)
+            stale_daemons_.erase(id);
+        live_written_ = !retire_live && (live_written_ || keepalive || live_deltas);
         stats_.flush_seconds_last = std::chrono::duration<double>(clock::now() - started).count();
         stats_.flush_seconds_total += stats_.flush_seconds_last;
         co_return true;
@@ -384,10 +431,12 @@ net::awaitable<bool> redis_sink::flush() {
 net::awaitable<bool> redis_sink::read_snapshot() {
     // Arguments that are temporaries inside a co_await expression crash g++ 12 builds
     // (SIGILL in the coroutine): always name them first.
-    const std::string meta_request = plan_meta_read(options_.key_prefix);
-    if (!co_await roundtrip(meta_request, 1))
+    const std::string meta_request =
+        plan_meta_read(options_.key_prefix) + plan_daemons_read(options_.key_prefix);
+    if (!co_await roundtrip(meta_request, 2))
         co_return false;
     const meta_read meta = parse_meta_reply(*replies_.front());
+    const std::vector<std::string> daemons = parse_daemons_reply(*replies_.back());
     if (!meta.ok) {
         finish_waiters(nullptr, "the metadata hash is not a hash: " +
                                     std::string(reply_text(*replies_.front())));
@@ -400,10 +449,10 @@ net::awaitable<bool> redis_sink::read_snapshot() {
         if (conflicts_logged_.insert(c).second)
             spdlog::warn("redis: family {} (exporting this daemon's declaration)", c);
     }
-    const scrape_plan plan = plan_scrape(options_.key_prefix, selected.families);
+    const scrape_plan plan = plan_scrape(options_.key_prefix, selected.families, daemons);
     if (!co_await roundtrip(plan.bytes, plan.replies))
         co_return false;
-    scrape_result result = parse_scrape(plan, selected.families, replies_);
+    scrape_result result = parse_scrape(plan, selected.families, replies_, daemons);
     if (!result.ok) {
         finish_waiters(nullptr, "snapshot failed: " + result.error);
         co_return true;
@@ -412,11 +461,18 @@ net::awaitable<bool> redis_sink::read_snapshot() {
     stats_.wrong_type_keys += result.wrong_type_keys;
     stats_.bad_values += result.bad_values;
     ++stats_.snapshots;
+    // Daemons whose live key is gone died (or lost Redis) for longer than the lease: take them
+    // out of the set in our next flush, so scrapes stop reading their keys.
+    for (const auto& d : result.live)
+        if (!d.present && d.id != options_.daemon_id)
+            stale_daemons_.insert(d.id);
     // No flush is in flight (one request at a time): the snapshot holds every flush sent, and
     // the store's changed series are exactly what it lacks.
     std::vector<series_delta> pending;
-    pending_deltas(store_, pending);
-    finish_waiters(std::make_shared<const redis_view>(selected, std::move(result), pending), {});
+    pending_deltas(store_, unix_ms(), pending);
+    finish_waiters(std::make_shared<const redis_view>(selected, std::move(result), pending,
+                                                      options_.daemon_id),
+                   {});
     co_return true;
 }
 

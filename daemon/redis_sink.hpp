@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -33,6 +34,9 @@ struct redis_sink_options {
     /// At most this many series per flush; more changed series take several flushes in a row.
     std::size_t max_flush_series = 20'000;
     std::string daemon_id; ///< unique per run; empty: host, pid and start time
+    /// Lease of this daemon's live key (its live* gauge contributions): renewed every third of
+    /// it; a daemon that dies without a final flush drops out of every scrape this much later.
+    std::chrono::milliseconds live_lease{default_live_lease_ms};
 };
 
 class redis_sink {
@@ -63,7 +67,8 @@ private:
     net::awaitable<void> run();
     net::awaitable<bool> connect();
     net::awaitable<bool> serve();
-    net::awaitable<bool> flush();
+    /// One flush; `retire_live` (the last one at shutdown) deletes our live key.
+    net::awaitable<bool> flush(bool retire_live = false);
     net::awaitable<bool> read_snapshot();
     net::awaitable<bool> settle_after_reconnect();
     void settle_probed(flushseq_state state);
@@ -77,6 +82,9 @@ private:
     void finish_waiters(std::shared_ptr<const redis_view> view, const std::string& error);
     void wake() noexcept;
     bool flush_due() const;
+    bool has_changes() const;
+    bool has_live_series() const;
+    std::chrono::milliseconds lease_period() const;
     /// How often our keys' EXPIRE and our metadata records are written again.
     std::chrono::milliseconds refresh_period() const;
 
@@ -98,6 +106,9 @@ private:
     std::unordered_set<const family_spec*> meta_written_; ///< since the last (re)connect
     std::chrono::steady_clock::time_point next_flush_;
     std::chrono::steady_clock::time_point next_refresh_;
+    std::chrono::steady_clock::time_point next_lease_;
+    std::set<std::string> stale_daemons_; ///< to take out of the daemons set next flush
+    bool live_written_ = false;           ///< our live key may exist: delete it at shutdown
     std::unordered_set<std::string> conflicts_logged_;
     std::list<waiter*> waiters_;
 

@@ -45,6 +45,64 @@ void overlay(const family_spec& spec, scraped_series_map& values, const series_d
         s.value += d.value;
 }
 
+/// Combine the contributions to one live* gauge series the way the mode combines workers.
+void combine(protocol::gauge_mode mode, live_contribution& acc, bool& has,
+             const live_contribution& c) {
+    using enum protocol::gauge_mode;
+    if (!has) {
+        acc = c;
+        has = true;
+        return;
+    }
+    switch (mode) {
+    case livesum:
+        acc.value += c.value;
+        break;
+    case livemax:
+        acc.value = std::max(acc.value, c.value);
+        break;
+    case livemin:
+        acc.value = std::min(acc.value, c.value);
+        break;
+    default: // livemostrecent (and liveall, one writer per pid): the newest write wins
+        if (c.stamp_ms >= acc.stamp_ms)
+            acc = c;
+        break;
+    }
+}
+
+/// A live* family's values: the data key's (shared writers such as pytheus, stamp 0) combined
+/// with every daemon's live key, ours updated by the pending deltas first.
+scraped_series_map combine_live(const family_spec& spec, std::size_t index,
+                                const scraped_series_map& data, std::vector<daemon_live>& live,
+                                std::span<const series_delta* const> pending,
+                                std::string_view own_daemon) {
+    auto own = std::find_if(live.begin(), live.end(),
+                            [&](const daemon_live& d) { return d.id == own_daemon; });
+    if (own == live.end()) { // not flushed yet, or its key expired: only the pending deltas
+        live.push_back({std::string(own_daemon), true, {}});
+        own = live.end() - 1;
+    }
+    own->families.resize(std::max(own->families.size(), index + 1));
+    for (const series_delta* d : pending) {
+        if (d->op == series_delta::kind::remove)
+            own->families[index].erase(d->label_values);
+        else
+            own->families[index][d->label_values] = {d->value, d->stamp_ms};
+    }
+    std::map<std::vector<std::string>, std::pair<live_contribution, bool>, label_values_less> acc;
+    for (const auto& [labels, s] : data)
+        combine(spec.mode, acc[labels].first, acc[labels].second, {s.value, 0});
+    for (const auto& d : live)
+        if (index < d.families.size())
+            for (const auto& [labels, c] : d.families[index])
+                combine(spec.mode, acc[labels].first, acc[labels].second, c);
+    scraped_series_map out;
+    for (const auto& [labels, c] : acc)
+        out[labels].value = c.first.value;
+    return out;
+}
+
 series to_series(const family& owner, const scraped_series& in) {
     series s;
     s.owner = &owner;
@@ -99,15 +157,26 @@ scrape_selection select_families(const store& st, const meta_read& meta) {
 }
 
 redis_view::redis_view(const scrape_selection& selected, scrape_result snapshot,
-                       std::span<const series_delta> pending) {
+                       std::span<const series_delta> pending, std::string_view own_daemon) {
     const auto& specs = selected.families;
     snapshot.families.resize(specs.size());
     std::unordered_map<const family_spec*, std::size_t> index;
     for (std::size_t i = 0; i < specs.size(); ++i)
         index.emplace(specs[i], i);
-    for (const auto& d : pending)
-        if (auto it = index.find(d.family); it != index.end())
+    std::vector<std::vector<const series_delta*>> live_pending(specs.size());
+    for (const auto& d : pending) {
+        const auto it = index.find(d.family);
+        if (it == index.end())
+            continue;
+        if (d.live)
+            live_pending[it->second].push_back(&d);
+        else
             overlay(*d.family, snapshot.families[it->second], d);
+    }
+    for (std::size_t i = 0; i < specs.size(); ++i)
+        if (uses_live_key(*specs[i]))
+            snapshot.families[i] = combine_live(*specs[i], i, snapshot.families[i], snapshot.live,
+                                                live_pending[i], own_daemon);
     families_.reserve(specs.size());
     for (std::size_t i = 0; i < specs.size(); ++i) {
         family& f = families_.emplace_back(view_spec(*specs[i]));

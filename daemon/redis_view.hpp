@@ -26,10 +26,12 @@ struct scrape_selection {
 scrape_selection select_families(const store& st, const meta_read& meta);
 
 /// Rendered families built from a snapshot of `selected` plus `pending` (pending_deltas()).
+/// live* gauges combine, by their mode, the data key (pytheus writers) and every daemon's live
+/// key, this daemon's (`own_daemon`) brought up to date by its pending deltas.
 class redis_view {
 public:
     redis_view(const scrape_selection& selected, scrape_result snapshot,
-               std::span<const series_delta> pending);
+               std::span<const series_delta> pending, std::string_view own_daemon = {});
 
     /// Append every family (no trailer), ordered by name.
     void render(exposition_format f, std::string& out) const;

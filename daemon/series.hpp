@@ -46,6 +46,7 @@ struct flushed_state {
     double sum = 0;
     double count = 0;
     std::map<std::int64_t, double> pids; ///< per-pid gauge modes: the fields written
+    std::int64_t stamp_ms = 0;           ///< live* gauges: when `value` was first written
 };
 
 /// One label-value set of a family. Which members are used depends on the family's type and

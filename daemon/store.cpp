@@ -65,6 +65,12 @@ void store::reserve_dirty() {
         dirty_.reserve(std::max<std::size_t>(64, 2 * series_total_));
 }
 
+void store::mark_family_dirty(const family& cf) noexcept {
+    // The store owns every family; the const reference it handed out is its own.
+    for (auto& [values, s] : const_cast<family&>(cf).series_)
+        mark_dirty(s);
+}
+
 void store::take_dirty(std::vector<series*>& out) {
     out.assign(dirty_.begin(), dirty_.end());
     dirty_.clear();

@@ -104,6 +104,8 @@ public:
                 dirty_alarm_();
         }
     }
+    /// Mark every series of a family changed (the Redis sink rewrites live contributions).
+    void mark_family_dirty(const family& f) noexcept;
     /// Call `alarm` whenever the number of changed series reaches `threshold` (the Redis sink
     /// flushes early then). `alarm` must not throw. Threshold 0 or an empty alarm: none.
     void set_dirty_alarm(std::size_t threshold, std::function<void()> alarm) {

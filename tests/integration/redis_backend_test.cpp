@@ -118,6 +118,22 @@ field_map await_hash(redis_client& r, const std::string& key, const field_map& e
     return await_value([&] { return r.hash(key); }, expected);
 }
 
+/// The live* gauge contributions in the one daemon live key of this db (`<family> <labels>` ->
+/// value, without the stamp); empty when there is none.
+field_map live_values(redis_client& r) {
+    const auto keys = r.keys("metricsd:live:*");
+    if (keys.size() != 1)
+        return {};
+    field_map out;
+    for (const auto& [f, v] : r.hash(keys[0]))
+        out[f] = v.substr(0, v.find(' '));
+    return out;
+}
+
+field_map await_live(redis_client& r, const field_map& expected) {
+    return await_value([&] { return live_values(r); }, expected);
+}
+
 /// Every key in the selected db with its type and content, except the flush sequence keys
 /// (one per daemon run, named after it), which are collected apart.
 struct redis_dump {
@@ -171,8 +187,7 @@ samples worker_samples(int workers, long incs) {
 field_map worker_strings(int workers, long incs) {
     const long rounds = workers * (incs / 200);
     const auto all = std::to_string(workers * incs);
-    return {{"busy_workers", "0"},
-            {"total_seen", all},
+    return {{"total_seen", all},
             {"work_size:1", std::to_string(rounds * 2)},
             {"work_size:10", std::to_string(rounds * 11)},
             {"work_size:100", std::to_string(rounds * 101)},
@@ -354,8 +369,9 @@ TEST_F(redis_backend, known_ops_land_as_exact_keys_fields_and_values) {
     EXPECT_EQ(d.stop(), 0);
 }
 
-// Gauge modes on Redis: livesum by deltas (a leaving worker's share taken back out), liveall
-// one field per pid deleted when the worker leaves, all kept, max written as one value.
+// Gauge modes on Redis: live* modes as this daemon's own contributions in its leased live key
+// (livesum follows its workers, liveall's pid field goes with its worker, the key goes with
+// the daemon), all kept per pid in the data key, max written as one value.
 TEST_F(redis_backend, gauge_modes_follow_workers_in_redis) {
     auto& redis = start_redis();
     daemon_process d(dir_, redis_flags(redis.url()));
@@ -374,8 +390,9 @@ TEST_F(redis_backend, gauge_modes_follow_workers_in_redis) {
     ASSERT_TRUE(one->flush());
     ASSERT_TRUE(two->flush());
 
-    EXPECT_EQ(await_get(*r, "in_flight", "5"), "5");
-    EXPECT_EQ(await_hash(*r, "live_value", {{pid_field, "5"}}), (field_map{{pid_field, "5"}}));
+    const field_map both{{"in_flight {}", "5"}, {"live_value " + pid_field, "5"}};
+    EXPECT_EQ(await_live(*r, both), both);
+    EXPECT_FALSE(r->integer({"EXISTS", "in_flight"})) << "live gauges stay out of the data key";
     EXPECT_EQ(await_hash(*r, "last_value", {{pid_field, "6"}}), (field_map{{pid_field, "6"}}));
     EXPECT_EQ(await_get(*r, "peak", "9"), "9");
     auto body = scrape_until(d, {{"in_flight", 5}, {"peak", 9}});
@@ -385,8 +402,7 @@ TEST_F(redis_backend, gauge_modes_follow_workers_in_redis) {
                           {"peak", 9}});
 
     one.reset(); // its connection closes: the daemon retires it
-    EXPECT_EQ(await_get(*r, "in_flight", "2"), "2");
-    EXPECT_EQ(await_hash(*r, "live_value", {}), field_map{});
+    EXPECT_EQ(await_live(*r, {{"in_flight {}", "2"}}), (field_map{{"in_flight {}", "2"}}));
     EXPECT_EQ(r->hash("last_value"), (field_map{{pid_field, "6"}}));
     EXPECT_EQ(r->text({"GET", "peak"}), "9");
     body = scrape_until(d, {{"in_flight", 2}});
@@ -394,8 +410,10 @@ TEST_F(redis_backend, gauge_modes_follow_workers_in_redis) {
     expect_samples(body, {{"last_value{pid=\"" + pid + "\"}", 6}, {"peak", 9}});
 
     two.reset();
-    EXPECT_EQ(await_get(*r, "in_flight", "0"), "0");
+    EXPECT_EQ(await_live(*r, {{"in_flight {}", "0"}}), (field_map{{"in_flight {}", "0"}}));
     EXPECT_EQ(d.stop(), 0);
+    EXPECT_EQ(r->keys("metricsd:live:*"), std::vector<std::string>{}) << "gone with the daemon";
+    EXPECT_EQ(r->integer({"SCARD", "metricsd:daemons"}), 0);
 }
 
 // Two daemons sum into one Redis: workers split over both, and both /metrics show the exact
@@ -520,10 +538,13 @@ TEST_F(redis_backend, restarted_daemon_continues_from_redis) {
         EXPECT_EQ(r->text({"GET", key}), value) << key; // busy_workers 0: both workers retired
     first.reset();
 
-    // Before any worker connects, the families come from the metadata and the totals from Redis.
+    // Before any worker connects, the families come from the metadata and the totals from Redis
+    // (the livesum gauge left with the first daemon's workers: no series until one comes).
     daemon_process second(dir_, redis_flags(redis.url(5)), "second");
     EXPECT_TRUE(eventually([&] { return status_of(second, "/readyz") == 200; }));
-    expect_samples(second.scrape(), worker_samples(2, incs));
+    const auto before = second.scrape();
+    expect_samples(before, pending);
+    EXPECT_FALSE(has_sample(before, "busy_workers")) << before;
 
     ASSERT_EQ(run_workers({&second}, 1, incs), "");
     const auto expected = worker_samples(3, incs);
@@ -708,21 +729,61 @@ TEST_F(redis_backend, live_gauge_counts_a_held_worker_once_across_a_daemon_resta
     const auto worker = start_worker(*first, 600, true);
     worker->wait_for_log("holding");
     auto r = redis.connect();
-    EXPECT_EQ(await_get(*r, "busy_workers", "1"), "1");
+    const field_map held{{"busy_workers {}", "1"}};
+    EXPECT_EQ(await_live(*r, held), held);
     EXPECT_EQ(first->stop(), 0);
-    EXPECT_EQ(r->text({"GET", "busy_workers"}), "0") << "the worker left with its daemon";
+    EXPECT_EQ(live_values(*r), field_map{}) << "the worker's share left with its daemon";
     std::ofstream(dir_.file("same-first.log")) << first->process().log();
     first.reset();
 
     daemon_process second(dir_, flags, "same");
     // The worker's client reconnects (backoff up to 2 s) and sends its gauge value again.
-    EXPECT_EQ(await_get(*r, "busy_workers", "1"), "1");
+    EXPECT_EQ(await_live(*r, held), held);
     expect_samples(scrape_until(second, {{"busy_workers", 1}}),
                    {{"busy_workers", 1}, {"work_total{set=\"a\"}", 200}});
     worker->signal(SIGKILL);
     worker->wait();
-    EXPECT_EQ(await_get(*r, "busy_workers", "0"), "0");
+    const field_map none{{"busy_workers {}", "0"}};
+    EXPECT_EQ(await_live(*r, none), none);
     EXPECT_EQ(second.stop(), 0);
+}
+
+// A daemon killed with SIGKILL cannot take its live* gauge shares out of Redis: its live key's
+// lease does. Another daemon counts the dead one's workers only until the lease runs out, and
+// the dead daemon's successor, whose workers reconnect, counts them once, not twice.
+TEST_F(redis_backend, a_killed_daemons_live_gauges_leave_with_its_lease) {
+    auto& redis = start_redis();
+    const auto flags = redis_flags(redis.url(), {"--redis-live-lease-ms", "1500"});
+    daemon_process other(dir_, flags, "other");
+    metricsd::client mine(options_for(other));
+    mine.gauge("busy_workers", "Workers running.").inc(1); // livesum: one worker here
+    ASSERT_TRUE(mine.flush());
+
+    auto victim = std::make_unique<daemon_process>(dir_, flags, "victim");
+    const auto worker = start_worker(*victim, 600, true);
+    worker->wait_for_log("holding");
+    expect_samples(scrape_until(other, {{"busy_workers", 2}}), {{"busy_workers", 2}});
+
+    victim->process().signal(SIGKILL);
+    victim->process().wait();
+    victim.reset();
+    // The lease (1.5 s) runs out: only the live daemon's worker is left.
+    expect_samples(scrape_until(other, {{"busy_workers", 1}}), {{"busy_workers", 1}});
+
+    // A new daemon on the dead one's socket: the held worker reconnects and counts once.
+    daemon_process successor(dir_, flags, "victim");
+    expect_samples(scrape_until(other, {{"busy_workers", 2}}), {{"busy_workers", 2}});
+    // The dead daemon's id leaves the daemons set once a scrape saw its key gone.
+    auto r = redis.connect();
+    EXPECT_TRUE(eventually([&] {
+        return r->integer({"SCARD", "metricsd:daemons"}) == 2;
+    })) << r->integer({"SCARD", "metricsd:daemons"})
+        << " daemons, live keys " << r->keys("metricsd:live:*").size();
+    worker->signal(SIGKILL);
+    worker->wait();
+    expect_samples(scrape_until(other, {{"busy_workers", 1}}), {{"busy_workers", 1}});
+    EXPECT_EQ(successor.stop(), 0);
+    EXPECT_EQ(other.stop(), 0);
 }
 
 // Scrapes while flushes are in flight see one consistent state: a counter never goes back and

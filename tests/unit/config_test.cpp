@@ -78,7 +78,7 @@ TEST(config, example_file_sets_every_key_to_its_default) {
     const config c = load_config_file(path);
     EXPECT_EQ(c.origins.size(), config_keys().size());
     EXPECT_EQ(to_json(c), to_json(config{}));
-    EXPECT_EQ(c.origins.at("limits.max_series"), path + ":17:5");
+    EXPECT_EQ(c.origins.at("limits.max_series"), path + ":18:5");
 }
 
 TEST(config, schema_and_loader_agree_on_keys_and_defaults) {
@@ -134,7 +134,7 @@ TEST(config, every_key_round_trips_through_the_file) {
     c.log_level = "debug";
     c.shutdown_timeout = std::chrono::seconds(3);
     c.redis = {"unix:///run/redis.sock", "app", std::chrono::seconds(60),
-               std::chrono::milliseconds(250)};
+               std::chrono::milliseconds(250), std::chrono::milliseconds(2000)};
     c.limits = {10, 20, 30, 40, 50, 8192};
     c.state = {"/var/lib/metricsd/state", std::chrono::seconds(0)};
     c.series_ttl.default_ttl = std::chrono::seconds(600);

@@ -22,28 +22,33 @@ struct delta_view {
     strings labels;
     kind op;
     double value;
+    bool live = false;
 };
 
 std::vector<delta_view> summarize(const std::vector<series_delta>& deltas) {
     std::vector<delta_view> out;
     for (const auto& d : deltas)
-        out.push_back({d.family->name, d.label_values, d.op, d.value});
+        out.push_back({d.family->name, d.label_values, d.op, d.value, d.live});
     return out;
 }
 
 bool operator==(const delta_view& a, const delta_view& b) {
-    return a.family == b.family && a.labels == b.labels && a.op == b.op && a.value == b.value;
+    return a.family == b.family && a.labels == b.labels && a.op == b.op && a.value == b.value &&
+           a.live == b.live;
 }
 void PrintTo(const delta_view& d, std::ostream* os) {
-    *os << d.family << " op " << static_cast<int>(d.op) << " " << d.value;
+    *os << d.family << " op " << static_cast<int>(d.op) << " " << d.value
+        << (d.live ? " live" : "");
 }
+
+constexpr std::int64_t now_ms = 1'700'000'000'000;
 
 class redis_delta : public ::testing::Test {
 protected:
     const family* declare(test::family_args a) { return test::declare(st, a).value(); }
     flush_batch flush() {
         flush_batch b;
-        collect_batch(st, b);
+        collect_batch(st, b, now_ms);
         return b;
     }
     store st;
@@ -98,18 +103,58 @@ TEST_F(redis_delta, histogram_sends_per_bucket_sum_and_count_deltas) {
     EXPECT_EQ(batch.deltas[0].count, 2);
 }
 
-TEST_F(redis_delta, livesum_takes_a_retired_workers_value_back_out) {
+TEST_F(redis_delta, sum_gauge_adds_the_change_of_this_daemons_contribution) {
+    const auto* f = declare({"queued", metric_type::gauge, "", {}, {}, gauge_mode::sum});
+    const auto b1 = test::bind(st, f, {}, w1);
+    const auto b2 = test::bind(st, f, {}, w2);
+    st.apply(b1, op_code::set, 3);
+    st.apply(b2, op_code::inc, 4);
+    auto batch = flush();
+    EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"queued", {}, kind::add, 7}}));
+    settle_applied(batch);
+    st.retire_worker(w2); // sum keeps a retired worker's value
+    st.apply(b1, op_code::dec, 1);
+    EXPECT_EQ(summarize(flush().deltas), (std::vector<delta_view>{{"queued", {}, kind::add, -1}}));
+}
+
+TEST_F(redis_delta, livesum_sets_this_daemons_own_live_contribution) {
     const auto* f = declare({"inflight", metric_type::gauge, "", {}, {}, gauge_mode::livesum});
     const auto b1 = test::bind(st, f, {}, w1);
     const auto b2 = test::bind(st, f, {}, w2);
     st.apply(b1, op_code::set, 3);
     st.apply(b2, op_code::inc, 4);
     auto batch = flush();
-    EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"inflight", {}, kind::add, 7}}));
+    EXPECT_EQ(summarize(batch.deltas),
+              (std::vector<delta_view>{{"inflight", {}, kind::set, 7, true}}));
     settle_applied(batch);
     st.retire_worker(w2);
+    batch = flush();
+    EXPECT_EQ(summarize(batch.deltas),
+              (std::vector<delta_view>{{"inflight", {}, kind::set, 3, true}}));
+    settle_applied(batch);
+    st.retire_worker(w1); // nothing in flight is a value: 0, not gone
     EXPECT_EQ(summarize(flush().deltas),
-              (std::vector<delta_view>{{"inflight", {}, kind::add, -4}}));
+              (std::vector<delta_view>{{"inflight", {}, kind::set, 0, true}}));
+}
+
+TEST_F(redis_delta, livemostrecent_stamps_a_value_when_it_changes_not_when_rewritten) {
+    const auto* f = declare({"last", metric_type::gauge, "", {}, {}, gauge_mode::livemostrecent});
+    const auto b = test::bind(st, f, {}, w1);
+    st.apply(b, op_code::set, 5);
+    flush_batch batch;
+    collect_batch(st, batch, 1000);
+    ASSERT_EQ(batch.deltas.size(), 1u);
+    EXPECT_EQ(batch.deltas[0].stamp_ms, 1000);
+    settle_applied(batch);
+    mark_live_series(st); // a lease renewal rewrites it
+    collect_batch(st, batch, 2000);
+    ASSERT_EQ(batch.deltas.size(), 1u);
+    EXPECT_EQ(batch.deltas[0].stamp_ms, 1000);
+    settle_applied(batch);
+    st.apply(b, op_code::set, 6);
+    collect_batch(st, batch, 3000);
+    ASSERT_EQ(batch.deltas.size(), 1u);
+    EXPECT_EQ(batch.deltas[0].stamp_ms, 3000);
 }
 
 TEST_F(redis_delta, shared_gauge_sets_after_a_set_and_adds_otherwise) {
@@ -138,14 +183,15 @@ TEST_F(redis_delta, livemax_sets_the_combined_value_and_removes_it_when_nobody_i
     st.apply(b1, op_code::set, 3);
     st.apply(b2, op_code::set, 9);
     auto batch = flush();
-    EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"peak", {}, kind::set, 9}}));
+    EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"peak", {}, kind::set, 9, true}}));
     settle_applied(batch);
     st.retire_worker(w2);
     batch = flush();
-    EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"peak", {}, kind::set, 3}}));
+    EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"peak", {}, kind::set, 3, true}}));
     settle_applied(batch);
     st.retire_worker(w1);
-    EXPECT_EQ(summarize(flush().deltas), (std::vector<delta_view>{{"peak", {}, kind::remove, 0}}));
+    EXPECT_EQ(summarize(flush().deltas),
+              (std::vector<delta_view>{{"peak", {}, kind::remove, 0, true}}));
 }
 
 TEST_F(redis_delta, liveall_writes_one_field_per_pid_and_deletes_the_pid_that_left) {
@@ -156,13 +202,13 @@ TEST_F(redis_delta, liveall_writes_one_field_per_pid_and_deletes_the_pid_that_le
     st.apply(b2, op_code::set, 20);
     auto batch = flush();
     EXPECT_EQ(summarize(batch.deltas),
-              (std::vector<delta_view>{{"rss", {"x", "101"}, kind::set, 10},
-                                       {"rss", {"x", "102"}, kind::set, 20}}));
+              (std::vector<delta_view>{{"rss", {"x", "101"}, kind::set, 10, true},
+                                       {"rss", {"x", "102"}, kind::set, 20, true}}));
     settle_applied(batch);
     st.retire_worker(w1);
     EXPECT_EQ(summarize(flush().deltas),
-              (std::vector<delta_view>{{"rss", {"x", "101"}, kind::remove, 0},
-                                       {"rss", {"x", "102"}, kind::set, 20}}));
+              (std::vector<delta_view>{{"rss", {"x", "101"}, kind::remove, 0, true},
+                                       {"rss", {"x", "102"}, kind::set, 20, true}}));
 }
 
 TEST_F(redis_delta, every_changed_series_is_listed_once) {
@@ -188,11 +234,11 @@ TEST_F(redis_delta, a_flush_takes_at_most_its_limit_and_leaves_the_rest_changed)
     for (int i = 0; i < 5; ++i)
         test::bind(st, f, {std::to_string(i)}, w1);
     flush_batch batch;
-    collect_batch(st, batch, 3);
+    collect_batch(st, batch, now_ms, 3);
     EXPECT_EQ(batch.deltas.size(), 3u);
     EXPECT_EQ(st.dirty_series().size(), 2u);
     settle_applied(batch);
-    collect_batch(st, batch, 3);
+    collect_batch(st, batch, now_ms, 3);
     EXPECT_EQ(batch.deltas.size(), 2u);
     EXPECT_TRUE(st.dirty_series().empty());
 }
@@ -228,7 +274,7 @@ TEST_F(redis_delta, view_merges_snapshot_and_pending_and_keeps_remote_families) 
     snap.families[0][strings{"a"}].value = 40; // jobs_total (ordered by name)
     snap.families[1][strings{}].value = 7;     // remote_total
     std::vector<series_delta> pending;
-    pending_deltas(st, pending);
+    pending_deltas(st, now_ms, pending);
     const redis_view view(selected, std::move(snap), pending);
     std::string out;
     view.render(exposition_format::text, out);
@@ -238,6 +284,36 @@ TEST_F(redis_delta, view_merges_snapshot_and_pending_and_keeps_remote_families) 
                    "# HELP remote_total help\n"
                    "# TYPE remote_total counter\n"
                    "remote_total 7\n");
+}
+
+TEST_F(redis_delta, view_combines_live_gauges_over_daemons_by_mode) {
+    const auto* sum = declare({"inflight", metric_type::gauge, "", {}, {}, gauge_mode::livesum});
+    declare({"peak", metric_type::gauge, "", {}, {}, gauge_mode::livemax});
+    declare({"recent", metric_type::gauge, "", {}, {}, gauge_mode::livemostrecent});
+    const auto b = test::bind(st, sum, {}, w1);
+    st.apply(b, op_code::set, 2); // pending: our contribution is 2, not the 9 Redis still has
+    meta_read meta;
+    meta.ok = true;
+    const auto selected = select_families(st, meta); // inflight, peak, recent
+    scrape_result snap;
+    snap.ok = true;
+    snap.families.resize(3);
+    snap.families[0][strings{}].value = 1; // a pytheus-style writer in the data key
+    snap.live.resize(2);
+    snap.live[0] = {"me", true, {{{strings{}, {9, 1}}}, {{strings{}, {4, 1}}}, {}}};
+    snap.live[1] = {
+        "other", true, {{{strings{}, {5, 1}}}, {{strings{}, {7, 1}}}, {{strings{}, {8, 50}}}}};
+    std::vector<series_delta> pending;
+    pending_deltas(st, now_ms, pending);
+    const redis_view view(selected, std::move(snap), pending, "me");
+    std::string out;
+    view.render(exposition_format::text, out);
+    EXPECT_EQ(out, "# TYPE inflight gauge\n"
+                   "inflight 8\n"
+                   "# TYPE peak gauge\n"
+                   "peak 7\n"
+                   "# TYPE recent gauge\n"
+                   "recent 8\n");
 }
 
 TEST_F(redis_delta, view_renders_histograms_from_cumulative_cells_and_gauges_per_pid) {

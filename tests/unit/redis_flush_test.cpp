@@ -104,6 +104,79 @@ TEST(redis_flush, pipeline_for_known_deltas) {
     EXPECT_EQ(plan.skipped, 1u);
 }
 
+TEST(redis_flush, live_contributions_go_to_the_daemons_own_leased_key) {
+    const auto rss = make("rss", metric_type::gauge, {"app"}, {}, gauge_mode::liveall);
+    const auto busy = make("busy", metric_type::gauge, {}, {}, gauge_mode::livesum);
+    std::vector<series_delta> d(3);
+    d[0] = {&rss, {"api", "41"}, series_delta::kind::remove, 0, {}, 0, 0};
+    d[1] = {&rss, {"api", "42"}, series_delta::kind::set, 7.5, {}, 0, 0, true, 1000};
+    d[2] = {&busy, {}, series_delta::kind::set, 3, {}, 0, 0, true, 2000};
+    d[0].live = true;
+    const std::string stale[] = {"gone1", "gone2"};
+    flush_request req;
+    req.prefix = "svc";
+    req.daemon_id = "d1";
+    req.seq = 2;
+    req.deltas = d;
+    req.live_lease_ms = 9000;
+    req.stale_daemons = stale;
+    EXPECT_EQ(
+        commands(plan_flush(req).bytes),
+        (std::vector<strings>{
+            {"MULTI"},
+            {"HDEL", "svc-metricsd:live:d1", R"(rss {"app": "api", "pid": "41"})"},
+            {"HSET", "svc-metricsd:live:d1", R"(rss {"app": "api", "pid": "42"})", "7.5 1000"},
+            {"HSET", "svc-metricsd:live:d1", "busy {}", "3 2000"},
+            {"PEXPIRE", "svc-metricsd:live:d1", "9000"},
+            {"SADD", "svc-metricsd:daemons", "d1"},
+            {"SREM", "svc-metricsd:daemons", "gone1", "gone2"},
+            {"EXPIRE", "svc-metricsd:daemons", "3600"},
+            {"SET", "svc-metricsd:flushseq:d1", "2", "EX", "604800"},
+            {"EXEC"}}));
+
+    // Keepalive alone renews the lease; the final flush deletes the key and leaves the set.
+    flush_request keep;
+    keep.daemon_id = "d1";
+    keep.live_keepalive = true;
+    const auto k = commands(plan_flush(keep).bytes);
+    ASSERT_GE(k.size(), 3u);
+    EXPECT_EQ(k[1], (strings{"PEXPIRE", "metricsd:live:d1", "15000"}));
+    EXPECT_EQ(k[2], (strings{"SADD", "metricsd:daemons", "d1"}));
+    flush_request retire;
+    retire.daemon_id = "d1";
+    retire.live_retire = true;
+    const auto r = commands(plan_flush(retire).bytes);
+    ASSERT_GE(r.size(), 3u);
+    EXPECT_EQ(r[1], (strings{"DEL", "metricsd:live:d1"}));
+    EXPECT_EQ(r[2], (strings{"SREM", "metricsd:daemons", "d1"}));
+}
+
+TEST(redis_flush, reads_live_keys_of_every_daemon_in_the_snapshot) {
+    const auto busy = make("busy", metric_type::gauge, {"q"}, {}, gauge_mode::livesum);
+    const family_spec* fams[] = {&busy};
+    const std::string daemons[] = {"a", "b"};
+    const auto plan = plan_scrape("", fams, daemons);
+    EXPECT_EQ(commands(plan.bytes), (std::vector<strings>{{"MULTI"},
+                                                          {"HGETALL", "busy"},
+                                                          {"HGETALL", "metricsd:live:a"},
+                                                          {"HGETALL", "metricsd:live:b"},
+                                                          {"EXEC"}}));
+    // a: one good field, one of a family not read, one malformed; b: gone (lease expired).
+    const auto replies = replies_of("+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n*0\r\n"
+                                    "*6\r\n$15\r\nbusy {\"q\": \"x\"}\r\n$6\r\n2 1234\r\n"
+                                    "$8\r\nother {}\r\n$1\r\n1\r\n"
+                                    "$9\r\nbusy {bad\r\n$1\r\n1\r\n"
+                                    "*0\r\n");
+    const auto r = parse_scrape(plan, fams, replies, daemons);
+    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_EQ(r.live.size(), 2u);
+    EXPECT_TRUE(r.live[0].present);
+    EXPECT_FALSE(r.live[1].present);
+    EXPECT_EQ(r.live[0].families.at(0).at(strings{"x"}).value, 2);
+    EXPECT_EQ(r.live[0].families.at(0).at(strings{"x"}).stamp_ms, 1234);
+    EXPECT_EQ(r.malformed_fields, 1u);
+}
+
 TEST(redis_flush, refuses_deltas_redis_would_reject) {
     const families f;
     std::vector<series_delta> d(4);
