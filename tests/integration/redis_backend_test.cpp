@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -1065,6 +1066,38 @@ TEST_F(redis_backend, credentials_in_the_url_authenticate_and_a_wrong_password_i
     EXPECT_EQ(classic.stop(), 0);
     EXPECT_EQ(user.stop(), 0);
     EXPECT_EQ(wrong.stop(), 0);
+}
+
+/// CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat.
+double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2)); // after "pid (comm) "
+    std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+    // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the state field.
+    return (std::stod(f.at(11)) + std::stod(f.at(12))) /
+           static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// An idle daemon sleeps between its periodic writes (key refreshes every expire_key_time / 3,
+// lease renewals every live_lease / 3): it neither spins nor stops renewing.
+TEST_F(redis_backend, an_idle_daemon_sleeps_and_keeps_its_keys_alive) {
+    auto& redis = start_redis();
+    daemon_process d(dir_, redis_flags(redis.url(), {"--redis-expire-key-time", "1",
+                                                     "--redis-live-lease-ms", "600"}));
+    metricsd::client c(options_for(d));
+    c.counter("idle_total", "Counted once.").inc(1);
+    c.gauge("idle_busy", "Held while the client is connected.").inc(1);
+    ASSERT_TRUE(c.flush());
+    auto r = redis.connect();
+    EXPECT_EQ(await_get(*r, "idle_total", "1"), "1");
+    const double before = cpu_seconds(d.process().pid());
+    std::this_thread::sleep_for(3s); // three key lifetimes, five leases
+    const double used = cpu_seconds(d.process().pid()) - before;
+    EXPECT_LT(used, 0.5) << "an idle daemon must not spin";
+    EXPECT_EQ(r->text({"GET", "idle_total"}), "1") << "the key was refreshed, not expired";
+    EXPECT_EQ(live_values(*r), (field_map{{"idle_busy {}", "1"}})) << "the lease was renewed";
+    EXPECT_EQ(d.stop(), 0);
 }
 
 } // namespace
