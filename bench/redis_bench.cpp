@@ -26,6 +26,7 @@
 //   REDIS_SERVER=path overrides the redis-server binary.
 #include "daemon_fixture.hpp"
 #include "raw_client.hpp"
+#include "redis_server.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -175,33 +176,6 @@ struct workload {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Processes: redis-server, CPU time from /proc.
-
-std::string redis_server_binary() {
-    const char* env = std::getenv("REDIS_SERVER");
-    return env && *env ? env : METRICSD_REDIS_SERVER;
-}
-
-/// utime + stime of every thread of `pid`, in seconds (clock-tick resolution, 10 ms).
-double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto paren = text.rfind(')');
-    if (paren == std::string::npos)
-        throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
-    std::istringstream fields(text.substr(paren + 2)); // from field 3 (state)
-    std::string f;
-    unsigned long long utime = 0, stime = 0;
-    for (int field = 3; field <= 15 && fields >> f; ++field) {
-        if (field == 14)
-            utime = std::stoull(f);
-        if (field == 15)
-            stime = std::stoull(f);
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// ---------------------------------------------------------------------------------------------
 // A blocking Redis connection (hiredis's synchronous API) that counts the commands it sends, so
 // they can be taken out of Redis's own command counters.
 
@@ -335,28 +309,6 @@ std::map<std::string, long long> others(const std::map<std::string, long long>& 
     }
     return out;
 }
-
-class redis_server {
-public:
-    explicit redis_server(const temp_dir& dir) : port_(free_port()) {
-        proc_ = std::make_unique<child_process>(
-            std::vector<std::string>{redis_server_binary(), "--port", std::to_string(port_),
-                                     "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                     "--dir", dir.path()},
-            dir.file("redis.log"));
-        proc_->wait_for_log("Ready to accept connections");
-    }
-    ~redis_server() {
-        proc_->signal(SIGTERM);
-        proc_->wait(std::chrono::seconds(10));
-    }
-    int port() const noexcept { return port_; }
-    pid_t pid() const noexcept { return proc_->pid(); }
-
-private:
-    int port_;
-    std::unique_ptr<child_process> proc_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // One daemon run.
@@ -649,7 +601,7 @@ int bench(int argc, char** argv) {
 
     temp_dir dir;
     const workload w;
-    redis_server server(dir);
+    redis_server server; // its own temp dir; the daemons run in `dir`
     redis_conn redis(server.port());
     {
         // The accounting must come out at zero when nobody else talks to Redis.

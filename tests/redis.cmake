@@ -24,7 +24,13 @@ gtest_discover_tests(redis_roundtrip_test PROPERTIES LABELS integration)
 # blocking API inspects Redis independently of the daemon's own RESP code.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(REDIS_TEST_HIREDIS REQUIRED IMPORTED_TARGET hiredis>=0.14)
+# The redis_server fixture (start, SIGKILL, restart with AOF) and its blocking client, shared
+# with bench/redis_bench.
+add_library(metricsd_redis_test_support STATIC integration/redis_server.cpp)
+target_link_libraries(metricsd_redis_test_support PUBLIC metricsd_integration_support
+                                                         PkgConfig::REDIS_TEST_HIREDIS)
+target_include_directories(metricsd_redis_test_support PUBLIC integration)
+target_compile_definitions(metricsd_redis_test_support PRIVATE
+                           METRICSD_REDIS_SERVER="${REDIS_SERVER}")
 metricsd_integration_test(redis_backend_test DEPENDS metricsd_test_worker)
-target_sources(redis_backend_test PRIVATE integration/redis_server.cpp)
-target_link_libraries(redis_backend_test PRIVATE metricsd::client PkgConfig::REDIS_TEST_HIREDIS)
-target_compile_definitions(redis_backend_test PRIVATE METRICSD_REDIS_SERVER="${REDIS_SERVER}")
+target_link_libraries(redis_backend_test PRIVATE metricsd::client metricsd_redis_test_support)

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sstream>
@@ -223,6 +224,24 @@ double sample_value(const std::string& exposition, const std::string& series) {
             return std::strtod(line.c_str() + series.size() + 1, nullptr);
     }
     return std::nan("");
+}
+
+double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto paren = text.rfind(')'); // the command name may contain spaces and parentheses
+    if (paren == std::string::npos)
+        throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
+    std::istringstream fields(text.substr(paren + 2)); // from field 3 (state)
+    std::string f;
+    unsigned long long utime = 0, stime = 0;
+    for (int field = 3; field <= 15 && fields >> f; ++field) {
+        if (field == 14)
+            utime = std::stoull(f);
+        if (field == 15)
+            stime = std::stoull(f);
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 } // namespace metricsd::test

@@ -74,4 +74,8 @@ int run_command(const std::string& command, std::string& output);
 /// or NaN when absent.
 double sample_value(const std::string& exposition, const std::string& series);
 
+/// CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat
+/// (clock-tick resolution, 10 ms). Throws if the file cannot be read.
+double cpu_seconds(pid_t pid);
+
 } // namespace metricsd::test

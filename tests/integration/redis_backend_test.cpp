@@ -1068,17 +1068,6 @@ TEST_F(redis_backend, credentials_in_the_url_authenticate_and_a_wrong_password_i
     EXPECT_EQ(wrong.stop(), 0);
 }
 
-/// CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat.
-double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::istringstream fields(stat.substr(stat.rfind(')') + 2)); // after "pid (comm) "
-    std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
-    // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the state field.
-    return (std::stod(f.at(11)) + std::stod(f.at(12))) /
-           static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 // An idle daemon sleeps between its periodic writes (key refreshes every expire_key_time / 3,
 // lease renewals every live_lease / 3): it neither spins nor stops renewing.
 TEST_F(redis_backend, an_idle_daemon_sleeps_and_keeps_its_keys_alive) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -16,6 +17,12 @@
 namespace metricsd::test {
 
 namespace {
+
+/// $REDIS_SERVER when set (to try another build), else the one CMake found.
+std::string redis_server_binary() {
+    const char* env = std::getenv("REDIS_SERVER");
+    return env && *env ? env : METRICSD_REDIS_SERVER;
+}
 
 redis_reply copy_reply(const redisReply& r) {
     redis_reply out;
@@ -170,7 +177,7 @@ void redis_server::start() {
     if (running())
         throw std::logic_error("redis-server is already running");
     for (int attempt = 0;; ++attempt) {
-        std::vector<std::string> argv{METRICSD_REDIS_SERVER,
+        std::vector<std::string> argv{redis_server_binary(),
                                       "--port",
                                       std::to_string(port_),
                                       "--bind",

@@ -73,6 +73,8 @@ public:
     redis_server& operator=(const redis_server&) = delete;
 
     int port() const noexcept { return port_; }
+    /// The running redis-server's pid (for its CPU time); -1 when it is not running.
+    pid_t pid() const noexcept { return proc_ ? proc_->pid() : -1; }
     /// Unix socket path (redis-server listens on it as well as on TCP).
     std::string unix_path() const { return dir_.file("redis.sock"); }
     /// "redis://127.0.0.1:PORT/DB", as the daemon's --redis-url takes it.
