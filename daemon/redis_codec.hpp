@@ -4,6 +4,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -21,6 +22,12 @@ using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 /// may contain NUL and CRLF. Returns false (and leaves `out` unchanged) only when hiredis
 /// cannot allocate.
 bool append_command(std::string& out, std::span<const std::string_view> argv);
+/// One command on its own, e.g. `command_bytes({"GET", key})`.
+inline std::string command_bytes(std::initializer_list<std::string_view> argv) {
+    std::string out;
+    append_command(out, std::span(argv.begin(), argv.size()));
+    return out;
+}
 
 /// Incremental RESP parser over redisReader. Feed bytes as they arrive, then take replies until
 /// need_more. After a protocol_error the stream is unusable: drop the connection and make a new

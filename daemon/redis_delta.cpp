@@ -19,6 +19,13 @@ series_delta& add_delta(const series& s, std::vector<series_delta>& out, series_
     return d;
 }
 
+/// The `pid` label value of the per-pid gauge modes.
+std::string pid_text(std::int64_t pid) {
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, pid);
+    return std::string(buf, end);
+}
+
 // live* gauges: this daemon's own contribution, set in (or removed from) its live key.
 void live_deltas(const series& s, std::vector<series_delta>& out, flushed_state& next,
                  std::int64_t now_ms) {
@@ -37,11 +44,6 @@ void live_deltas(const series& s, std::vector<series_delta>& out, flushed_state&
         next.pids.clear();
         for (const auto& [pid, v] : values)
             next.pids.emplace(pid, v);
-        const auto pid_text = [](std::int64_t pid) {
-            char buf[24];
-            const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, pid);
-            return std::string(buf, end);
-        };
         for (const auto& [pid, v] : s.flushed.pids)
             if (!next.pids.contains(pid))
                 add(kind::remove, 0, 0).label_values.push_back(pid_text(pid));
@@ -76,9 +78,7 @@ void gauge_deltas(const series& s, std::vector<series_delta>& out, flushed_state
         per_pid_values(s, mode, values);
         for (const auto& [pid, v] : values) {
             auto& d = add_delta(s, out, kind::set);
-            char buf[24];
-            const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, pid);
-            d.label_values.emplace_back(buf, end);
+            d.label_values.push_back(pid_text(pid));
             d.value = v;
         }
         return;

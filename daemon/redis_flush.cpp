@@ -227,11 +227,7 @@ transaction_outcome check_transaction(std::span<const reply_ptr> replies, std::s
 }
 
 std::string plan_flushseq_probe(std::string_view prefix, std::string_view daemon_id) {
-    std::string bytes;
-    const auto key = flushseq_key(prefix, daemon_id);
-    const std::array<std::string_view, 2> argv{"GET", key};
-    append_command(bytes, argv);
-    return bytes;
+    return command_bytes({"GET", flushseq_key(prefix, daemon_id)});
 }
 
 flushseq_state check_flushseq_probe(const redisReply& reply, std::uint64_t seq) {

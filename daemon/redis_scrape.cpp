@@ -116,11 +116,7 @@ void read_live(scrape_result& r, std::span<const family_spec* const> families,
 } // namespace
 
 std::string plan_daemons_read(std::string_view prefix) {
-    std::string bytes;
-    const auto key = daemons_key(prefix);
-    const std::array<std::string_view, 2> argv{"SMEMBERS", key};
-    append_command(bytes, argv);
-    return bytes;
+    return command_bytes({"SMEMBERS", daemons_key(prefix)});
 }
 
 std::vector<std::string> parse_daemons_reply(const redisReply& reply) {
@@ -133,11 +129,7 @@ std::vector<std::string> parse_daemons_reply(const redisReply& reply) {
 }
 
 std::string plan_meta_read(std::string_view prefix) {
-    std::string bytes;
-    const auto key = meta_key(prefix);
-    const std::array<std::string_view, 2> argv{"HGETALL", key};
-    append_command(bytes, argv);
-    return bytes;
+    return command_bytes({"HGETALL", meta_key(prefix)});
 }
 
 meta_read parse_meta_reply(const redisReply& reply) {

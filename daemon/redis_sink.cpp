@@ -169,7 +169,7 @@ net::awaitable<bool> redis_sink::connect() {
     std::string bytes;
     std::size_t count = 0;
     const auto add = [&](std::initializer_list<std::string_view> argv) {
-        append_command(bytes, std::span(argv.begin(), argv.size()));
+        bytes += command_bytes(argv);
         ++count;
     };
     if (e.password) {
