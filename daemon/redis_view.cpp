@@ -179,13 +179,15 @@ redis_view::redis_view(const scrape_selection& selected, scrape_result snapshot,
                                                 live_pending[i], own_daemon);
     families_.reserve(specs.size());
     for (std::size_t i = 0; i < specs.size(); ++i) {
+        // Series point at their family, so the family takes its final place (reserved above)
+        // first and gets its series once they are built.
         family& f = families_.emplace_back(view_spec(*specs[i]));
         series_map all;
         for (const auto& [labels, values] : snapshot.families[i]) {
             auto [pos, inserted] = all.emplace(labels, to_series(f, values));
             pos->second.label_values = &pos->first;
         }
-        families_.back() = family(f.spec(), std::move(all));
+        f = family(f.spec(), std::move(all));
     }
 }
 
