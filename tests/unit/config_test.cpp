@@ -183,6 +183,9 @@ TEST(config, invalid_values_say_what_is_expected) {
     EXPECT_EQ(error_of("{\"limits\": {\"max_label_value_length\": 5000}}"),
               "test.json:1:39: limits.max_label_value_length: expected an integer from 1 to "
               "4096, got 5000");
+    EXPECT_EQ(error_of("{\"redis\": {\"live_lease_ms\": 50}}"),
+              "test.json:1:29: redis.live_lease_ms: expected an integer from 100 to 3600000, "
+              "got 50");
     EXPECT_EQ(error_of("{\"socket_mode\": \"0999\"}"),
               "test.json:1:17: socket_mode: expected octal permissions as a string, like "
               "\"0660\", got \"0999\"");
