@@ -1,8 +1,8 @@
 // The pure Redis layer against a real redis-server: a planned flush lands as pytheus's layout
 // (checked with plain commands), an interrupted flush is neither lost nor applied twice, and
 // keys written the way pytheus writes them read back through the scrape plan.
-#include "daemon/redis_flush.hpp"
-#include "daemon/redis_scrape.hpp"
+#include "daemon/redis/redis_flush.hpp"
+#include "daemon/redis/redis_scrape.hpp"
 #include "harness.hpp"
 #include "redis_support.hpp"
 

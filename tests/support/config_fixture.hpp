@@ -1,7 +1,7 @@
 // Helpers shared by the config tests: parse errors as text and a fixed environment.
 #pragma once
 
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 #include <map>
 #include <string>

@@ -2,8 +2,8 @@
 // and canned RESP bytes turned into replies.
 #pragma once
 
-#include "daemon/family.hpp"
-#include "daemon/redis_codec.hpp"
+#include "daemon/store/family.hpp"
+#include "daemon/redis/redis_codec.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Writes the exposition fixture to stdout, for `promtool check metrics` in ctest.
 // Usage: render_fixture [text|openmetrics]
-#include "daemon/exposition.hpp"
-#include "daemon/store.hpp"
+#include "daemon/exposition/exposition.hpp"
+#include "daemon/store/store.hpp"
 #include "store_fixture.hpp"
 
 #include <cstdio>

@@ -1,7 +1,7 @@
 // Helpers that build store contents for tests, and the shared exposition fixture.
 #pragma once
 
-#include "daemon/store.hpp"
+#include "daemon/store/store.hpp"
 
 #include <initializer_list>
 #include <string>

@@ -1,0 +1,30 @@
+# Run by metricsd_pure_library's build step: -DROOT=<source dir> -DTARGET=<name>
+cmake_minimum_required(VERSION 3.25)
+# -DFILES=<file|file|...>. Follows the project's own includes and fails on a forbidden one.
+set(_forbidden "^(boost/asio|boost/beast|hiredis/|spdlog/|daemon/net/)")
+string(REPLACE "|" ";" _queue "${FILES}")
+set(_seen "")
+while(_queue)
+  list(POP_FRONT _queue _file)
+  if(_file IN_LIST _seen OR NOT EXISTS "${_file}")
+    continue()
+  endif()
+  list(APPEND _seen "${_file}")
+  file(STRINGS "${_file}" _lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]")
+  get_filename_component(_here "${_file}" DIRECTORY)
+  foreach(_line IN LISTS _lines)
+    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*[<\"]([^>\"]+)[>\"].*$" "\\1" _inc "${_line}")
+    if(_inc MATCHES "${_forbidden}")
+      file(RELATIVE_PATH _rel "${ROOT}" "${_file}")
+      message(FATAL_ERROR
+        "${TARGET} must stay pure, but ${_rel} includes <${_inc}>. Asio, Beast, hiredis and "
+        "spdlog belong to the IO libraries (daemon/net, ingest listener, http, redis, app).")
+    endif()
+    foreach(_candidate "${ROOT}/${_inc}" "${_here}/${_inc}" "${ROOT}/protocol/include/${_inc}"
+                       "${ROOT}/client/cpp/include/${_inc}")
+      if(EXISTS "${_candidate}" AND NOT IS_DIRECTORY "${_candidate}")
+        list(APPEND _queue "${_candidate}")
+      endif()
+    endforeach()
+  endforeach()
+endwhile()

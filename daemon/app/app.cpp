@@ -1,0 +1,245 @@
+#include "daemon/app/app.hpp"
+
+#include "daemon/config/config.hpp"
+#include "daemon/exposition/exposition.hpp"
+#include "daemon/http/http_server.hpp"
+#include "daemon/app/sd_notify.hpp"
+#include "daemon/exposition/self_metrics.hpp"
+#include "daemon/net/spawn.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace metricsd::daemon {
+
+namespace {
+
+/// The first listening Unix socket systemd passed us (LISTEN_FDS), or -1.
+int activated_ingest_fd() {
+    const auto sockets =
+        activated_sockets([](const char* name) { return std::getenv(name); }, ::getpid());
+    for (const auto& s : sockets) {
+        sockaddr_storage addr{};
+        socklen_t len = sizeof addr;
+        if (::getsockname(s.fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+            addr.ss_family == AF_UNIX)
+            return s.fd;
+    }
+    return -1;
+}
+
+} // namespace
+
+app::app(app_options options)
+    : options_(std::move(options)), store_(options_.limits), signals_(ioc_, SIGINT, SIGTERM),
+      reload_signals_(ioc_, SIGHUP), shutdown_deadline_(ioc_), expiry_timer_(ioc_) {
+    start_time_seconds_ =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    store_.set_series_ttl(options_.series_ttl); // before the state file fills the store
+    options_.ingest.activated_fd = activated_ingest_fd();
+    ingest_ = std::make_unique<ingest_listener>(ioc_, store_, options_.ingest);
+    if (options_.backend == "redis")
+        redis_ = std::make_unique<redis_sink>(ioc_, store_, options_.redis);
+    http_handler::prepare_fn prepare;
+    if (redis_)
+        prepare = [this] { return prepare_scrape(); };
+    http_handler handler{[this](exposition_format f, std::string& out) { render_scrape(f, out); },
+                         [this] { return !stopping_ && (!redis_ || redis_->connected()); },
+                         {},
+                         std::move(prepare)};
+    http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler));
+    // After both binds succeeded, so a second daemon refused at bind never touches the state
+    // file of the one already running; before run(), so no worker writes into the store first.
+    if (redis_ && !options_.state_file.empty()) {
+        spdlog::warn("state file {} ignored: the redis backend keeps totals in Redis",
+                     options_.state_file);
+    } else if (!options_.state_file.empty()) {
+        restore_state_file(options_.state_file, store_);
+        snapshots_ = std::make_unique<snapshotter>(ioc_, store_, options_.state_file,
+                                                   options_.snapshot_interval);
+    }
+}
+
+app::~app() = default;
+
+int app::run() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+        if (ec)
+            return;
+        spdlog::info("received {}; draining connections and exiting",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        shutdown();
+    });
+    wait_for_reload();
+    ingest_->start();
+    if (snapshots_)
+        snapshots_->start();
+    if (redis_)
+        redis_->start();
+    if (options_.series_ttl.enabled()) {
+        // Redis gets deltas: series with unsent changes stay, bound ones are never reset.
+        store_.set_changes_consumed(redis_ != nullptr);
+        spdlog::info("series expiry on ({}); sweeping every {} s", to_string(options_.series_ttl),
+                     sweep_period(options_.series_ttl).count());
+        schedule_expiry();
+    }
+    announce_ready();
+    ioc_.run();
+    // The sessions have drained (or the deadline passed): everything clients sent is counted.
+    if (snapshots_ && snapshots_->write_now())
+        spdlog::info("state saved to {}", options_.state_file);
+    spdlog::info("metricsd stopped");
+    return 0;
+}
+
+void app::announce_ready() {
+    const auto ep = http_->local_endpoint();
+    const auto status = fmt::format("ingest socket {} http {}:{} backend {}", ingest_->path(),
+                                    ep.address().to_string(), ep.port(), options_.backend);
+    spdlog::info("metricsd ready: {}", status);
+    systemd_.ready(status);
+}
+
+void app::shutdown() {
+    if (stopping_)
+        return;
+    stopping_ = true;
+    systemd_.stopping();
+    boost::system::error_code ec;
+    signals_.cancel(ec);
+    reload_signals_.cancel(ec);
+    ingest_->close();
+    http_->close();
+    expiry_timer_.cancel();
+    if (snapshots_)
+        snapshots_->stop();
+    // Closing the sockets lets every coroutine finish and ioc_.run() return on its own; the
+    // deadline only guards against a peer that keeps a session from ending.
+    spawn_logged(ioc_, watch_shutdown(), "shutdown watch");
+}
+
+void app::wait_for_reload() {
+    reload_signals_.async_wait([this](const boost::system::error_code& ec, int) {
+        if (ec)
+            return; // cancelled at shutdown
+        reload();
+        wait_for_reload();
+    });
+}
+
+void app::schedule_expiry() {
+    // expires_after from the end of each sweep: periods are never shorter than planned, so a
+    // series never expires early, however late the loop runs the handler.
+    expiry_timer_.expires_after(sweep_period(options_.series_ttl));
+    expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopping_)
+            return; // cancelled at shutdown
+        const std::size_t before = store_.series_count();
+        if (const auto expired = store_.expire_idle_series(std::chrono::steady_clock::now()))
+            spdlog::debug("series expiry: {} idle series expired, {} erased; {} left", expired,
+                          before - store_.series_count(), store_.series_count());
+        schedule_expiry();
+    });
+}
+
+void app::reload() {
+    if (options_.config_file.empty()) {
+        spdlog::info("SIGHUP: no config file to reload");
+        return;
+    }
+    try {
+        const config c = load_config_file(options_.config_file);
+        if (options_.log_level_overridden) {
+            spdlog::info("SIGHUP: {} read; log level stays as set by environment or flag",
+                         options_.config_file);
+            return;
+        }
+        spdlog::set_level(spdlog::level::from_str(c.log_level));
+        spdlog::info("SIGHUP: {} reloaded; log level {}", options_.config_file, c.log_level);
+    } catch (const std::exception& e) {
+        // A broken edit must not take a running daemon down: keep the old settings.
+        spdlog::error("SIGHUP: {} not reloaded: {}", options_.config_file, e.what());
+    }
+}
+
+net::awaitable<std::string> app::prepare_scrape() {
+    std::string why;
+    if (auto view = co_await redis_->snapshot(why))
+        redis_view_ = std::move(view);
+    co_return why;
+}
+
+void app::render_scrape(exposition_format f, std::string& out) const {
+    if (redis_) {
+        if (redis_view_)
+            redis_view_->render(f, out);
+    } else {
+        for (const auto& [name, fam] : store_.families())
+            render_family(*fam, f, out);
+    }
+    const redis_stats redis = redis_ ? redis_->stats() : redis_stats{};
+    auto self = self_snapshot();
+    if (redis_)
+        self.redis = &redis;
+    render_self_metrics(self, f, out);
+    render_trailer(f, out);
+}
+
+self_metrics_snapshot app::self_snapshot() const {
+    self_metrics_snapshot s;
+    s.version = METRICSD_VERSION;
+    s.start_time_seconds = start_time_seconds_;
+    const ingest_stats in = ingest_->stats();
+    s.ingest_bytes = in.bytes;
+    s.ingest_frames = in.frames;
+    s.ingest_ops_applied = in.ops_applied;
+    s.ingest_ops_rejected = in.ops_rejected;
+    s.ingest_ops_dropped = in.ops_dropped;
+    s.ingest_syncs = in.syncs;
+    for (std::size_t code = 0; code < in.errors.size(); ++code)
+        if (in.errors[code] != 0)
+            s.ingest_errors.emplace_back(
+                protocol::to_string(static_cast<protocol::error_code>(code)), in.errors[code]);
+    s.ingest_connections_open = ingest_->open_connections();
+    s.ingest_connections_total = ingest_->totals().connections_total;
+    s.ingest_connections_rejected = ingest_->totals().connections_rejected;
+    s.series = store_.series_count();
+    s.families = store_.families().size();
+    s.workers = store_.live_workers();
+    s.series_expiry = options_.series_ttl.enabled();
+    s.series_expired = store_.expired_series_total();
+    const http_stats http = http_->stats();
+    for (std::size_t r = 0; r < http_route_count; ++r)
+        for (std::size_t i = 0; i < http_counted_codes.size(); ++i)
+            s.http_requests.push_back({route_name(static_cast<http_route>(r)),
+                                       http_counted_codes[i], http.handler.requests[r][i]});
+    s.http_connections_rejected = http.connections_rejected;
+    s.scrapes = http.handler.scrapes;
+    s.scrape_seconds_total = http.handler.scrape_seconds_total;
+    return s;
+}
+
+net::awaitable<void> app::watch_shutdown() {
+    const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
+    while (ingest_->open_connections() + http_->stats().connections_open > 0) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            spdlog::warn("shutdown deadline passed with connections open; stopping");
+            ioc_.stop();
+            co_return;
+        }
+        shutdown_deadline_.expires_after(std::chrono::milliseconds(10));
+        co_await shutdown_deadline_.async_wait(net::use_awaitable);
+    }
+    // Every op the workers sent is in the store now: the last flush takes all of it to Redis.
+    if (redis_) {
+        const bool flushed = co_await redis_->drain(deadline);
+        if (flushed)
+            spdlog::info("redis: final flush written");
+    }
+}
+
+} // namespace metricsd::daemon

@@ -1,0 +1,84 @@
+// The daemon process: one io_context on one thread owning the store, the ingest socket and the
+// HTTP server; signals; graceful shutdown.
+#pragma once
+
+#include "daemon/exposition/exposition.hpp"
+#include "daemon/ingest/ingest_listener.hpp"
+#include "daemon/persistence/persistence.hpp"
+#include "daemon/redis/redis_sink.hpp"
+#include "daemon/app/service_notify.hpp"
+#include "daemon/store/store.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace metricsd::daemon {
+
+class http_server;
+struct self_metrics_snapshot;
+
+/// Everything the daemon runs with; built from the configuration by to_app_options (cli.hpp).
+struct app_options {
+    ingest_options ingest;
+    store_limits limits;
+    std::string listen = "127.0.0.1:9477"; ///< HTTP HOST:PORT; port 0 picks a free one
+    std::string backend = "memory";
+    redis_sink_options redis;                   ///< backend "redis" only
+    std::chrono::seconds shutdown_timeout{10};  ///< hard stop if draining takes longer
+    std::string state_file;                     ///< memory backend's state; empty: none
+    std::chrono::seconds snapshot_interval{60}; ///< 0: snapshot only at shutdown
+    series_ttl_policy series_ttl;               ///< series expiry; off by default
+    /// SIGHUP re-reads this file and applies its log level, unless the environment or a flag
+    /// set the level (those win, as at start-up). Empty: SIGHUP only logs that it has no file.
+    std::string config_file;
+    bool log_level_overridden = false;
+};
+
+/// Construct (binds both sockets, throws on failure), then run() until SIGTERM/SIGINT.
+class app {
+public:
+    explicit app(app_options options);
+    ~app();
+    app(const app&) = delete;
+    app& operator=(const app&) = delete;
+
+    /// Serve until a stop signal, then drain and return the process exit code (0).
+    int run();
+
+private:
+    /// Log the ready line (tests and operators wait for it) and tell systemd.
+    void announce_ready();
+    void shutdown();
+    net::awaitable<void> watch_shutdown();
+    void wait_for_reload();
+    void reload();
+    /// Series expiry: sweep the store every sweep_period(options_.series_ttl), until shutdown.
+    void schedule_expiry();
+    /// The scrape body: the store's families, then the daemon's own, then the trailer.
+    void render_scrape(exposition_format f, std::string& out) const;
+    /// Redis backend: read the snapshot the next render_scrape() shows; returns why not.
+    net::awaitable<std::string> prepare_scrape();
+    self_metrics_snapshot self_snapshot() const;
+
+    app_options options_;
+    /// For metricsd_start_time_seconds: Unix time, wall clock (a restart shows as a jump).
+    double start_time_seconds_ = 0;
+    // Declared before the io_context: coroutine frames (destroyed with it) refer to the store.
+    store store_;
+    net::io_context ioc_{1};
+    net::signal_set signals_;
+    net::signal_set reload_signals_;
+    net::steady_timer shutdown_deadline_;
+    net::steady_timer expiry_timer_;
+    std::unique_ptr<ingest_listener> ingest_;
+    std::unique_ptr<http_server> http_;
+    std::unique_ptr<snapshotter> snapshots_; ///< null without a state file
+    std::unique_ptr<redis_sink> redis_;      ///< null on the memory backend
+    /// The newest Redis view, rendered by the scrape that read it (they run back to back).
+    std::shared_ptr<const redis_view> redis_view_;
+    service_notifier systemd_{ioc_};
+    bool stopping_ = false;
+};
+
+} // namespace metricsd::daemon

@@ -1,0 +1,116 @@
+// The daemon's configuration: every setting, its default, and where each value came from.
+// Sources, later ones win: defaults < config file (--config, JSON) < METRICSD_* environment
+// variables < command-line flags. Pure: no logging, no IO beyond reading the config file.
+// Start-up code: every error throws config_error with a message naming the key, the file
+// position or the environment variable, and what is expected.
+#pragma once
+
+#include "daemon/store/series_expiry.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace metricsd::daemon {
+
+/// A configuration that cannot be used; what() is the complete message for the operator,
+/// e.g. `/etc/metricsd/metricsd.json:7:5: unknown key "limits.max_serie"`.
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct redis_config {
+    std::string url = "redis://127.0.0.1:6379/0"; ///< redis://host:port/db or unix:///path
+    std::string key_prefix;                       ///< keys are `[prefix-]name`, as pytheus
+    std::chrono::seconds expire_key_time{3600};   ///< EXPIRE on every touched key
+    std::chrono::milliseconds flush_interval{100};
+    /// Lease of a daemon's live* gauge contributions in Redis (see redis_sink_options).
+    std::chrono::milliseconds live_lease{15'000};
+};
+
+struct limits_config {
+    std::uint64_t max_connections = 1024;
+    std::uint64_t max_series = 1'000'000;
+    std::uint64_t max_series_per_family = 10'000;
+    std::uint64_t max_families = 10'000;
+    std::uint64_t max_label_value_length = 1024; ///< bytes, at most 4096
+    std::uint64_t max_frame = 1u << 20;          ///< bytes, 4096 .. 1 MiB (protocol limit)
+};
+
+struct state_config {
+    std::string file; ///< memory backend's state file; empty: no persistence
+    /// Seconds between periodic snapshots; 0: only at shutdown.
+    std::chrono::seconds snapshot_interval{60};
+};
+
+/// Every daemon setting. Defaults here are the documented defaults (config/README.md).
+struct config {
+    std::string socket = "/run/metricsd/ingest.sock";
+    unsigned socket_mode = 0660;
+    std::string listen = "127.0.0.1:9477"; ///< HOST:PORT, [v6]:PORT; port 0 = any free
+    std::string backend = "memory";        ///< "memory" or "redis"
+    std::string log_level = "info";
+    std::chrono::seconds shutdown_timeout{10};
+    redis_config redis;
+    limits_config limits;
+    state_config state;
+    /// Series expiry: per-family TTLs of idle series; all 0 (the default) is off.
+    series_ttl_policy series_ttl;
+
+    /// Key path -> where its value came from ("metricsd.json:7:5", "METRICSD_LISTEN",
+    /// "--listen"); keys still at their default are absent.
+    std::map<std::string, std::string, std::less<>> origins;
+    bool is_set(std::string_view key) const { return origins.count(key) != 0; }
+};
+
+/// One setting as the loader knows it: its key path in the file, its environment variable.
+struct config_key {
+    std::string_view key; ///< "limits.max_series"
+    std::string_view env; ///< "METRICSD_LIMITS_MAX_SERIES"
+    bool is_integer;      ///< a JSON number; otherwise a JSON string (or object, below)
+    /// A JSON object in the file (series_ttl); the environment and flags give its text form.
+    bool is_object = false;
+};
+
+/// Every key the config file accepts, in documentation order.
+const std::vector<config_key>& config_keys();
+
+/// Parse the JSON text of a config file onto the defaults. `source` names the file in
+/// messages. Unknown keys, duplicate keys, wrong JSON types and invalid values throw. A
+/// top-level "$schema" string (for editors) is accepted and ignored.
+config parse_config(std::string_view json_text, std::string_view source);
+
+/// Read and parse a config file; unreadable files throw config_error naming the path.
+config load_config_file(const std::string& path);
+
+/// Apply METRICSD_* variables found by `lookup` (returns nullptr when unset; std::getenv
+/// fits). An invalid value throws, naming the variable. An empty value counts as set (it is
+/// how `METRICSD_REDIS_KEY_PREFIX=` clears a prefix).
+void apply_environment(config& c, const std::function<const char*(const char*)>& lookup);
+
+/// METRICSD_* names in `environ`-style "NAME=value" entries that no setting uses, to warn
+/// about typos. METRICSD_CONFIG (the config file path) is known.
+std::vector<std::string> unknown_environment(const std::vector<std::string>& entries);
+
+/// Set one key from text, as the command line does (`--max-series 5` -> "limits.max_series",
+/// "5", "--max-series"). Validates exactly like the file and the environment.
+void apply_setting(config& c, std::string_view key, std::string_view text, std::string_view origin);
+
+/// Checks that involve several keys, after every source was applied. Throws config_error.
+void validate(const config& c);
+
+/// The effective configuration as a config file (every key; 2-space indented JSON), e.g. for
+/// `--check-config` output. parse_config(to_json(c)) gives back the same settings.
+std::string to_json(const config& c);
+
+/// The environment variable that may name the config file when --config is absent.
+inline constexpr std::string_view config_file_env = "METRICSD_CONFIG";
+
+} // namespace metricsd::daemon

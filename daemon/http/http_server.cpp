@@ -1,0 +1,219 @@
+#include "daemon/http/http_server.hpp"
+
+#include "daemon/net/spawn.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <chrono>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+namespace metricsd::daemon {
+
+struct detail::http_server_state {
+    http_server_state(net::io_context& ioc, http_handler h, http_limits l)
+        : acceptor(ioc), retry_timer(ioc), handler(std::move(h)), limits(l) {}
+
+    tcp::acceptor acceptor;
+    net::steady_timer retry_timer; ///< pause after a failed accept (EMFILE would spin)
+    http_handler handler;
+    http_limits limits;
+    session_registry<beast::tcp_stream> sessions;
+    tcp::endpoint endpoint;
+    std::uint64_t accepted = 0;
+    std::uint64_t rejected = 0;
+    std::uint64_t open = 0;
+    std::uint64_t accept_errors = 0;
+    bool closed = false;
+};
+
+namespace {
+
+using state = detail::http_server_state;
+using state_ptr = std::shared_ptr<state>;
+
+/// Counts a connection as open for as long as its session coroutine exists. A coroutine
+/// parameter, so the count drops even if the frame is destroyed before it ever ran (when the
+/// io_context is destroyed with the coroutine still queued).
+class connection_slot {
+public:
+    explicit connection_slot(state_ptr st) : st_(std::move(st)) { ++st_->open; }
+    connection_slot(connection_slot&& other) noexcept : st_(std::move(other.st_)) {}
+    connection_slot& operator=(connection_slot&&) = delete;
+    ~connection_slot() {
+        if (st_) {
+            --st_->open;
+        }
+    }
+    state& get() const noexcept { return *st_; }
+
+private:
+    state_ptr st_;
+};
+
+net::awaitable<void> run_session(connection_slot slot, beast::tcp_stream stream) {
+    state& st = slot.get();
+    co_await http_session(std::move(stream), st.handler, st.limits, &st.sessions);
+}
+
+void admit(const state_ptr& st, tcp::socket socket) {
+    ++st->accepted;
+    if (st->open >= st->limits.max_connections) {
+        ++st->rejected;
+        beast::error_code ignored;
+        socket.close(ignored);
+        if ((st->rejected & (st->rejected - 1)) == 0) { // 1, 2, 4, 8...: visible, not a flood
+            spdlog::warn("http: {} connections rejected so far (max_connections {})", st->rejected,
+                         st->limits.max_connections);
+        }
+        return;
+    }
+    const auto executor = socket.get_executor();
+    spawn_logged(executor, run_session(connection_slot{st}, beast::tcp_stream(std::move(socket))),
+                 "http session");
+}
+
+net::awaitable<void> back_off(state& st, const beast::error_code& ec) {
+    ++st.accept_errors;
+    if (ec == net::error::connection_aborted) {
+        co_return; // the client gave up while queued: nothing wrong on our side
+    }
+    spdlog::warn("http: accept failed: {}; retrying in 100 ms", ec.message());
+    st.retry_timer.expires_after(std::chrono::milliseconds(100));
+    beast::error_code ignored; // operation_aborted from close(): the loop sees st.closed
+    co_await st.retry_timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
+}
+
+net::awaitable<void> accept_loop(state_ptr st) {
+    while (!st->closed) {
+        beast::error_code ec;
+        tcp::socket socket =
+            co_await st->acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+        if (st->closed) {
+            break; // a socket accepted in the same tick as close() is dropped with it
+        }
+        if (ec) {
+            co_await back_off(*st, ec);
+            continue;
+        }
+        admit(st, std::move(socket));
+    }
+}
+
+void listen_on(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
+    beast::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) { // restart while old connections sit in TIME_WAIT
+        acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    }
+    if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
+        acceptor.set_option(net::ip::v6_only(false), ec); // "[::]" means every address
+    }
+    if (!ec) {
+        acceptor.bind(endpoint, ec);
+    }
+    if (!ec) {
+        acceptor.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        throw std::system_error(static_cast<std::error_code>(ec),
+                                "cannot listen on " + to_string(endpoint));
+    }
+}
+
+[[noreturn]] void bad_address(std::string_view text, std::string_view why) {
+    throw std::runtime_error("invalid listen address '" + std::string(text) +
+                             "': " + std::string(why));
+}
+
+net::ip::address parse_host(std::string_view text, std::string_view host) {
+    beast::error_code ec;
+    net::ip::address address;
+    if (host.empty() || host == "*") {
+        address = net::ip::address_v4::any();
+    } else if (host == "localhost") {
+        address = net::ip::address_v4::loopback();
+    } else if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        address = net::ip::make_address_v6(std::string(host.substr(1, host.size() - 2)), ec);
+    } else {
+        address = net::ip::make_address_v4(std::string(host), ec);
+    }
+    if (ec) {
+        bad_address(text, "host must be an IPv4 address, a bracketed IPv6 address, localhost "
+                          "or empty");
+    }
+    return address;
+}
+
+} // namespace
+
+tcp::endpoint parse_listen_endpoint(std::string_view text) {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+        bad_address(text, "expected HOST:PORT");
+    }
+    const std::string_view port_text = text.substr(colon + 1);
+    unsigned port = 0;
+    const auto [end, errc] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || errc != std::errc{} || end != port_text.data() + port_text.size() ||
+        port > 65535) {
+        bad_address(text, "port must be a number from 0 to 65535");
+    }
+    return {parse_host(text, text.substr(0, colon)), static_cast<unsigned short>(port)};
+}
+
+std::string to_string(const tcp::endpoint& endpoint) {
+    const std::string host = endpoint.address().to_string();
+    const std::string port = std::to_string(endpoint.port());
+    return endpoint.address().is_v6() ? "[" + host + "]:" + port : host + ":" + port;
+}
+
+http_server::http_server(net::io_context& ioc, const tcp::endpoint& endpoint, http_handler handler,
+                         http_limits limits)
+    : state_(std::make_shared<detail::http_server_state>(ioc, std::move(handler), limits)) {
+    listen_on(state_->acceptor, endpoint);
+    state_->endpoint = state_->acceptor.local_endpoint();
+    spawn_logged(ioc, accept_loop(state_), "http accept loop");
+    spdlog::info("http: listening on {}", to_string(state_->endpoint));
+}
+
+http_server::http_server(net::io_context& ioc, std::string_view host_port, http_handler handler,
+                         http_limits limits)
+    : http_server(ioc, parse_listen_endpoint(host_port), std::move(handler), limits) {}
+
+http_server::~http_server() {
+    close();
+}
+
+void http_server::close() noexcept {
+    state& st = *state_;
+    if (st.closed) {
+        return;
+    }
+    st.closed = true;
+    try {
+        beast::error_code ignored;
+        st.acceptor.close(ignored);
+        st.retry_timer.cancel();
+        spdlog::info("http: closing; {} open connections", st.open);
+        st.sessions.close_all();
+    } catch (const std::exception& e) {
+        spdlog::error("http: close failed: {}", e.what()); // bad_alloc at worst
+    }
+}
+
+tcp::endpoint http_server::local_endpoint() const noexcept {
+    return state_->endpoint;
+}
+
+http_stats http_server::stats() const noexcept {
+    const state& st = *state_;
+    return {st.handler.stats(), st.accepted, st.rejected, st.open, st.accept_errors};
+}
+
+} // namespace metricsd::daemon

@@ -1,0 +1,95 @@
+// One ingest connection's protocol logic: decoded frames in, store updates and response frames
+// out. Pure: the session (ingest_session) only moves bytes. io_context thread only.
+#pragma once
+
+#include "daemon/store/store.hpp"
+
+#include <metricsd/protocol/decoder.hpp>
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace metricsd::daemon {
+
+/// Per-connection limits, announced to the client in WELCOME.
+struct ingest_limits {
+    std::uint32_t max_frame_payload = protocol::limits::max_frame_payload;
+    std::uint32_t max_family_handle = protocol::limits::max_family_handle;
+    std::uint32_t max_series_handle = protocol::limits::max_series_handle;
+};
+
+/// Counters a connection adds to the daemon's self-metrics.
+struct ingest_stats {
+    std::uint64_t bytes = 0;
+    std::uint64_t frames = 0;
+    std::uint64_t ops_applied = 0;
+    std::uint64_t ops_rejected = 0; ///< reported to the client with an ERROR frame
+    std::uint64_t ops_dropped = 0;  ///< on handles whose declaration was rejected (already told)
+    std::uint64_t syncs = 0;
+    /// ERROR frames sent, by error code (codes are < 128).
+    std::array<std::uint64_t, 128> errors{};
+};
+
+class ingest_handler {
+public:
+    /// Registers the connection as a worker of `s` with the kernel-reported pid.
+    ingest_handler(store& s, std::int64_t pid, ingest_limits limits = {});
+    /// Retires the worker: live* gauges forget it, everything else keeps its contribution.
+    ~ingest_handler();
+    ingest_handler(const ingest_handler&) = delete;
+    ingest_handler& operator=(const ingest_handler&) = delete;
+
+    /// Space for the next socket read, then commit what was read.
+    std::span<char> prepare(std::size_t n) { return decoder_.prepare(n); }
+    void commit(std::size_t n) noexcept;
+    /// Convenience for tests: prepare + copy + commit.
+    void feed(std::string_view bytes);
+
+    /// Apply every complete frame received so far. Responses (WELCOME, ACK, ERROR) are appended
+    /// to output() in order, so an ACK always follows everything its SYNC covers. Returns false
+    /// when the stream is broken and the connection must be closed after sending output().
+    bool process();
+
+    /// Bytes to send to the client; the caller clears (or consumes) it after writing.
+    std::string& output() noexcept { return out_; }
+    const ingest_stats& stats() const noexcept { return stats_; }
+    worker_id worker() const noexcept { return worker_; }
+    std::int64_t pid() const noexcept { return pid_; }
+
+    /// Append a final ERROR (e.g. shutting_down, too_many_connections) to output().
+    void send_error(protocol::error_code code, std::string_view message);
+
+private:
+    enum class slot_state : std::uint8_t { unbound, bound, rejected };
+    struct family_slot {
+        const family* fam = nullptr;
+        slot_state state = slot_state::unbound;
+    };
+    struct series_slot {
+        binding target;
+        slot_state state = slot_state::unbound;
+    };
+
+    void handle(const protocol::family_decl& m);
+    void handle(const protocol::series_decl& m);
+    void handle(const protocol::op_batch& m);
+    void report(protocol::error_code code, std::uint32_t handle, std::string_view message);
+    template <class Slot>
+    Slot& slot_for(std::vector<Slot>& table, std::uint32_t handle);
+
+    store& store_;
+    ingest_limits limits_;
+    protocol::decoder decoder_;
+    worker_id worker_;
+    std::int64_t pid_;
+    std::vector<family_slot> families_;
+    std::vector<series_slot> series_;
+    std::string out_;
+    ingest_stats stats_;
+    std::uint64_t frame_ = 0; ///< index of the frame being handled, for ERROR frames
+};
+
+} // namespace metricsd::daemon

@@ -1,0 +1,70 @@
+// The Unix-domain ingest socket: accept loop, per-connection sessions, graceful drain.
+#pragma once
+
+#include "daemon/ingest/ingest_handler.hpp"
+#include "daemon/net/net.hpp"
+
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+
+namespace metricsd::daemon {
+
+class store;
+
+struct ingest_options {
+    std::string socket_path = "/run/metricsd/ingest.sock";
+    unsigned socket_mode = 0660;        ///< permissions of the socket file
+    std::size_t max_connections = 1024; ///< beyond it: ERROR too_many_connections, close
+    std::size_t read_size = 256 * 1024; ///< bytes per socket read (amortises syscalls)
+    /// A listening Unix socket passed by systemd socket activation (LISTEN_FDS), or -1. When
+    /// set, the daemon adopts it instead of binding socket_path, and never unlinks the path:
+    /// the socket belongs to systemd and outlives daemon restarts.
+    int activated_fd = -1;
+    ingest_limits limits;
+};
+
+/// Totals over every connection, open and closed.
+struct ingest_totals {
+    ingest_stats closed; ///< sums of connections that have ended
+    std::uint64_t connections_total = 0;
+    std::uint64_t connections_rejected = 0;
+};
+
+/// Owns the listening socket and the sessions. io_context thread only; not thread-safe.
+class ingest_listener {
+public:
+    /// Binds the socket. A stale socket file (nobody listening) is replaced; a live daemon on
+    /// the same path, or a non-socket file there, makes this throw std::runtime_error.
+    ingest_listener(net::io_context& ioc, store& s, ingest_options options);
+    ~ingest_listener();
+
+    /// Start accepting (spawns the accept loop on the io_context).
+    void start();
+    /// Stop accepting, remove the socket file, then let every session apply what its client
+    /// already sent, answer its SYNCs and close. Idempotent.
+    void close();
+
+    std::size_t open_connections() const noexcept { return sessions_.size(); }
+    const ingest_totals& totals() const noexcept { return totals_; }
+    /// Sum of the stats of open connections and of the closed ones.
+    ingest_stats stats() const;
+    const std::string& path() const noexcept { return options_.socket_path; }
+
+private:
+    struct session;
+    net::awaitable<void> accept_loop();
+    net::awaitable<void> run_session(uds::socket sock);
+    void drain(session& s);
+
+    net::io_context& ioc_;
+    store& store_;
+    ingest_options options_;
+    uds::acceptor acceptor_;
+    bool closing_ = false;
+    bool socket_file_owned_ = false;
+    std::unordered_set<session*> sessions_;
+    ingest_totals totals_;
+};
+
+} // namespace metricsd::daemon

@@ -1,0 +1,305 @@
+#include "daemon/redis/redis_json.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace metricsd::daemon {
+namespace {
+
+constexpr char32_t replacement = 0xFFFD;
+
+// Decode one code point at s[i], advancing i. Invalid input yields U+FFFD for its maximal
+// valid prefix (Unicode's "maximal subpart" rule, which Python's decode(errors="replace")
+// follows), so every byte is consumed exactly once.
+char32_t next_code_point(std::string_view s, std::size_t& i) {
+    const auto b0 = static_cast<unsigned char>(s[i++]);
+    if (b0 < 0x80)
+        return b0;
+    int len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (b0 >= 0xC2 && b0 <= 0xDF)
+        len = 2;
+    else if (b0 >= 0xE0 && b0 <= 0xEF)
+        len = 3, lo = b0 == 0xE0 ? 0xA0 : 0x80, hi = b0 == 0xED ? 0x9F : 0xBF;
+    else if (b0 >= 0xF0 && b0 <= 0xF4)
+        len = 4, lo = b0 == 0xF0 ? 0x90 : 0x80, hi = b0 == 0xF4 ? 0x8F : 0xBF;
+    else
+        return replacement;
+    char32_t cp = b0 & (0xFF >> (len + 1));
+    for (int k = 1; k < len; ++k, lo = 0x80, hi = 0xBF) {
+        if (i >= s.size())
+            return replacement;
+        const auto b = static_cast<unsigned char>(s[i]);
+        if (b < lo || b > hi)
+            return replacement;
+        cp = (cp << 6) | (b & 0x3F);
+        ++i;
+    }
+    return cp;
+}
+
+void append_u_escape(std::string& out, unsigned unit) {
+    constexpr char hex[] = "0123456789abcdef";
+    out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4)
+        out += hex[(unit >> shift) & 0xF];
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// A recursive-descent reader for the small JSON subset our fields use. Every method returns
+// false on malformed input and leaves the cursor somewhere undefined.
+class json_cursor {
+public:
+    explicit json_cursor(std::string_view text) : s_(text) {}
+
+    void skip_ws() {
+        while (i_ < s_.size() &&
+               (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+            ++i_;
+    }
+    bool eat(char c) {
+        skip_ws();
+        if (i_ >= s_.size() || s_[i_] != c)
+            return false;
+        ++i_;
+        return true;
+    }
+    bool peek(char c) {
+        skip_ws();
+        return i_ < s_.size() && s_[i_] == c;
+    }
+    bool at_end() {
+        skip_ws();
+        return i_ == s_.size();
+    }
+
+    bool string(std::string& out) {
+        out.clear();
+        if (!eat('"'))
+            return false;
+        while (i_ < s_.size()) {
+            const char c = s_[i_++];
+            if (c == '"')
+                return true;
+            if (static_cast<unsigned char>(c) < 0x20)
+                return false;
+            if (c != '\\') {
+                out += c;
+            } else if (!escape(out)) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    bool string_array(std::vector<std::string>& out) {
+        if (!eat('['))
+            return false;
+        if (eat(']'))
+            return true;
+        do {
+            if (!string(out.emplace_back()))
+                return false;
+        } while (eat(','));
+        return eat(']');
+    }
+
+private:
+    bool escape(std::string& out) {
+        if (i_ >= s_.size())
+            return false;
+        switch (const char c = s_[i_++]) {
+        case '"':
+        case '\\':
+        case '/':
+            out += c;
+            return true;
+        case 'b':
+            out += '\b';
+            return true;
+        case 'f':
+            out += '\f';
+            return true;
+        case 'n':
+            out += '\n';
+            return true;
+        case 'r':
+            out += '\r';
+            return true;
+        case 't':
+            out += '\t';
+            return true;
+        case 'u':
+            return unicode_escape(out);
+        default:
+            return false;
+        }
+    }
+
+    bool hex4(unsigned& unit) {
+        if (s_.size() - i_ < 4)
+            return false;
+        unit = 0;
+        for (int k = 0; k < 4; ++k) {
+            const char c = s_[i_++];
+            const int d = c >= '0' && c <= '9'   ? c - '0'
+                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                 : -1;
+            if (d < 0)
+                return false;
+            unit = unit * 16 + static_cast<unsigned>(d);
+        }
+        return true;
+    }
+
+    // A lone surrogate has no UTF-8 form; such a field cannot name a label value we could
+    // emit, so it counts as malformed.
+    bool unicode_escape(std::string& out) {
+        unsigned hi = 0, lo = 0;
+        if (!hex4(hi) || (hi >= 0xDC00 && hi <= 0xDFFF))
+            return false;
+        if (hi < 0xD800 || hi > 0xDBFF) {
+            append_utf8(out, hi);
+            return true;
+        }
+        if (s_.substr(i_, 2) != "\\u")
+            return false;
+        i_ += 2;
+        if (!hex4(lo) || lo < 0xDC00 || lo > 0xDFFF)
+            return false;
+        append_utf8(out, 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00));
+        return true;
+    }
+
+    std::string_view s_;
+    std::size_t i_ = 0;
+};
+
+} // namespace
+
+void append_python_json_string(std::string& out, std::string_view s) {
+    out += '"';
+    for (std::size_t i = 0; i < s.size();) {
+        const char32_t cp = next_code_point(s, i);
+        switch (cp) {
+        case '"':
+            out += "\\\"";
+            continue;
+        case '\\':
+            out += "\\\\";
+            continue;
+        case '\n':
+            out += "\\n";
+            continue;
+        case '\r':
+            out += "\\r";
+            continue;
+        case '\t':
+            out += "\\t";
+            continue;
+        case '\b':
+            out += "\\b";
+            continue;
+        case '\f':
+            out += "\\f";
+            continue;
+        default:
+            break;
+        }
+        // Python escapes everything outside printable ASCII 0x20..0x7e, DEL included.
+        if (cp >= 0x20 && cp < 0x7f) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x10000) {
+            append_u_escape(out, cp);
+        } else {
+            const char32_t v = cp - 0x10000;
+            append_u_escape(out, 0xD800 + (v >> 10));
+            append_u_escape(out, 0xDC00 + (v & 0x3FF));
+        }
+    }
+    out += '"';
+}
+
+void append_python_json_labels(std::string& out, std::span<const std::string> names,
+                               std::span<const std::string> values) {
+    out += '{';
+    for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
+        if (i != 0)
+            out += ", ";
+        append_python_json_string(out, names[i]);
+        out += ": ";
+        append_python_json_string(out, values[i]);
+    }
+    out += '}';
+}
+
+void append_python_json_array(std::string& out, std::span<const std::string> items) {
+    out += '[';
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i != 0)
+            out += ", ";
+        append_python_json_string(out, items[i]);
+    }
+    out += ']';
+}
+
+std::optional<json_flat_object> parse_json_flat_object(std::string_view text) {
+    json_cursor in(text);
+    json_flat_object members;
+    if (!in.eat('{'))
+        return std::nullopt;
+    if (!in.eat('}')) {
+        do {
+            auto& [key, value] = members.emplace_back();
+            if (!in.string(key) || !in.eat(':'))
+                return std::nullopt;
+            value.is_array = in.peek('[');
+            if (value.is_array ? !in.string_array(value.items) : !in.string(value.text))
+                return std::nullopt;
+            for (std::size_t k = 0; k + 1 < members.size(); ++k)
+                if (members[k].first == key)
+                    return std::nullopt;
+        } while (in.eat(','));
+        if (!in.eat('}'))
+            return std::nullopt;
+    }
+    if (!in.at_end())
+        return std::nullopt;
+    return members;
+}
+
+std::optional<std::vector<std::string>> parse_label_json(std::string_view field,
+                                                         std::span<const std::string> names) {
+    auto members = parse_json_flat_object(field);
+    if (!members || members->size() != names.size())
+        return std::nullopt;
+    std::vector<std::string> values(names.size());
+    for (auto& [key, value] : *members) {
+        const auto it = std::find(names.begin(), names.end(), key);
+        if (it == names.end() || value.is_array)
+            return std::nullopt;
+        values[static_cast<std::size_t>(it - names.begin())] = std::move(value.text);
+    }
+    // Sizes match, keys are unique and each is a name, so every name got its value.
+    return values;
+}
+
+} // namespace metricsd::daemon

@@ -1,0 +1,536 @@
+#include "daemon/redis/redis_sink.hpp"
+
+#include "daemon/redis/redis_flush.hpp"
+#include "daemon/redis/redis_scrape.hpp"
+#include "daemon/net/spawn.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <unistd.h>
+
+namespace metricsd::daemon {
+namespace {
+
+using clock = std::chrono::steady_clock;
+constexpr auto never = clock::time_point::max();
+constexpr std::chrono::milliseconds first_backoff{100};
+constexpr std::chrono::milliseconds max_backoff{5000};
+
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string default_daemon_id() {
+    std::array<char, 256> host{};
+    if (::gethostname(host.data(), host.size() - 1) != 0)
+        host[0] = '\0';
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    return fmt::format("{}:{}:{}", host.data(), ::getpid(),
+                       std::chrono::duration_cast<std::chrono::microseconds>(now).count());
+}
+
+/// The first error reply among `replies`, or empty.
+std::string first_error(std::span<const reply_ptr> replies) {
+    for (const auto& r : replies)
+        if (r && r->type == REDIS_REPLY_ERROR)
+            return std::string(reply_text(*r));
+    return {};
+}
+
+} // namespace
+
+/// A scrape waiting for the next snapshot: woken by cancelling its timer.
+struct redis_sink::waiter {
+    explicit waiter(net::io_context& ioc) : timer(ioc, never) {}
+    net::steady_timer timer;
+    std::shared_ptr<const redis_view> view;
+    std::string error;
+    bool done = false;
+};
+
+redis_sink::redis_sink(net::io_context& ioc, store& st, redis_sink_options options)
+    : ioc_(ioc), store_(st), options_(std::move(options)), socket_(ioc), wake_(ioc), deadline_(ioc),
+      read_buffer_(64 * 1024) {
+    if (options_.daemon_id.empty())
+        options_.daemon_id = default_daemon_id();
+    // The store calls this from mark_dirty when that many series changed: flush early rather
+    // than let one flush grow without bound under a burst of new series.
+    store_.set_dirty_alarm(options_.early_flush_series, [this]() noexcept {
+        early_ = true;
+        wake();
+    });
+}
+
+redis_sink::~redis_sink() {
+    store_.set_dirty_alarm(0, {});
+}
+
+void redis_sink::start() {
+    running_ = true;
+    next_flush_ = clock::now() + options_.flush_interval;
+    next_refresh_ = clock::now() + refresh_period();
+    next_lease_ = clock::now();
+    spawn_logged(ioc_, run(), "redis sink");
+}
+
+void redis_sink::wake() noexcept {
+    wake_.cancel();
+}
+
+redis_stats redis_sink::stats() const {
+    redis_stats s = stats_;
+    s.connected = connected_;
+    s.pending_series = store_.dirty_series().size() + inflight_.taken.size();
+    return s;
+}
+
+net::awaitable<void> redis_sink::run() {
+    auto backoff = first_backoff;
+    while (!stopped_) {
+        if (!co_await connect()) {
+            ++stats_.connect_failures;
+            finish_waiters(nullptr, "Redis is unreachable");
+            wake_.expires_after(backoff);
+            boost::system::error_code ec;
+            co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
+            backoff = std::min(backoff * 2, max_backoff);
+            continue;
+        }
+        backoff = first_backoff;
+        ++stats_.connects;
+        connected_ = true;
+        logged_down_ = false;
+        spdlog::info("redis: connected to {}", describe(options_.endpoint));
+        meta_written_.clear();      // Redis may have lost them (restart without persistence)
+        next_lease_ = clock::now(); // and our live key may have expired meanwhile: rewrite it
+        // One co_await per statement: g++ 12 miscompiles co_await inside `&&` (SIGILL).
+        bool healthy = co_await settle_after_reconnect();
+        if (healthy)
+            healthy = co_await serve();
+        if (healthy)
+            break; // drained
+        connected_ = false;
+        finish_waiters(nullptr, "Redis connection lost");
+    }
+    connected_ = false;
+    finish_waiters(nullptr, "metricsd is stopping");
+    boost::system::error_code ec;
+    socket_.close(ec);
+}
+
+net::awaitable<bool> redis_sink::connect() {
+    boost::system::error_code ec;
+    socket_.close(ec);
+    reader_ = reply_reader{};
+    const auto& e = options_.endpoint;
+    arm_deadline(); // connect or handshake taking too long closes the socket
+    if (e.kind == redis_endpoint::transport::unix_socket) {
+        const net::generic::stream_protocol::endpoint ep{uds::endpoint(e.path)};
+        socket_.open(ep.protocol(), ec);
+        if (!ec)
+            co_await socket_.async_connect(ep, net::redirect_error(net::use_awaitable, ec));
+    } else {
+        tcp::resolver resolver(ioc_);
+        const std::string port = std::to_string(e.port);
+        const auto results = co_await resolver.async_resolve(
+            e.host, port, net::redirect_error(net::use_awaitable, ec));
+        if (!ec) {
+            ec = net::error::host_not_found;
+            for (const auto& r : results) {
+                const net::generic::stream_protocol::endpoint ep{r.endpoint()};
+                socket_.close(ec);
+                socket_.open(ep.protocol(), ec);
+                if (ec)
+                    continue;
+                co_await socket_.async_connect(ep, net::redirect_error(net::use_awaitable, ec));
+                if (!ec) {
+                    // Flushes are one write each; waiting for more bytes only adds latency.
+                    socket_.set_option(tcp::no_delay(true), ec);
+                    ec = {};
+                    break;
+                }
+            }
+        }
+    }
+    disarm_deadline();
+    if (ec) {
+        if (!logged_down_)
+            spdlog::warn("redis: cannot connect to {}: {}; retrying with backoff", describe(e),
+                         ec.message());
+        logged_down_ = true;
+        socket_.close(ec);
+        co_return false;
+    }
+    // AUTH and SELECT in one pipeline, then PING so every handshake has a reply to wait for.
+    std::string bytes;
+    std::size_t count = 0;
+    const auto add = [&](std::initializer_list<std::string_view> argv) {
+        bytes += command_bytes(argv);
+        ++count;
+    };
+    if (e.password) {
+        if (e.username.empty())
+            add({"AUTH", *e.password});
+        else
+            add({"AUTH", e.username, *e.password});
+    }
+    const auto db = std::to_string(e.db);
+    if (e.db != 0)
+        add({"SELECT", db});
+    add({"PING"});
+    if (!co_await roundtrip(bytes, count))
+        co_return false;
+    if (const auto why = first_error(replies_); !why.empty()) {
+        spdlog::error("redis: {} refused the handshake: {}", describe(e), why);
+        logged_down_ = true;
+        disconnect("handshake refused");
+        co_return false;
+    }
+    co_return true;
+}
+
+net::awaitable<bool> redis_sink::roundtrip(const std::string& bytes, std::size_t count) {
+    replies_.clear();
+    arm_deadline();
+    boost::system::error_code ec;
+    co_await net::async_write(socket_, net::buffer(bytes),
+                              net::redirect_error(net::use_awaitable, ec));
+    while (!ec && replies_.size() < count) {
+        auto r = reader_.next();
+        if (r.state == reply_reader::status::reply) {
+            replies_.push_back(std::move(r.reply));
+            continue;
+        }
+        if (r.state == reply_reader::status::protocol_error) {
+            disarm_deadline();
+            spdlog::error("redis: protocol error: {}", reader_.error());
+            disconnect("protocol error");
+            co_return false;
+        }
+        const std::size_t n = co_await socket_.async_read_some(
+            net::buffer(read_buffer_), net::redirect_error(net::use_awaitable, ec));
+        if (!ec)
+            reader_.feed(std::string_view(read_buffer_.data(), n));
+    }
+    disarm_deadline();
+    if (ec) {
+        disconnect(timed_out_ ? std::string_view("request timed out") : ec.message());
+        co_return false;
+    }
+    co_return true;
+}
+
+void redis_sink::arm_deadline() {
+    const auto generation = ++deadline_generation_;
+    timed_out_ = false;
+    deadline_.expires_after(options_.command_timeout);
+    deadline_.async_wait([this, generation](boost::system::error_code ec) {
+        // A cancel() that comes after expiry cannot stop a queued handler: the generation can.
+        if (ec || generation != deadline_generation_)
+            return;
+        timed_out_ = true;
+        socket_.close(ec);
+    });
+}
+
+void redis_sink::disarm_deadline() {
+    ++deadline_generation_;
+    deadline_.cancel();
+}
+
+void redis_sink::disconnect(std::string_view why) {
+    if (connected_)
+        spdlog::warn("redis: connection to {} lost: {}; reconnecting", describe(options_.endpoint),
+                     why);
+    connected_ = false;
+    boost::system::error_code ec;
+    socket_.close(ec);
+}
+
+net::awaitable<bool> redis_sink::settle_after_reconnect() {
+    if (inflight_.empty())
+        co_return true;
+    // The last flush's EXEC reply never came: its sequence key says whether it ran.
+    const std::string probe = plan_flushseq_probe(options_.key_prefix, options_.daemon_id);
+    const bool answered = co_await roundtrip(probe, 1);
+    if (answered)
+        settle_probed(check_flushseq_probe(*replies_.front(), inflight_seq_));
+    co_return answered;
+}
+
+void redis_sink::settle_probed(flushseq_state state) {
+    switch (state) {
+    case flushseq_state::applied:
+        spdlog::info("redis: flush {} was applied before the connection dropped", inflight_seq_);
+        ++stats_.flushes;
+        settle_applied(inflight_);
+        return;
+    case flushseq_state::not_applied:
+        spdlog::info("redis: flush {} was not applied; its deltas go out again", inflight_seq_);
+        break;
+    case flushseq_state::unknown:
+        // Another run with our id, or garbage: resending risks a double count, dropping it a
+        // loss. Resend, as the design says, and say so.
+        spdlog::error("redis: cannot tell whether flush {} was applied (sequence key holds "
+                      "something else); sending its deltas again",
+                      inflight_seq_);
+        break;
+    }
+    ++stats_.flush_failures;
+    settle_failed(store_, inflight_);
+}
+
+std::chrono::milliseconds redis_sink::refresh_period() const {
+    // In milliseconds: a 1 s or 2 s expire_key_time divided in whole seconds would be 0, and a
+    // refresh would be due forever.
+    return std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire_key_time) / 3;
+}
+
+bool redis_sink::has_live_series() const {
+    for (const auto& [name, fam] : store_.families())
+        if (uses_live_key(fam->spec()) && !fam->all_series().empty())
+            return true;
+    return false;
+}
+
+std::chrono::milliseconds redis_sink::lease_period() const {
+    return options_.live_lease / 3;
+}
+
+bool redis_sink::has_changes() const {
+    return !store_.dirty_series().empty() || meta_written_.size() < store_.families().size();
+}
+
+bool redis_sink::flush_due() const {
+    const auto now = clock::now();
+    // Key refreshes and lease renewals are due at their time, whatever the flush cadence.
+    if (now >= next_refresh_ || (now >= next_lease_ && has_live_series()))
+        return true;
+    return has_changes() && (draining_ || early_ || now >= next_flush_);
+}
+
+net::awaitable<bool> redis_sink::serve() {
+    for (;;) {
+        if (!waiters_.empty()) {
+            if (!co_await read_snapshot())
+                co_return false;
+            continue;
+        }
+        if (flush_due()) {
+            if (!co_await flush())
+                co_return false;
+            continue;
+        }
+        if (draining_ && live_written_) {
+            // Last: our live* contributions leave with us (the workers are gone).
+            if (!co_await flush(true))
+                co_return false;
+            continue;
+        }
+        if (draining_) {
+            stopped_ = true;
+            co_return true;
+        }
+        // Changes wait for the flush cadence; without any, look again one interval from now
+        // (ops do not wake this loop: they only mark series).
+        auto until = has_changes() ? next_flush_ : clock::now() + options_.flush_interval;
+        until = std::min(until, next_refresh_);
+        if (has_live_series()) // else next_lease_ stays in the past: not a reason to wake
+            until = std::min(until, next_lease_);
+        wake_.expires_at(until);
+        boost::system::error_code ec;
+        co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+}
+
+net::awaitable<bool> redis_sink::flush(bool retire_live) {
+    const auto started = clock::now();
+    next_flush_ = started + options_.flush_interval;
+    // Every lease / 3: renew the live key's lease and write all our live contributions again
+    // (cheap, and it heals a key that expired or a Redis that lost it).
+    const bool keepalive = !retire_live && started >= next_lease_ && has_live_series();
+    if (started >= next_lease_)
+        next_lease_ = started + lease_period();
+    if (keepalive)
+        mark_live_series(store_);
+    collect_batch(store_, inflight_, unix_ms(), options_.max_flush_series);
+    // What did not fit (or a burst that already reached the threshold) goes next, at once.
+    early_ = store_.dirty_series().size() >= options_.early_flush_series;
+    // Every expire_key_time / 3: keep our families' keys alive, and write every metadata record
+    // again (HSETNX: a no-op unless someone deleted it, e.g. FLUSHDB while we stayed connected).
+    const bool refreshing = started >= next_refresh_;
+    if (refreshing)
+        next_refresh_ = started + refresh_period();
+    std::vector<const family_spec*> metadata;
+    std::vector<const family_spec*> refresh;
+    for (const auto& [name, fam] : store_.families()) {
+        if (refreshing || !meta_written_.contains(&fam->spec()))
+            metadata.push_back(&fam->spec());
+        if (refreshing && !fam->all_series().empty())
+            refresh.push_back(&fam->spec());
+    }
+    inflight_seq_ = ++seq_;
+    flush_request request;
+    request.prefix = options_.key_prefix;
+    request.daemon_id = options_.daemon_id;
+    request.seq = inflight_seq_;
+    request.expire_seconds = options_.expire_key_time.count();
+    request.deltas = inflight_.deltas;
+    request.metadata = metadata;
+    request.refresh = refresh;
+    request.live_lease_ms = options_.live_lease.count();
+    request.live_keepalive = keepalive;
+    request.live_retire = retire_live;
+    const std::vector<std::string> stale(stale_daemons_.begin(), stale_daemons_.end());
+    request.stale_daemons = stale;
+    const bool live_deltas = std::any_of(inflight_.deltas.begin(), inflight_.deltas.end(),
+                                         [](const series_delta& d) { return d.live; });
+    const flush_plan plan = plan_flush(request);
+    if (plan.skipped != 0)
+        spdlog::warn("redis: {} series deltas could not be written (non-finite values)",
+                     plan.skipped);
+    if (!co_await roundtrip(plan.bytes, plan.replies))
+        co_return false; // inflight_ waits for the probe after the reconnect
+    const auto outcome = check_transaction(replies_, plan.queued);
+    switch (outcome.state) {
+    case transaction_outcome::status::applied:
+        if (outcome.error_elements != 0) {
+            stats_.write_errors += outcome.error_elements;
+            spdlog::warn("redis: {} command(s) of flush {} failed: {}", outcome.error_elements,
+                         inflight_seq_, outcome.first_error);
+        }
+        ++stats_.flushes;
+        stats_.commands += plan.queued;
+        stats_.flushed_series += inflight_.taken.size();
+        settle_applied(inflight_);
+        meta_written_.insert(metadata.begin(), metadata.end());
+        for (const auto& id : stale)
+            stale_daemons_.erase(id);
+        live_written_ = !retire_live && (live_written_ || keepalive || live_deltas);
+        stats_.flush_seconds_last = std::chrono::duration<double>(clock::now() - started).count();
+        stats_.flush_seconds_total += stats_.flush_seconds_last;
+        co_return true;
+    case transaction_outcome::status::aborted:
+        spdlog::warn("redis: flush {} aborted: {}; sending it again", inflight_seq_,
+                     outcome.first_error);
+        ++stats_.flush_failures;
+        settle_failed(store_, inflight_);
+        co_return true;
+    case transaction_outcome::status::unexpected:
+        break;
+    }
+    spdlog::error("redis: unexpected reply to flush {}; reconnecting", inflight_seq_);
+    disconnect("unexpected reply");
+    co_return false;
+}
+
+net::awaitable<bool> redis_sink::read_snapshot() {
+    // Arguments that are temporaries inside a co_await expression crash g++ 12 builds
+    // (SIGILL in the coroutine): always name them first.
+    const std::string meta_request =
+        plan_meta_read(options_.key_prefix) + plan_daemons_read(options_.key_prefix);
+    if (!co_await roundtrip(meta_request, 2))
+        co_return false;
+    const meta_read meta = parse_meta_reply(*replies_.front());
+    const std::vector<std::string> daemons = parse_daemons_reply(*replies_.back());
+    if (!meta.ok) {
+        finish_waiters(nullptr, "the metadata hash is not a hash: " +
+                                    std::string(reply_text(*replies_.front())));
+        co_return true;
+    }
+    stats_.malformed_meta += meta.malformed;
+    const scrape_selection selected = select_families(store_, meta);
+    for (const auto& c : selected.conflicts) {
+        ++stats_.meta_conflicts;
+        if (conflicts_logged_.insert(c).second)
+            spdlog::warn("redis: family {} (exporting this daemon's declaration)", c);
+    }
+    const scrape_plan plan = plan_scrape(options_.key_prefix, selected.families, daemons);
+    if (!co_await roundtrip(plan.bytes, plan.replies))
+        co_return false;
+    scrape_result result = parse_scrape(plan, selected.families, replies_, daemons);
+    if (!result.ok) {
+        finish_waiters(nullptr, "snapshot failed: " + result.error);
+        co_return true;
+    }
+    stats_.malformed_fields += result.malformed_fields;
+    stats_.wrong_type_keys += result.wrong_type_keys;
+    stats_.bad_values += result.bad_values;
+    ++stats_.snapshots;
+    // Daemons whose live key is gone died (or lost Redis) for longer than the lease: take them
+    // out of the set in our next flush, so scrapes stop reading their keys.
+    for (const auto& d : result.live)
+        if (!d.present && d.id != options_.daemon_id)
+            stale_daemons_.insert(d.id);
+    // No flush is in flight (one request at a time): the snapshot holds every flush sent, and
+    // the store's changed series are exactly what it lacks.
+    std::vector<series_delta> pending;
+    pending_deltas(store_, unix_ms(), pending);
+    finish_waiters(std::make_shared<const redis_view>(selected, std::move(result), pending,
+                                                      options_.daemon_id),
+                   {});
+    co_return true;
+}
+
+void redis_sink::finish_waiters(std::shared_ptr<const redis_view> view, const std::string& error) {
+    for (waiter* w : waiters_) {
+        w->view = view;
+        w->error = error;
+        w->done = true;
+        w->timer.cancel();
+    }
+    if (!view && !waiters_.empty())
+        stats_.snapshot_failures += waiters_.size();
+    waiters_.clear();
+}
+
+net::awaitable<std::shared_ptr<const redis_view>> redis_sink::snapshot(std::string& error) {
+    if (!connected_ || stopped_) {
+        ++stats_.snapshot_failures;
+        error = stopped_ ? "metricsd is stopping" : "Redis is unreachable";
+        co_return nullptr;
+    }
+    waiter w(ioc_);
+    waiters_.push_back(&w);
+    wake();
+    while (!w.done) {
+        boost::system::error_code ec;
+        co_await w.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+    error = std::move(w.error);
+    co_return std::move(w.view);
+}
+
+net::awaitable<bool> redis_sink::drain(clock::time_point deadline) {
+    draining_ = true;
+    wake();
+    net::steady_timer poll(ioc_);
+    while (!stopped_ && clock::now() < deadline) {
+        if (!connected_ && store_.dirty_series().empty() && inflight_.empty())
+            break; // nothing to write: no reason to wait for a Redis that is not there
+        poll.expires_after(std::chrono::milliseconds(5));
+        co_await poll.async_wait(net::use_awaitable);
+        if (!connected_)
+            wake(); // cut a reconnect backoff short
+    }
+    if (stopped_)
+        co_return true;
+    const auto lost = store_.dirty_series().size() + inflight_.taken.size();
+    if (lost != 0)
+        spdlog::error("redis: shutdown deadline passed before Redis took the last flush; the "
+                      "changes of {} series are not in Redis",
+                      lost);
+    // Ends run(): its IO fails on the closed socket, its waits are woken, and it sees stopped_.
+    stopped_ = true;
+    boost::system::error_code ec;
+    socket_.close(ec);
+    wake();
+    disarm_deadline();
+    co_return lost == 0;
+}
+
+} // namespace metricsd::daemon

@@ -1,0 +1,44 @@
+// What a scrape shows on the Redis backend: every family any daemon sharing the Redis declared,
+// with the values of one Redis snapshot plus this daemon's not-yet-flushed deltas, as families
+// the exposition renders like the store's. Pure.
+#pragma once
+
+#include "daemon/exposition/exposition.hpp"
+#include "daemon/redis/redis_flush.hpp"
+#include "daemon/redis/redis_scrape.hpp"
+#include "daemon/store/store.hpp"
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace metricsd::daemon {
+
+/// The families one scrape reads: the store's own, then those only the metadata hash knows.
+struct scrape_selection {
+    std::vector<std::unique_ptr<family_spec>> remote; ///< owned copies of metadata-only families
+    std::vector<const family_spec*> families;         ///< store's and remote, ordered by name
+    /// Families whose record differs from this daemon's declaration, or that would expose a
+    /// sample name another family already exposes: `name: why`. The local one is exported.
+    std::vector<std::string> conflicts;
+};
+scrape_selection select_families(const store& st, const meta_read& meta);
+
+/// Rendered families built from a snapshot of `selected` plus `pending` (pending_deltas()).
+/// live* gauges combine, by their mode, the data key (pytheus writers) and every daemon's live
+/// key, this daemon's (`own_daemon`) brought up to date by its pending deltas.
+class redis_view {
+public:
+    redis_view(const scrape_selection& selected, scrape_result snapshot,
+               std::span<const series_delta> pending, std::string_view own_daemon = {});
+
+    /// Append every family (no trailer), ordered by name.
+    void render(exposition_format f, std::string& out) const;
+    std::size_t series_count() const noexcept;
+
+private:
+    std::vector<family> families_;
+};
+
+} // namespace metricsd::daemon

@@ -1,0 +1,49 @@
+// A validated metric family definition: what DECLARE_FAMILY asked for, checked against the
+// Prometheus naming rules. Pure; no store state.
+#pragma once
+
+#include "daemon/store/outcome.hpp"
+
+#include <metricsd/protocol/messages.hpp>
+
+#include <string>
+#include <vector>
+
+namespace metricsd::daemon {
+
+/// Everything that defines a family. Two declarations of one name must agree on all of it but
+/// help (the first help text wins, so a rolling deploy that rewords help breaks nobody).
+struct family_spec {
+    std::string name;
+    std::string help;
+    protocol::metric_type type = protocol::metric_type::counter;
+    protocol::gauge_mode mode = protocol::gauge_mode::livesum;
+    std::vector<std::string> label_names;
+    std::vector<std::string> bucket_texts; ///< as declared, kept verbatim for Redis keys
+    std::vector<double> bounds;            ///< parsed bucket_texts; +Inf is implicit
+    std::vector<std::string> le_labels;    ///< canonical `le` texts, then "+Inf" (rendered once)
+};
+
+/// Validate a declaration: metric name, label names (syntax, reserved, duplicates, `pid` in the
+/// per-pid gauge modes), bucket texts (finite numbers, strictly increasing, at least one).
+outcome<family_spec> make_family_spec(const protocol::family_decl& decl);
+
+/// Why `b` cannot share a name with `a`, or empty when they are compatible.
+std::string conflict_between(const family_spec& a, const family_spec& b);
+
+/// Gauge modes that add a `pid` label (one series per worker process).
+constexpr bool is_per_pid(protocol::gauge_mode m) noexcept {
+    return m == protocol::gauge_mode::all || m == protocol::gauge_mode::liveall;
+}
+/// Gauge modes that forget a worker's value when it retires.
+constexpr bool is_live(protocol::gauge_mode m) noexcept {
+    using enum protocol::gauge_mode;
+    return m == livesum || m == liveall || m == livemax || m == livemin || m == livemostrecent;
+}
+
+/// The sample names a family emits in either exposition format (e.g. a histogram `h` emits
+/// `h_bucket`, `h_sum`, `h_count`; a counter `c` emits `c` and `c_total`). Two families whose
+/// lists overlap would produce duplicate series, so the store refuses the second.
+std::vector<std::string> claimed_names(const family_spec& spec);
+
+} // namespace metricsd::daemon

@@ -1,0 +1,195 @@
+#include "daemon/exposition/exposition.hpp"
+#include "daemon/store/store.hpp"
+#include "store_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace metricsd::test {
+namespace {
+
+using daemon::exposition_format;
+using protocol::gauge_mode;
+using protocol::metric_type;
+using protocol::op_code;
+
+std::string render(const daemon::store& s, exposition_format f) {
+    std::string out;
+    daemon::render(s, f, out);
+    return out;
+}
+
+const char* const fixture_text = R"(
+# HELP http_requests_total Requests served, by method and code.
+# TYPE http_requests_total counter
+http_requests_total{method="GET",code="200"} 1030
+http_requests_total{method="POST",code="500"} 0.5
+http_requests_total{method="PUT",code="201"} 0
+# HELP in_flight Requests in flight.
+# TYPE in_flight gauge
+in_flight 5
+# HELP jobs_run_total Jobs run.\nSecond line \\ backslash.
+# TYPE jobs_run_total counter
+jobs_run_total 7
+# HELP odd_labels Label values that need escaping.
+# TYPE odd_labels gauge
+odd_labels{path="C:\\dir \"quoted\"\nnext"} -3
+odd_labels{path="café 日本"} 0.1
+# HELP payload_bytes Payload sizes.
+# TYPE payload_bytes summary
+payload_bytes_sum 512
+payload_bytes_count 2
+# HELP request_latency_seconds Latency.
+# TYPE request_latency_seconds histogram
+request_latency_seconds_bucket{route="/api",le="0.005"} 2
+request_latency_seconds_bucket{route="/api",le="0.1"} 3
+request_latency_seconds_bucket{route="/api",le="1.0"} 6
+request_latency_seconds_bucket{route="/api",le="2.5"} 7
+request_latency_seconds_bucket{route="/api",le="+Inf"} 8
+request_latency_seconds_sum{route="/api"} 13.806000000000001
+request_latency_seconds_count{route="/api"} 8
+# HELP special_values Special floats.
+# TYPE special_values gauge
+special_values{kind="large"} 1e+21
+special_values{kind="nan"} NaN
+special_values{kind="neg_inf"} -Inf
+special_values{kind="pos_inf"} +Inf
+special_values{kind="small"} 1.5e-07
+# HELP worker_temperature Per-worker value.
+# TYPE worker_temperature gauge
+worker_temperature{pid="101"} 36.6
+worker_temperature{pid="102"} 37
+worker_temperature{pid="103"} 38.5
+)";
+
+const char* const fixture_openmetrics = R"(
+# HELP http_requests Requests served, by method and code.
+# TYPE http_requests counter
+http_requests_total{method="GET",code="200"} 1030
+http_requests_total{method="POST",code="500"} 0.5
+http_requests_total{method="PUT",code="201"} 0
+# HELP in_flight Requests in flight.
+# TYPE in_flight gauge
+in_flight 5
+# HELP jobs_run Jobs run.\nSecond line \\ backslash.
+# TYPE jobs_run counter
+jobs_run_total 7
+# HELP odd_labels Label values that need escaping.
+# TYPE odd_labels gauge
+odd_labels{path="C:\\dir \"quoted\"\nnext"} -3
+odd_labels{path="café 日本"} 0.1
+# HELP payload_bytes Payload sizes.
+# TYPE payload_bytes summary
+payload_bytes_sum 512
+payload_bytes_count 2
+# HELP request_latency_seconds Latency.
+# TYPE request_latency_seconds histogram
+request_latency_seconds_bucket{route="/api",le="0.005"} 2
+request_latency_seconds_bucket{route="/api",le="0.1"} 3
+request_latency_seconds_bucket{route="/api",le="1.0"} 6
+request_latency_seconds_bucket{route="/api",le="2.5"} 7
+request_latency_seconds_bucket{route="/api",le="+Inf"} 8
+request_latency_seconds_sum{route="/api"} 13.806000000000001
+request_latency_seconds_count{route="/api"} 8
+# HELP special_values Special floats.
+# TYPE special_values gauge
+special_values{kind="large"} 1e+21
+special_values{kind="nan"} NaN
+special_values{kind="neg_inf"} -Inf
+special_values{kind="pos_inf"} +Inf
+special_values{kind="small"} 1.5e-07
+# HELP worker_temperature Per-worker value.
+# TYPE worker_temperature gauge
+worker_temperature{pid="101"} 36.6
+worker_temperature{pid="102"} 37
+worker_temperature{pid="103"} 38.5
+# EOF
+)";
+
+TEST(exposition, fixture_text_0_0_4_exact) {
+    daemon::store s;
+    build_fixture(s);
+    EXPECT_EQ(render(s, exposition_format::text), std::string(fixture_text).substr(1));
+}
+
+TEST(exposition, fixture_openmetrics_1_0_exact) {
+    daemon::store s;
+    build_fixture(s);
+    EXPECT_EQ(render(s, exposition_format::openmetrics),
+              std::string(fixture_openmetrics).substr(1));
+}
+
+TEST(exposition, counter_without_total_suffix) {
+    daemon::store s;
+    const auto w = s.add_worker(1);
+    auto f = declare(s, {"jobs", metric_type::counter, "Jobs."});
+    ASSERT_EQ(s.apply(bind(s, f.value(), {}, w), op_code::inc, 3), daemon::apply_status::ok);
+    // 0.0.4 shows the name as declared; OpenMetrics requires the _total sample suffix.
+    EXPECT_EQ(render(s, exposition_format::text),
+              "# HELP jobs Jobs.\n# TYPE jobs counter\njobs 3\n");
+    EXPECT_EQ(render(s, exposition_format::openmetrics),
+              "# HELP jobs Jobs.\n# TYPE jobs counter\njobs_total 3\n# EOF\n");
+}
+
+TEST(exposition, help_escaping_differs_between_formats) {
+    daemon::store s;
+    ASSERT_TRUE(declare(s, {"g", metric_type::gauge, "say \"hi\"\\\n"}));
+    EXPECT_EQ(render(s, exposition_format::text), "# HELP g say \"hi\"\\\\\\n\n# TYPE g gauge\n");
+    EXPECT_EQ(render(s, exposition_format::openmetrics),
+              "# HELP g say \\\"hi\\\"\\\\\\n\n# TYPE g gauge\n# EOF\n");
+}
+
+TEST(exposition, empty_help_and_empty_family) {
+    daemon::store s;
+    ASSERT_TRUE(declare(s, {"g", metric_type::gauge}));
+    EXPECT_EQ(render(s, exposition_format::text), "# TYPE g gauge\n");
+    EXPECT_EQ(render(s, exposition_format::openmetrics), "# TYPE g gauge\n# EOF\n");
+    daemon::store empty;
+    EXPECT_EQ(render(empty, exposition_format::text), "");
+    EXPECT_EQ(render(empty, exposition_format::openmetrics), "# EOF\n");
+}
+
+TEST(exposition, live_modes_without_live_workers_show_no_sample) {
+    daemon::store s;
+    const auto w = s.add_worker(9);
+    auto mx = declare(s, {"mx", metric_type::gauge, "", {}, {}, gauge_mode::livemax});
+    auto la = declare(s, {"la", metric_type::gauge, "", {"k"}, {}, gauge_mode::liveall});
+    auto ls = declare(s, {"ls", metric_type::gauge});
+    ASSERT_EQ(s.apply(bind(s, mx.value(), {}, w), op_code::set, 4), daemon::apply_status::ok);
+    ASSERT_EQ(s.apply(bind(s, la.value(), {"v"}, w), op_code::set, 5), daemon::apply_status::ok);
+    ASSERT_EQ(s.apply(bind(s, ls.value(), {}, w), op_code::set, 6), daemon::apply_status::ok);
+    EXPECT_EQ(render(s, exposition_format::text),
+              "# TYPE la gauge\nla{k=\"v\",pid=\"9\"} 5\n# TYPE ls gauge\nls 6\n"
+              "# TYPE mx gauge\nmx 4\n");
+    s.retire_worker(w);
+    EXPECT_EQ(render(s, exposition_format::text),
+              "# TYPE la gauge\n# TYPE ls gauge\nls 0\n# TYPE mx gauge\n");
+}
+
+TEST(exposition, series_are_ordered_by_label_values) {
+    daemon::store s;
+    const auto w = s.add_worker(1);
+    auto f = declare(s, {"c_total", metric_type::counter, "", {"a", "b"}});
+    for (auto v : {"b", "a", "c"})
+        bind(s, f.value(), {v, "z"}, w);
+    bind(s, f.value(), {"a", "y"}, w);
+    EXPECT_EQ(render(s, exposition_format::text),
+              "# TYPE c_total counter\nc_total{a=\"a\",b=\"y\"} 0\nc_total{a=\"a\",b=\"z\"} 0\n"
+              "c_total{a=\"b\",b=\"z\"} 0\nc_total{a=\"c\",b=\"z\"} 0\n");
+}
+
+TEST(exposition, appends_to_the_buffer_and_reuses_it) {
+    daemon::store s;
+    build_fixture(s);
+    std::string out = "prefix\n";
+    daemon::render(s, exposition_format::text, out);
+    EXPECT_EQ(out, "prefix\n" + std::string(fixture_text).substr(1));
+    EXPECT_EQ(daemon::content_type(exposition_format::text),
+              "text/plain; version=0.0.4; charset=utf-8");
+    EXPECT_EQ(daemon::content_type(exposition_format::openmetrics),
+              "application/openmetrics-text; version=1.0.0; charset=utf-8");
+}
+
+} // namespace
+} // namespace metricsd::test

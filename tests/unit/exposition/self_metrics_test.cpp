@@ -1,0 +1,217 @@
+#include "daemon/exposition/self_metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+namespace metricsd::test {
+namespace {
+
+using daemon::exposition_format;
+
+daemon::self_metrics_snapshot known_snapshot() {
+    daemon::self_metrics_snapshot s;
+    s.version = "1.2.3";
+    s.start_time_seconds = 1700000000.5;
+    s.ingest_bytes = 1024;
+    s.ingest_frames = 10;
+    s.ingest_ops_applied = 3;
+    s.ingest_ops_rejected = 1;
+    s.ingest_ops_dropped = 2;
+    s.ingest_syncs = 4;
+    // Unsorted and with a zero: the writer sorts by code name and skips zeros.
+    s.ingest_errors = {{"invalid_op", 1}, {"bad_magic", 2}, {"internal", 0}};
+    s.ingest_connections_open = 1;
+    s.ingest_connections_total = 5;
+    s.series = 7;
+    s.families = 2;
+    s.workers = 1;
+    s.http_requests = {
+        {"/metrics", 200, 3}, {"/healthz", 200, 1}, {"/metrics", 405, 0}, {"other", 0, 2}};
+    s.scrapes = 3;
+    s.scrape_seconds_total = 0.25;
+    return s;
+}
+
+std::string render(const daemon::self_metrics_snapshot& s, exposition_format f) {
+    std::string out;
+    daemon::render_self_metrics(s, f, out);
+    return out;
+}
+
+// The families between the headers, identical in both formats: counter samples keep `_total`.
+const char* const samples_after_errors_header = R"(metricsd_ingest_errors_total{code="bad_magic"} 2
+metricsd_ingest_errors_total{code="invalid_op"} 1
+)";
+
+TEST(self_metrics, text_format_exact) {
+    const std::string expected =
+        std::string(
+            R"(# HELP metricsd_build_info Always 1; the version label names the running build.
+# TYPE metricsd_build_info gauge
+metricsd_build_info{version="1.2.3"} 1
+# HELP metricsd_start_time_seconds Unix time the daemon started, in seconds.
+# TYPE metricsd_start_time_seconds gauge
+metricsd_start_time_seconds 1700000000.5
+# HELP metricsd_ingest_bytes_total Bytes received on the ingest socket.
+# TYPE metricsd_ingest_bytes_total counter
+metricsd_ingest_bytes_total 1024
+# HELP metricsd_ingest_frames_total Frames received on the ingest socket.
+# TYPE metricsd_ingest_frames_total counter
+metricsd_ingest_frames_total 10
+# HELP metricsd_ingest_ops_applied_total Ops applied to the store.
+# TYPE metricsd_ingest_ops_applied_total counter
+metricsd_ingest_ops_applied_total 3
+# HELP metricsd_ingest_ops_rejected_total Ops refused with an ERROR frame (invalid for the type or value).
+# TYPE metricsd_ingest_ops_rejected_total counter
+metricsd_ingest_ops_rejected_total 1
+# HELP metricsd_ingest_ops_dropped_total Ops dropped silently: their handle's declaration was already refused.
+# TYPE metricsd_ingest_ops_dropped_total counter
+metricsd_ingest_ops_dropped_total 2
+# HELP metricsd_ingest_syncs_total SYNC frames answered.
+# TYPE metricsd_ingest_syncs_total counter
+metricsd_ingest_syncs_total 4
+# HELP metricsd_ingest_errors_total ERROR frames sent to clients, by error code. Series refused by a limit or for a bad label value count here as family_series_limit, total_series_limit and invalid_label_value.
+# TYPE metricsd_ingest_errors_total counter
+)") + samples_after_errors_header +
+        R"(# HELP metricsd_ingest_connections_open Ingest connections open now.
+# TYPE metricsd_ingest_connections_open gauge
+metricsd_ingest_connections_open 1
+# HELP metricsd_ingest_connections_total Ingest connections accepted.
+# TYPE metricsd_ingest_connections_total counter
+metricsd_ingest_connections_total 5
+# HELP metricsd_ingest_connections_rejected_total Ingest connections refused over the connection limit.
+# TYPE metricsd_ingest_connections_rejected_total counter
+metricsd_ingest_connections_rejected_total 0
+# HELP metricsd_series Series in the store.
+# TYPE metricsd_series gauge
+metricsd_series 7
+# HELP metricsd_families Metric families in the store.
+# TYPE metricsd_families gauge
+metricsd_families 2
+# HELP metricsd_workers Worker connections alive now.
+# TYPE metricsd_workers gauge
+metricsd_workers 1
+# HELP metricsd_http_requests_total HTTP responses, by route and status code.
+# TYPE metricsd_http_requests_total counter
+metricsd_http_requests_total{route="/healthz",code="200"} 1
+metricsd_http_requests_total{route="/metrics",code="200"} 3
+metricsd_http_requests_total{route="other",code="other"} 2
+# HELP metricsd_http_connections_rejected_total HTTP connections closed unserved over the connection limit.
+# TYPE metricsd_http_connections_rejected_total counter
+metricsd_http_connections_rejected_total 0
+# HELP metricsd_scrapes_total Scrapes rendered, before this one.
+# TYPE metricsd_scrapes_total counter
+metricsd_scrapes_total 3
+# HELP metricsd_scrape_duration_seconds_total Seconds spent rendering and compressing scrapes, before this one.
+# TYPE metricsd_scrape_duration_seconds_total counter
+metricsd_scrape_duration_seconds_total 0.25
+)";
+    EXPECT_EQ(render(known_snapshot(), exposition_format::text), expected);
+}
+
+TEST(self_metrics, openmetrics_exact) {
+    const std::string expected =
+        std::string(
+            R"(# HELP metricsd_build_info Always 1; the version label names the running build.
+# TYPE metricsd_build_info gauge
+metricsd_build_info{version="1.2.3"} 1
+# HELP metricsd_start_time_seconds Unix time the daemon started, in seconds.
+# TYPE metricsd_start_time_seconds gauge
+metricsd_start_time_seconds 1700000000.5
+# HELP metricsd_ingest_bytes Bytes received on the ingest socket.
+# TYPE metricsd_ingest_bytes counter
+metricsd_ingest_bytes_total 1024
+# HELP metricsd_ingest_frames Frames received on the ingest socket.
+# TYPE metricsd_ingest_frames counter
+metricsd_ingest_frames_total 10
+# HELP metricsd_ingest_ops_applied Ops applied to the store.
+# TYPE metricsd_ingest_ops_applied counter
+metricsd_ingest_ops_applied_total 3
+# HELP metricsd_ingest_ops_rejected Ops refused with an ERROR frame (invalid for the type or value).
+# TYPE metricsd_ingest_ops_rejected counter
+metricsd_ingest_ops_rejected_total 1
+# HELP metricsd_ingest_ops_dropped Ops dropped silently: their handle's declaration was already refused.
+# TYPE metricsd_ingest_ops_dropped counter
+metricsd_ingest_ops_dropped_total 2
+# HELP metricsd_ingest_syncs SYNC frames answered.
+# TYPE metricsd_ingest_syncs counter
+metricsd_ingest_syncs_total 4
+# HELP metricsd_ingest_errors ERROR frames sent to clients, by error code. Series refused by a limit or for a bad label value count here as family_series_limit, total_series_limit and invalid_label_value.
+# TYPE metricsd_ingest_errors counter
+)") + samples_after_errors_header +
+        R"(# HELP metricsd_ingest_connections_open Ingest connections open now.
+# TYPE metricsd_ingest_connections_open gauge
+metricsd_ingest_connections_open 1
+# HELP metricsd_ingest_connections Ingest connections accepted.
+# TYPE metricsd_ingest_connections counter
+metricsd_ingest_connections_total 5
+# HELP metricsd_ingest_connections_rejected Ingest connections refused over the connection limit.
+# TYPE metricsd_ingest_connections_rejected counter
+metricsd_ingest_connections_rejected_total 0
+# HELP metricsd_series Series in the store.
+# TYPE metricsd_series gauge
+metricsd_series 7
+# HELP metricsd_families Metric families in the store.
+# TYPE metricsd_families gauge
+metricsd_families 2
+# HELP metricsd_workers Worker connections alive now.
+# TYPE metricsd_workers gauge
+metricsd_workers 1
+# HELP metricsd_http_requests HTTP responses, by route and status code.
+# TYPE metricsd_http_requests counter
+metricsd_http_requests_total{route="/healthz",code="200"} 1
+metricsd_http_requests_total{route="/metrics",code="200"} 3
+metricsd_http_requests_total{route="other",code="other"} 2
+# HELP metricsd_http_connections_rejected HTTP connections closed unserved over the connection limit.
+# TYPE metricsd_http_connections_rejected counter
+metricsd_http_connections_rejected_total 0
+# HELP metricsd_scrapes Scrapes rendered, before this one.
+# TYPE metricsd_scrapes counter
+metricsd_scrapes_total 3
+# HELP metricsd_scrape_duration_seconds Seconds spent rendering and compressing scrapes, before this one.
+# TYPE metricsd_scrape_duration_seconds counter
+metricsd_scrape_duration_seconds_total 0.25
+)";
+    EXPECT_EQ(render(known_snapshot(), exposition_format::openmetrics), expected);
+}
+
+// OpenMetrics forbids two families of one name; counters lose `_total` there, so a gauge `x`
+// beside a counter `x_total` would clash. The store refuses that for clients; check ourselves.
+TEST(self_metrics, openmetrics_family_names_are_unique) {
+    const std::string out = render(known_snapshot(), exposition_format::openmetrics);
+    std::set<std::string> names;
+    std::size_t pos = 0;
+    while ((pos = out.find("# TYPE ", pos)) != std::string::npos) {
+        pos += 7;
+        const std::string name = out.substr(pos, out.find(' ', pos) - pos);
+        EXPECT_TRUE(names.insert(name).second) << "duplicate family " << name;
+    }
+    EXPECT_EQ(names.size(), 19u);
+}
+
+TEST(self_metrics, escapes_label_values_and_writes_no_trailer) {
+    auto s = known_snapshot();
+    s.version = "1.0\"rc\\";
+    const std::string out = render(s, exposition_format::openmetrics);
+    EXPECT_NE(out.find("metricsd_build_info{version=\"1.0\\\"rc\\\\\"} 1\n"), std::string::npos)
+        << out;
+    EXPECT_EQ(out.find("# EOF"), std::string::npos);
+}
+
+TEST(series_ttl_self_metrics, expired_counter_is_shown_when_expiry_is_on) {
+    daemon::self_metrics_snapshot snap;
+    std::string off;
+    daemon::render_self_metrics(snap, daemon::exposition_format::text, off);
+    EXPECT_EQ(off.find("metricsd_series_expired_total"), std::string::npos);
+    snap.series_expiry = true;
+    snap.series_expired = 42;
+    std::string on;
+    daemon::render_self_metrics(snap, daemon::exposition_format::openmetrics, on);
+    EXPECT_NE(on.find("# TYPE metricsd_series_expired counter\n"), std::string::npos) << on;
+    EXPECT_NE(on.find("\nmetricsd_series_expired_total 42\n"), std::string::npos) << on;
+}
+
+} // namespace
+} // namespace metricsd::test

@@ -1,0 +1,269 @@
+#include "daemon/store/gauge.hpp"
+#include "daemon/ingest/ingest_handler.hpp"
+#include "daemon/store/store.hpp"
+
+#include <metricsd/protocol/decoder.hpp>
+#include <metricsd/protocol/encoder.hpp>
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace metricsd::daemon {
+namespace {
+
+using protocol::error_code;
+using protocol::gauge_mode;
+using protocol::metric_type;
+using protocol::op_code;
+
+/// What the client would read back.
+std::vector<protocol::message> replies(std::string& bytes, std::vector<std::string>& texts) {
+    protocol::decoder d(protocol::role::client);
+    d.feed(bytes);
+    bytes.clear();
+    std::vector<protocol::message> out;
+    for (;;) {
+        auto r = d.next();
+        if (r.state != protocol::decode_result::status::message)
+            break;
+        if (auto* e = std::get_if<protocol::error>(&r.msg))
+            texts.emplace_back(e->message);
+        out.push_back(r.msg);
+    }
+    // Views into the decoder die with it; keep only what tests compare (texts copied above).
+    return out;
+}
+
+struct client_bytes {
+    std::string b;
+    client_bytes& hello() {
+        protocol::encode(b, protocol::handshake{});
+        return *this;
+    }
+    client_bytes& family(std::uint32_t h, std::string_view name, metric_type t,
+                         std::vector<std::string_view> labels = {},
+                         std::vector<std::string_view> buckets = {},
+                         gauge_mode mode = gauge_mode::livesum) {
+        protocol::family_decl d{h, t, mode, name, "help", labels, buckets};
+        protocol::encode(b, d);
+        return *this;
+    }
+    client_bytes& series(std::uint32_t h, std::uint32_t fam, std::vector<std::string_view> v = {}) {
+        protocol::encode(b, protocol::series_decl{h, fam, v});
+        return *this;
+    }
+    client_bytes& ops(std::vector<protocol::op_record> r) {
+        protocol::encode_ops(b, r);
+        return *this;
+    }
+    client_bytes& sync(std::uint64_t t) {
+        protocol::encode(b, protocol::sync{t});
+        return *this;
+    }
+};
+
+double counter_value(const store& s, std::string_view name, std::vector<std::string> labels = {}) {
+    const auto& fam = *s.families().find(name)->second;
+    return fam.all_series().find(labels)->second.value;
+}
+
+struct ingest : ::testing::Test {
+    store s;
+    std::vector<std::string> texts;
+
+    std::vector<protocol::message> run(ingest_handler& h, const std::string& bytes,
+                                       bool expect_open = true) {
+        h.feed(bytes);
+        EXPECT_EQ(h.process(), expect_open);
+        return replies(h.output(), texts);
+    }
+};
+
+TEST_F(ingest, handshake_declare_ops_sync_ack) {
+    ingest_handler h(s, 4242);
+    client_bytes c;
+    c.hello()
+        .family(0, "jobs_total", metric_type::counter, {"queue"})
+        .series(0, 0, {"mail"})
+        .series(1, 0, {"sms"})
+        .ops({{op_code::inc, 0, 1}, {op_code::inc, 0, 2}, {op_code::inc, 1, 5}})
+        .sync(77);
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 2u);
+    ASSERT_TRUE(std::holds_alternative<protocol::welcome>(r[0]));
+    EXPECT_EQ(std::get<protocol::welcome>(r[0]).max_frame_payload,
+              protocol::limits::max_frame_payload);
+    ASSERT_TRUE(std::holds_alternative<protocol::ack>(r[1]));
+    EXPECT_EQ(std::get<protocol::ack>(r[1]).token, 77u);
+    EXPECT_EQ(counter_value(s, "jobs_total", {"mail"}), 3);
+    EXPECT_EQ(counter_value(s, "jobs_total", {"sms"}), 5);
+    EXPECT_EQ(h.stats().ops_applied, 3u);
+    EXPECT_EQ(h.stats().frames, 5u);
+    EXPECT_EQ(h.stats().syncs, 1u);
+}
+
+TEST_F(ingest, every_split_point_gives_the_same_result) {
+    client_bytes c;
+    c.hello().family(0, "c_total", metric_type::counter).series(0, 0);
+    for (int i = 0; i < 10; ++i)
+        c.ops({{op_code::inc, 0, 1}, {op_code::inc, 0, 1}});
+    c.sync(1);
+    for (std::size_t cut = 0; cut <= c.b.size(); ++cut) {
+        store st;
+        ingest_handler h(st, 1);
+        h.feed(std::string_view(c.b).substr(0, cut));
+        ASSERT_TRUE(h.process());
+        h.feed(std::string_view(c.b).substr(cut));
+        ASSERT_TRUE(h.process());
+        std::vector<std::string> t;
+        auto r = replies(h.output(), t);
+        ASSERT_EQ(r.size(), 2u) << cut;
+        EXPECT_EQ(counter_value(st, "c_total"), 20) << cut;
+    }
+}
+
+TEST_F(ingest, bad_magic_is_fatal_with_error_frame) {
+    ingest_handler h(s, 1);
+    auto r = run(h, "GET /metrics HTTP/1.1\r\n\r\n", false);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(std::get<protocol::error>(r[0]).code, error_code::bad_magic);
+    EXPECT_EQ(h.stats().errors[static_cast<int>(error_code::bad_magic)], 1u);
+}
+
+TEST_F(ingest, unknown_series_ops_are_rejected_once_per_frame_and_others_apply) {
+    ingest_handler h(s, 1);
+    client_bytes c;
+    c.hello()
+        .family(0, "c_total", metric_type::counter)
+        .series(0, 0)
+        .ops({{op_code::inc, 0, 1},
+              {op_code::inc, 9, 1},
+              {op_code::inc, 12, 1},
+              {op_code::inc, 0, 1}});
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 2u);
+    const auto& e = std::get<protocol::error>(r[1]);
+    EXPECT_EQ(e.code, error_code::unknown_series);
+    EXPECT_EQ(e.handle, 9u);
+    EXPECT_EQ(e.frame, 2u);
+    EXPECT_EQ(texts[0],
+              "2 op(s) in this frame rejected; first: series handle 9 was never declared");
+    EXPECT_EQ(counter_value(s, "c_total"), 2);
+    EXPECT_EQ(h.stats().ops_rejected, 2u);
+}
+
+TEST_F(ingest, invalid_ops_and_values_are_reported) {
+    ingest_handler h(s, 1);
+    client_bytes c;
+    c.hello().family(0, "c_total", metric_type::counter).series(0, 0);
+    c.ops({{op_code::dec, 0, 1}}).ops({{op_code::inc, 0, -1}});
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(std::get<protocol::error>(r[1]).code, error_code::invalid_op);
+    EXPECT_EQ(std::get<protocol::error>(r[2]).code, error_code::invalid_value);
+    EXPECT_EQ(counter_value(s, "c_total"), 0);
+}
+
+TEST_F(ingest, rejected_declaration_reports_once_and_drops_its_ops_silently) {
+    ingest_handler h(s, 1);
+    client_bytes c;
+    c.hello()
+        .family(0, "bad-name", metric_type::counter)
+        .series(0, 0)
+        .ops({{op_code::inc, 0, 1}, {op_code::inc, 0, 1}})
+        .family(1, "ok_total", metric_type::counter, {"k"})
+        .series(1, 1, {"\xff"})
+        .ops({{op_code::inc, 1, 1}})
+        .sync(5);
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 4u);
+    EXPECT_EQ(std::get<protocol::error>(r[1]).code, error_code::invalid_metric_name);
+    EXPECT_EQ(std::get<protocol::error>(r[1]).handle, 0u);
+    EXPECT_EQ(std::get<protocol::error>(r[2]).code, error_code::invalid_label_value);
+    EXPECT_EQ(std::get<protocol::ack>(r[3]).token, 5u);
+    EXPECT_EQ(h.stats().ops_dropped, 3u);
+    EXPECT_EQ(s.series_count(), 0u);
+}
+
+TEST_F(ingest, series_of_undeclared_family_and_handle_conflicts) {
+    ingest_handler h(s, 1);
+    client_bytes c;
+    c.hello()
+        .series(0, 3)
+        .family(0, "a_total", metric_type::counter)
+        .family(0, "a_total", metric_type::counter) // identical: idempotent
+        .family(0, "b_total", metric_type::counter) // other family on a bound handle
+        .series(1, 0)
+        .series(1, 0); // identical: idempotent
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(std::get<protocol::error>(r[1]).code, error_code::unknown_family);
+    EXPECT_EQ(std::get<protocol::error>(r[2]).code, error_code::handle_conflict);
+    EXPECT_EQ(texts[1], "family handle 0 is bound to 'a_total'");
+}
+
+TEST_F(ingest, type_conflict_between_connections) {
+    ingest_handler a(s, 1), b(s, 2);
+    client_bytes ca, cb;
+    ca.hello().family(0, "x", metric_type::counter);
+    cb.hello().family(0, "x", metric_type::gauge);
+    run(a, ca.b);
+    auto r = run(b, cb.b);
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(std::get<protocol::error>(r[1]).code, error_code::family_conflict);
+    EXPECT_EQ(texts.back(), "'x' is already declared as a counter, not a gauge");
+}
+
+TEST_F(ingest, disconnect_retires_the_worker) {
+    client_bytes c;
+    c.hello().family(0, "in_flight", metric_type::gauge).series(0, 0).ops({{op_code::inc, 0, 3}});
+    c.family(1, "done_total", metric_type::counter).series(1, 1).ops({{op_code::inc, 1, 4}});
+    {
+        ingest_handler keep(s, 10);
+        client_bytes k;
+        k.hello()
+            .family(0, "in_flight", metric_type::gauge)
+            .series(0, 0)
+            .ops({{op_code::inc, 0, 1}});
+        run(keep, k.b);
+        {
+            ingest_handler gone(s, 11);
+            run(gone, c.b);
+            const auto& fam = *s.families().find("in_flight")->second;
+            EXPECT_EQ(*combined_value(fam.all_series().begin()->second, gauge_mode::livesum), 4);
+        }
+        const auto& fam = *s.families().find("in_flight")->second;
+        EXPECT_EQ(*combined_value(fam.all_series().begin()->second, gauge_mode::livesum), 1);
+        EXPECT_EQ(counter_value(s, "done_total"), 4);
+    }
+    EXPECT_EQ(s.live_workers(), 0u);
+}
+
+TEST_F(ingest, handle_above_daemon_limit) {
+    ingest_limits limits;
+    limits.max_series_handle = 100;
+    ingest_handler h(s, 1, limits);
+    client_bytes c;
+    c.hello().family(0, "c_total", metric_type::counter).series(101, 0);
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(std::get<protocol::welcome>(r[0]).max_series_handle, 100u);
+    EXPECT_EQ(std::get<protocol::error>(r[1]).code, error_code::handle_out_of_range);
+}
+
+TEST_F(ingest, garbage_after_good_frames_keeps_what_was_applied) {
+    ingest_handler h(s, 1);
+    client_bytes c;
+    c.hello().family(0, "c_total", metric_type::counter).series(0, 0).ops({{op_code::inc, 0, 7}});
+    c.b += std::string("\x10\x00\x00\x00\x03\x00\xff\xff", 8); // reserved header bytes set
+    auto r = run(h, c.b, false);
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(std::get<protocol::error>(r[1]).code, error_code::bad_frame_header);
+    EXPECT_EQ(counter_value(s, "c_total"), 7);
+}
+
+} // namespace
+} // namespace metricsd::daemon
