@@ -4,7 +4,7 @@
 
 #include "daemon/exposition/exposition.hpp"
 #include "daemon/ingest/ingest_listener.hpp"
-#include "daemon/persistence/persistence.hpp"
+#include "daemon/persistence/state_file.hpp"
 #include "daemon/redis/redis_sink.hpp"
 #include "daemon/app/service_notify.hpp"
 #include "daemon/store/store.hpp"

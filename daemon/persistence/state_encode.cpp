@@ -1,7 +1,7 @@
 // encode_state: written straight into one string. Snapshots run on the io_context thread every
 // snapshot_interval_s, so building a JSON DOM first (about 2 KB of allocations per series) would
 // stall ingest far longer than appending text does.
-#include "daemon/persistence/state_file.hpp"
+#include "daemon/persistence/state_codec.hpp"
 #include "daemon/persistence/state_format.hpp"
 #include "daemon/store/store.hpp"
 

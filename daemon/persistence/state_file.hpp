@@ -1,59 +1,45 @@
-// The memory backend's durable state, as bytes: counters, histograms and summaries survive a
-// restart through this encoding. Gauges are not kept: they describe live processes (requests
-// in flight, queue depth, memory in use) and a value from before the restart would be a lie
-// until every worker wrote again. Pure: no IO, no logging; the file handling is in
-// atomic_file.hpp.
-//
-// Format (version 1): one header line, then a JSON body with one series per line.
-//   metricsd-state 1 crc32=1a2b3c4d bytes=1234\n
-//   {"written_at":...,"hostname":...,"instance":...,"families":[
-//   {"name":"jobs_total","type":"counter","help":"...","labels":["queue"],"series":[
-//   {"labels":["a"],"value":12},
-//   ...]}]}
-// crc32 (zlib) and bytes cover the body, so truncation and bit rot are caught before the JSON
-// is even parsed. Non-finite numbers (a histogram sum can be +Inf or NaN) are the strings
-// "+Inf", "-Inf", "NaN"; finite ones are JSON numbers that round-trip exactly.
+// The memory backend's state file in the running daemon: restore at start-up, snapshots every
+// interval and at shutdown. io_context thread only.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
+#include "daemon/net/net.hpp"
+
+#include <chrono>
 #include <string>
-#include <string_view>
 
 namespace metricsd::daemon {
 
 class store;
 
-/// Who wrote a state file and when; informative only (a container's hostname changes on every
-/// restart, so a different hostname is not a reason to refuse a file).
-struct state_metadata {
-    std::int64_t written_at = 0; ///< unix seconds
-    std::string hostname;
-    std::string instance; ///< random per daemon process: tells two writers apart in logs
+/// Load `path` into the empty store `s` if the file exists. A file that cannot be restored
+/// (corrupt, truncated, foreign, over the limits) is set aside as `<path>.corrupt-<time>` with
+/// a warning, and the daemon starts empty. Read or rename errors throw (start-up failure):
+/// carrying on would overwrite a file nobody could inspect.
+void restore_state_file(const std::string& path, store& s);
+
+/// Writes snapshots of a store to its state file: periodically on the io_context, and once
+/// more when asked (at shutdown, after the ingest connections drained).
+class snapshotter {
+public:
+    snapshotter(net::io_context& ioc, const store& s, std::string path,
+                std::chrono::seconds interval);
+
+    /// Start the periodic snapshots (none when the interval is 0).
+    void start();
+    /// Cancel the timer so ioc.run() can return. Idempotent.
+    void stop();
+    /// Write a snapshot now. Failures are logged, never thrown: the daemon keeps serving and
+    /// the previous snapshot stays intact (the file is replaced atomically).
+    bool write_now() const;
+
+private:
+    net::awaitable<void> run();
+
+    const store& store_;
+    std::string path_;
+    std::chrono::seconds interval_;
+    net::steady_timer timer_;
+    bool stopped_ = false;
 };
-
-/// This process: now, gethostname(), and an instance id drawn once per process.
-state_metadata current_state_metadata();
-
-/// Serialise every counter, histogram and summary family of `s` with its series.
-std::string encode_state(const store& s, const state_metadata& meta);
-inline constexpr std::string_view state_magic = "metricsd-state";
-inline constexpr int state_format_version = 1;
-
-/// The outcome of restore_state: what was restored, or why nothing was.
-struct restore_result {
-    bool ok = false;
-    std::string error; ///< empty when ok; else a complete sentence for the log
-    state_metadata meta;
-    std::size_t families = 0;
-    std::size_t series = 0;
-    explicit operator bool() const noexcept { return ok; }
-};
-
-/// Restore an encoded state into `s`, which must be empty (restore happens at start-up, before
-/// any worker connects). Everything is validated first (header, checksum, JSON, names, bucket
-/// counts, values, the store's limits); on any error `s` is left untouched and the result says
-/// why. Never throws on bad input.
-restore_result restore_state(std::string_view bytes, store& s);
 
 } // namespace metricsd::daemon

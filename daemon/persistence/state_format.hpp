@@ -1,4 +1,4 @@
-// Internal to state_file.cpp and state_encode.cpp: the header line both sides must agree on.
+// Internal to state_decode.cpp and state_encode.cpp: the header line both sides must agree on.
 #pragma once
 
 #include <cstdint>

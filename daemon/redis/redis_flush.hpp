@@ -3,7 +3,7 @@
 // replies back. Layout in daemon/redis/redis_layout.hpp and daemon/redis/REDIS_LAYOUT.md.
 #pragma once
 
-#include "daemon/store/family.hpp"
+#include "daemon/store/family_spec.hpp"
 #include "daemon/redis/redis_codec.hpp"
 #include "daemon/redis/redis_layout.hpp"
 

@@ -19,7 +19,7 @@
 // Every key written gets EXPIRE <expire_key_time> (default 3600 s, as pytheus).
 #pragma once
 
-#include "daemon/store/family.hpp"
+#include "daemon/store/family_spec.hpp"
 
 #include <cstdint>
 #include <optional>

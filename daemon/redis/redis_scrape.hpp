@@ -3,7 +3,7 @@
 // written by others is skipped and counted, never a failed scrape.
 #pragma once
 
-#include "daemon/store/family.hpp"
+#include "daemon/store/family_spec.hpp"
 #include "daemon/redis/redis_codec.hpp"
 #include "daemon/store/series.hpp"
 

@@ -1,6 +1,6 @@
 #include "daemon/store/gauge.hpp"
 
-#include "daemon/store/family.hpp"
+#include "daemon/store/family_spec.hpp"
 
 #include <algorithm>
 

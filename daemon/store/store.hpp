@@ -2,7 +2,7 @@
 // Pure logic: no IO, no logging. io_context thread only; not thread-safe.
 #pragma once
 
-#include "daemon/store/family.hpp"
+#include "daemon/store/family_spec.hpp"
 #include "daemon/store/outcome.hpp"
 #include "daemon/store/series.hpp"
 #include "daemon/store/series_expiry.hpp"

@@ -2,7 +2,7 @@
 // and canned RESP bytes turned into replies.
 #pragma once
 
-#include "daemon/store/family.hpp"
+#include "daemon/store/family_spec.hpp"
 #include "daemon/redis/redis_codec.hpp"
 
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // atomic replacement and setting aside on a real directory.
 #include "daemon/persistence/atomic_file.hpp"
 #include "daemon/exposition/exposition.hpp"
-#include "daemon/persistence/state_file.hpp"
+#include "daemon/persistence/state_codec.hpp"
 #include "daemon/store/store.hpp"
 #include "store_fixture.hpp"
 

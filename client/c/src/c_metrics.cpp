@@ -1,4 +1,4 @@
-// The C API's declarations (families, series) and ops. Client functions are in metricsd_c.cpp.
+// The C API's declarations (families, series) and ops. Client functions are in c_client.cpp.
 #include "c_handles.hpp"
 
 #include <metricsd/protocol/wire.hpp>

@@ -1,5 +1,5 @@
 // The C API's client functions: options, create/free, flush, status, errors. Declarations and
-// ops are in metrics_c.cpp. Every entry point catches everything (see guarded()).
+// ops are in c_metrics.cpp. Every entry point catches everything (see guarded()).
 #include "c_handles.hpp"
 
 #include <chrono>

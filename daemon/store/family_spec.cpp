@@ -1,4 +1,4 @@
-#include "daemon/store/family.hpp"
+#include "daemon/store/family_spec.hpp"
 
 #include "daemon/store/number_format.hpp"
 
