@@ -38,6 +38,30 @@ const dumps_fixture fixtures[] = {
     {{}, {}, R"({})"},
     {{"a", "b"}, {"", ""}, R"({"a": "", "b": ""})"},
     {{"a"}, {"\xc2\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf"}, R"({"a": "\u0080\uffff\udbff\udfff"})"},
+    // Edge cases pinned when the writer moved to nlohmann's dump (same Python 3.11 source):
+    // every C0 control, DEL and C1 controls, `/` (never escaped), printable ASCII, astral
+    // planes and their boundaries, separators and non-characters, non-ASCII keys.
+    {{"a"},
+     {std::string("\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f"
+                  "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ",
+                  33)},
+     R"({"a": "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f)"
+     R"(\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e)"
+     R"(\u001f "})"},
+    {{"a"}, {"\x7f\xc2\x80\xc2\x9f\xc2\xa0\xc3\xbf"}, R"({"a": "\u007f\u0080\u009f\u00a0\u00ff"})"},
+    {{"a"}, {"/ </script> \\/"}, R"({"a": "/ </script> \\/"})"},
+    {{"a"},
+     {" !\"#$%&'()*+,-./"
+      "0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"},
+     R"({"a": " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`)"
+     R"(abcdefghijklmnopqrstuvwxyz{|}~"})"},
+    {{"a"},
+     {"\xf0\x90\x80\x80\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\xee\x80\x80\xed\x9f\xbf"},
+     R"({"a": "\ud800\udc00\ud83d\ude00\udbff\udfff\ue000\ud7ff"})"},
+    {{"a"},
+     {"\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf\xef\xbf\xbd\xef\xbf\xbe"},
+     R"({"a": "\u2028\u2029\ufeff\ufffd\ufffe"})"},
+    {{"\xc3\xa9\n", "b"}, {"x", "\xf0\x9d\x84\x9e"}, R"({"\u00e9\n": "x", "b": "\ud834\udd1e"})"},
 };
 
 TEST(redis_json, matches_python_json_dumps) {
@@ -67,6 +91,37 @@ TEST(redis_json, invalid_utf8_becomes_replacement_characters_as_in_python) {
     EXPECT_EQ(str("\xc0\xaf"), R"("\ufffd\ufffd")");
     EXPECT_EQ(str("\xf4\x90\x80\x80"), R"("\ufffd\ufffd\ufffd\ufffd")");
     EXPECT_EQ(str("\xe2\x82\xac\xf0\x9f"), R"("\u20ac\ufffd")");
+}
+
+// More of the same, pinned when the writer moved to nlohmann's replace handler: each expected
+// text is json.dumps(b.decode("utf-8", "replace")) as printed by Python 3.11.
+TEST(redis_json, every_kind_of_invalid_utf8_is_replaced_as_in_python) {
+    const struct {
+        std::string_view bytes;
+        std::string_view python;
+    } cases[] = {
+        {"\x80", R"("\ufffd")"},                               // lone continuation byte
+        {"\xbf\x80", R"("\ufffd\ufffd")"},                     // two of them
+        {"\xc0\x80", R"("\ufffd\ufffd")"},                     // overlong NUL
+        {"\xc1\xbf", R"("\ufffd\ufffd")"},                     // overlong
+        {"\xe0\x80\x80", R"("\ufffd\ufffd\ufffd")"},           // overlong, 3 bytes
+        {"\xe0\x9f\xbf", R"("\ufffd\ufffd\ufffd")"},           // overlong, 3 bytes
+        {"\xed\xbf\xbf", R"("\ufffd\ufffd\ufffd")"},           // encoded surrogate
+        {"\xf0\x80\x80\x80", R"("\ufffd\ufffd\ufffd\ufffd")"}, // overlong, 4 bytes
+        {"\xf0\x8f\xbf\xbf", R"("\ufffd\ufffd\ufffd\ufffd")"}, // overlong, 4 bytes
+        {"\xf5\x80\x80\x80", R"("\ufffd\ufffd\ufffd\ufffd")"}, // above U+10FFFF
+        {"\xfe\xff", R"("\ufffd\ufffd")"},                     // never valid
+        {"\xf0\x9f\x98", R"("\ufffd")"},                       // truncated at the end
+        {"\xf0\x9f\x98z", R"("\ufffdz")"},                     // truncated before ASCII
+        {"\xe2\x82z\xe2", R"("\ufffdz\ufffd")"},
+        {"a\xc3", R"("a\ufffd")"},
+        {"\xc3\xa9\xff\x7f\xe2\x82\xac", R"("\u00e9\ufffd\u007f\u20ac")"},
+    };
+    for (const auto& c : cases) {
+        std::string out;
+        append_python_json_string(out, c.bytes);
+        EXPECT_EQ(out, c.python);
+    }
 }
 
 TEST(redis_json, parser_accepts_any_key_order_and_spelling) {
@@ -103,6 +158,44 @@ TEST(redis_json, parser_rejects_malformed_fields) {
         EXPECT_FALSE(parse_label_json(bad, names)) << bad;
     EXPECT_FALSE(parse_label_json("{}", names));
     EXPECT_TRUE(parse_label_json("{}", strings{}));
+}
+
+// Edge cases of the reader, pinned when it moved to nlohmann's parser. A refused field is either
+// not JSON (Python's json.loads refuses it too) or not a flat object of strings; the comments
+// say where Python differs.
+TEST(redis_json, parser_edge_cases) {
+    const strings a{"a"};
+    EXPECT_EQ(parse_label_json(R"({"a": "\u0000"})", a), strings{std::string(1, '\0')});
+    EXPECT_EQ(parse_label_json(R"({"a": "\/\"\\\b\f\n\r\t"})", a), strings{"/\"\\\b\f\n\r\t"});
+    EXPECT_EQ(parse_label_json("{\"a\": \"\x7f\"}", a), strings{"\x7f"}); // raw DEL is text
+    EXPECT_EQ(parse_label_json(R"({"": "x"})", strings{""}), strings{"x"});
+    const std::string_view bad_fields[] = {
+        R"({"a": null})",
+        R"({"a": true})",
+        R"({"a": {}})",
+        R"({"a": 1.5})",
+        R"({"a": [["x"]]})",
+        R"({"a": ["x", 1]})",
+        R"(["a"])",
+        "{\"a\"\f: \"b\"}",                       // form feed is not JSON whitespace
+        std::string_view("{\"a\": \"b\"}\0", 11), // a NUL after the object is a trailing byte
+        R"({"a": "b",})",                         // trailing comma
+        R"({"a": "b"} // c)",                     // comments are not JSON
+        R"({'a': 'b'})",                          // single quotes
+        R"({"a": "\ud83d\u0041"})", // no low surrogate: Python keeps the lone one, UTF-8 cannot
+        R"({"a": "\U0041"})",       // upper-case U
+        // A leading UTF-8 byte order mark: refused, as the hand-written reader did
+        // (Python's json.loads refuses it in a str too; only bytes input skips it).
+        "\xef\xbb\xbf{\"a\": \"b\"}",
+    };
+    for (const auto bad : bad_fields)
+        EXPECT_FALSE(parse_label_json(bad, a)) << bad;
+    // Arrays of strings only where the metadata record has them.
+    const auto members = parse_json_flat_object(R"({"labels": [], "x": ["\u00e9", ""]})");
+    ASSERT_TRUE(members);
+    ASSERT_EQ(members->size(), 2u);
+    EXPECT_TRUE((*members)[0].second.is_array);
+    EXPECT_EQ((*members)[1].second.items, (strings{"\xc3\xa9", ""}));
 }
 
 TEST(redis_layout, key_names) {
