@@ -38,8 +38,14 @@ namespace {
 
 using protocol::metric_type;
 
+// Hand-written for valid UTF-8, because nlohmann's dump would change the format: version 1
+// spells every byte below 0x20 as `\u00xx`, and nlohmann writes \b \f \n \r \t in their short
+// form (everything else it writes the same: raw UTF-8, `\"`, `\\`, `/` and DEL as they are).
+// A dump also costs a json value and a result string per string, on a path that writes every
+// series. Invalid UTF-8 (only the hostname or instance can hold it: help and label values are
+// checked on declare) has always gone through nlohmann's replace handler; never throw.
 void put_string(std::string& out, std::string_view s) {
-    if (!protocol::is_valid_utf8(s)) { // help text is not checked on declare; never throw
+    if (!protocol::is_valid_utf8(s)) {
         out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         return;
     }
