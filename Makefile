@@ -1,4 +1,5 @@
-# metricsd — top-level entry points. Every target installs missing Debian packages first.
+# metricsd — top-level entry points. Every target installs missing Debian packages first
+# (checked once per build directory, and again whenever scripts/install-deps changes).
 #   make build   configure + build into build/ (executables in build/bin/)
 #   make test    build, then run every test (unit, integration, promtool) through ctest
 #   make run     build, then start the daemon on the memory backend (foreground)
@@ -14,8 +15,16 @@ GENERATOR = $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix
 
 all: build
 
-deps:
+# The package check runs when the stamp is missing (a fresh clone, after `make clean`) or older
+# than scripts/install-deps (its package list changed); otherwise a build does not look at dpkg.
+# A package removed by hand later is not noticed: `rm $(DEPS_STAMP)` checks again.
+DEPS_STAMP = $(BUILD_DIR)/.deps-installed
+
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP): scripts/install-deps
 	@scripts/install-deps
+	@mkdir -p $(BUILD_DIR) && touch $@
 
 # The generator is chosen once, when the build directory is created.
 configure: deps
