@@ -1,10 +1,9 @@
-// The JSON itself is nlohmann's: its dump with ensure_ascii and the replace handler writes a
-// string byte-for-byte as Python's json.dumps does (checked against Python 3.11 on every
-// fixture in redis_layout_test.cpp, and on 200k random byte strings when this was written),
-// and its SAX parser reads the fields. What stays here is what the library does not do:
-// Python's `", "` and `": "` separators with keys in our order (nlohmann writes `,` and `:`,
-// and its objects sort their keys), the shape rules of a flat object, two guards against
-// leniencies of nlohmann's lexer, and a plain copy of strings that need no escape (speed).
+// Strings are nlohmann's: its dump with ensure_ascii and the replace handler writes a string
+// byte-for-byte as Python's json.dumps does (checked against Python 3.11 on every fixture in
+// redis_layout_test.cpp, and on 200k random byte strings when this was written). What stays
+// here is what the library does not do: Python's `", "` and `": "` separators with keys in our
+// order (nlohmann writes `,` and `:`, and its objects sort their keys), a plain copy of strings
+// that need no escape (speed), and the reader below.
 #include "daemon/redis/redis_json.hpp"
 
 #include <nlohmann/json.hpp>
@@ -16,47 +15,152 @@ namespace {
 
 using json = nlohmann::json;
 
-// nlohmann's SAX events for a flat object whose values are strings or arrays of strings; any
-// other event refuses the text. Members keep their order (a json object would sort them), and a
-// repeated key is refused (a json object would keep the last one silently).
-class flat_object_reader {
+void append_utf8(std::string& out, char32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// A recursive-descent reader for the small JSON subset our fields use. Every method returns
+// false on malformed input and leaves the cursor somewhere undefined.
+class json_cursor {
 public:
-    bool start_object(std::size_t) { return depth_++ == 0; }
-    bool end_object() { return --depth_, true; }
-    bool key(json::string_t& k) {
-        for (const auto& m : members_)
-            if (m.first == k)
-                return false;
-        members_.emplace_back(std::move(k), json_flat_value{});
+    explicit json_cursor(std::string_view text) : s_(text) {}
+
+    void skip_ws() {
+        while (i_ < s_.size() &&
+               (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+            ++i_;
+    }
+    bool eat(char c) {
+        skip_ws();
+        if (i_ >= s_.size() || s_[i_] != c)
+            return false;
+        ++i_;
         return true;
     }
-    bool start_array(std::size_t) {
-        if (depth_ != 1)
-            return false;
-        members_.back().second.is_array = true;
-        return ++depth_, true;
+    bool peek(char c) {
+        skip_ws();
+        return i_ < s_.size() && s_[i_] == c;
     }
-    bool end_array() { return --depth_, true; }
-    bool string(json::string_t& s) {
-        if (depth_ == 1) // the grammar puts a key before it: it is that member's value
-            members_.back().second.text = std::move(s);
-        else if (depth_ == 2)
-            members_.back().second.items.push_back(std::move(s));
-        return depth_ == 1 || depth_ == 2;
+    bool at_end() {
+        skip_ws();
+        return i_ == s_.size();
     }
-    bool null() { return false; }
-    bool boolean(bool) { return false; }
-    bool number_integer(json::number_integer_t) { return false; }
-    bool number_unsigned(json::number_unsigned_t) { return false; }
-    bool number_float(json::number_float_t, const json::string_t&) { return false; }
-    bool binary(json::binary_t&) { return false; }
-    bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
 
-    json_flat_object take() { return std::move(members_); }
+    bool string(std::string& out) {
+        out.clear();
+        if (!eat('"'))
+            return false;
+        while (i_ < s_.size()) {
+            const char c = s_[i_++];
+            if (c == '"')
+                return true;
+            if (static_cast<unsigned char>(c) < 0x20)
+                return false;
+            if (c != '\\') {
+                out += c;
+            } else if (!escape(out)) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    bool string_array(std::vector<std::string>& out) {
+        if (!eat('['))
+            return false;
+        if (eat(']'))
+            return true;
+        do {
+            if (!string(out.emplace_back()))
+                return false;
+        } while (eat(','));
+        return eat(']');
+    }
 
 private:
-    int depth_ = 0;
-    json_flat_object members_;
+    bool escape(std::string& out) {
+        if (i_ >= s_.size())
+            return false;
+        switch (const char c = s_[i_++]) {
+        case '"':
+        case '\\':
+        case '/':
+            out += c;
+            return true;
+        case 'b':
+            out += '\b';
+            return true;
+        case 'f':
+            out += '\f';
+            return true;
+        case 'n':
+            out += '\n';
+            return true;
+        case 'r':
+            out += '\r';
+            return true;
+        case 't':
+            out += '\t';
+            return true;
+        case 'u':
+            return unicode_escape(out);
+        default:
+            return false;
+        }
+    }
+
+    bool hex4(unsigned& unit) {
+        if (s_.size() - i_ < 4)
+            return false;
+        unit = 0;
+        for (int k = 0; k < 4; ++k) {
+            const char c = s_[i_++];
+            const int d = c >= '0' && c <= '9'   ? c - '0'
+                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                 : -1;
+            if (d < 0)
+                return false;
+            unit = unit * 16 + static_cast<unsigned>(d);
+        }
+        return true;
+    }
+
+    // A lone surrogate has no UTF-8 form; such a field cannot name a label value we could
+    // emit, so it counts as malformed.
+    bool unicode_escape(std::string& out) {
+        unsigned hi = 0, lo = 0;
+        if (!hex4(hi) || (hi >= 0xDC00 && hi <= 0xDFFF))
+            return false;
+        if (hi < 0xD800 || hi > 0xDBFF) {
+            append_utf8(out, hi);
+            return true;
+        }
+        if (s_.substr(i_, 2) != "\\u")
+            return false;
+        i_ += 2;
+        if (!hex4(lo) || lo < 0xDC00 || lo > 0xDFFF)
+            return false;
+        append_utf8(out, 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00));
+        return true;
+    }
+
+    std::string_view s_;
+    std::size_t i_ = 0;
 };
 
 } // namespace
@@ -100,16 +204,28 @@ void append_python_json_array(std::string& out, std::span<const std::string> ite
 }
 
 std::optional<json_flat_object> parse_json_flat_object(std::string_view text) {
-    // Two leniencies of nlohmann's lexer that JSON does not have: it skips a leading UTF-8 byte
-    // order mark, and it takes a NUL byte for the end of the input (for C strings), so
-    // `{...}\0junk` would parse. A raw NUL is never valid JSON, and no writer puts a BOM in a
-    // Redis field: a field that differs from another by one must not merge with it.
-    if (text.starts_with("\xef\xbb\xbf") || text.find('\0') != std::string_view::npos)
+    json_cursor in(text);
+    json_flat_object members;
+    if (!in.eat('{'))
         return std::nullopt;
-    flat_object_reader reader;
-    if (!json::sax_parse(text.begin(), text.end(), &reader))
+    if (!in.eat('}')) {
+        do {
+            auto& [key, value] = members.emplace_back();
+            if (!in.string(key) || !in.eat(':'))
+                return std::nullopt;
+            value.is_array = in.peek('[');
+            if (value.is_array ? !in.string_array(value.items) : !in.string(value.text))
+                return std::nullopt;
+            for (std::size_t k = 0; k + 1 < members.size(); ++k)
+                if (members[k].first == key)
+                    return std::nullopt;
+        } while (in.eat(','));
+        if (!in.eat('}'))
+            return std::nullopt;
+    }
+    if (!in.at_end())
         return std::nullopt;
-    return reader.take();
+    return members;
 }
 
 std::optional<std::vector<std::string>> parse_label_json(std::string_view field,
