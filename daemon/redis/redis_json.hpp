@@ -37,7 +37,8 @@ using json_flat_object = std::vector<std::pair<std::string, json_flat_value>>;
 /// Parse a JSON object whose values are strings or arrays of strings, keeping member order.
 /// Accepts any JSON whitespace, `\uXXXX` in either case, surrogate pairs, `\/`, and raw UTF-8
 /// (writers with ensure_ascii=False). Returns nullopt on anything else: other value types,
-/// lone surrogates, raw control characters, duplicate keys, trailing bytes.
+/// lone surrogates, raw control characters, raw bytes that are not UTF-8 (Python's json.loads
+/// refuses them too), duplicate keys, trailing bytes.
 std::optional<json_flat_object> parse_json_flat_object(std::string_view text);
 
 /// The label values of a hash field, in the order of `names`, whatever the field's key order.

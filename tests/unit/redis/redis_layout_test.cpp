@@ -187,6 +187,12 @@ TEST(redis_json, parser_edge_cases) {
         // A leading UTF-8 byte order mark: refused, as the hand-written reader did
         // (Python's json.loads refuses it in a str too; only bytes input skips it).
         "\xef\xbb\xbf{\"a\": \"b\"}",
+        // Raw bytes that are not UTF-8: refused, as Python's json.loads refuses such bytes
+        // (UnicodeDecodeError); /metrics would otherwise carry them as invalid UTF-8.
+        "{\"a\": \"\xff\"}",
+        "{\"a\": \"\xed\xa0\x80\"}",
+        "{\"a\": \"\xc3\"}",
+        "{\"\xc0\xaf\": \"b\"}",
     };
     for (const auto bad : bad_fields)
         EXPECT_FALSE(parse_label_json(bad, a)) << bad;
