@@ -1,68 +1,50 @@
-"""Client: the per-process state shared by all metrics (declarations, op queue, flush, fork)."""
+"""Client: the producer side of one process's link to the daemon (registry, metrics, flush).
+
+It owns three parts and is the only one that sees all of them: an Outbox (what the sender takes:
+op records, declarations, SYNC requests, settings), a Status (what the sender reports: counters,
+errors, connection, flush results) and the Sender (thread and socket). The Sender imports
+neither this module nor the Client; it works through the Outbox and the Status alone.
+"""
 from __future__ import annotations
 
 import atexit
-import collections
-import logging
 import os
 import threading
-import time
 import weakref
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _protocol as p
 from ._connection import Sender
+from ._outbox import DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_BUFFER_OPS, DEFAULT_SOCKET, Outbox
+from ._status import Status
 
-DEFAULT_SOCKET = "/run/metricsd/ingest.sock"
-DEFAULT_FLUSH_INTERVAL = 0.005
-DEFAULT_MAX_BUFFER_OPS = 1_000_000
-_MAX_LOGGED_MESSAGES = 1000
+__all__ = ["Client", "DEFAULT_SOCKET", "DEFAULT_FLUSH_INTERVAL", "DEFAULT_MAX_BUFFER_OPS"]
 
-log = logging.getLogger("metricsd")
 _live_clients: "weakref.WeakSet[Client]" = weakref.WeakSet()
 
 
 class Client:
     """One process's link to the metricsd daemon.
 
-    Metrics register their declarations here and queue 16-byte op records on ``_q``; a
+    Metrics register their declarations here and queue 16-byte op records on the outbox; a
     background thread (started on first use) sends them. Nothing here blocks on IO or raises
     because of IO: problems are counted (``dropped_ops``), kept (``last_error``) and logged.
     """
 
     def __init__(self, socket: Optional[str] = None, flush_interval: float = DEFAULT_FLUSH_INTERVAL,
                  max_buffer_ops: int = DEFAULT_MAX_BUFFER_OPS) -> None:
-        self._socket = socket
-        self._socket_changed = False
-        self.flush_interval = DEFAULT_FLUSH_INTERVAL
-        self.max_buffer_ops = DEFAULT_MAX_BUFFER_OPS
+        self._outbox = Outbox(socket)
+        self._status = Status()
+        self._sender: Optional[Sender] = None  # started on first use, one per process
+        self._closed = False
         self.configure(flush_interval=flush_interval, max_buffer_ops=max_buffer_ops)
-        # The op queue. Never replaced (children hold its bound append); deque.append and
-        # popleft are atomic under the GIL, so the hot path takes no lock.
-        self._q: Deque[bytes] = collections.deque()
         self._lock = threading.Lock()          # registry and sender lifecycle
-        self._cond = threading.Condition()     # flush results
-        self._decls: List[Tuple[str, int, bytes]] = []  # (kind, handle, frame), in order
         self._family_names: Dict[str, int] = {}
         self._next_family = 0
         self._next_series = 0
         self._children: List[Any] = []
         self._fork_sender: Optional[Sender] = None
-        self._reset_process_state()
         _live_clients.add(self)
-
-    def _reset_process_state(self) -> None:
-        """State that belongs to one process: a forked child starts it afresh."""
-        self._sender: Optional[Sender] = None
-        self._sync_requests: List[int] = []
-        self._waiting: Dict[int, Optional[bool]] = {}
-        self._next_token = 1
-        self._dropped = 0
-        self._errors = 0
-        self._last_error: Optional[str] = None
-        self._logged: set = set()
-        self._connected = False
-        self._closed = False
 
     # --- configuration and status ---------------------------------------------------------------
 
@@ -73,35 +55,43 @@ class Client:
             raise ValueError(f"flush_interval must be in (0, 60] seconds, not {flush_interval!r}")
         if max_buffer_ops is not None and max_buffer_ops < 0:
             raise ValueError(f"max_buffer_ops must be >= 0, not {max_buffer_ops!r}")
-        if socket is not None and socket != self._socket:
-            self._socket = socket
-            self._socket_changed = True  # the sender reconnects to the new path
+        if self._outbox.set_socket(socket):
             if self._sender is not None:
-                self._sender.wake()
+                self._sender.wake()  # it reconnects to the new path
         if flush_interval is not None:
-            self.flush_interval = float(flush_interval)
+            self._outbox.flush_interval = float(flush_interval)
         if max_buffer_ops is not None:
-            self.max_buffer_ops = int(max_buffer_ops)
+            self._outbox.max_buffer_ops = int(max_buffer_ops)
+
+    @property
+    def flush_interval(self) -> float:
+        """Seconds between two sends of the queued ops (see configure)."""
+        return self._outbox.flush_interval
+
+    @property
+    def max_buffer_ops(self) -> int:
+        """Ops kept at most while the daemon is unreachable (see configure)."""
+        return self._outbox.max_buffer_ops
 
     def socket_path(self) -> str:
         """The configured path, else $METRICSD_SOCKET, else /run/metricsd/ingest.sock."""
-        return self._socket or os.environ.get("METRICSD_SOCKET") or DEFAULT_SOCKET
+        return self._outbox.socket_path()
 
     def dropped_ops(self) -> int:
         """Ops discarded because the buffer (max_buffer_ops) was full or the client closed."""
-        return self._dropped
+        return self._status.dropped
 
     def error_count(self) -> int:
         """ERROR frames received and client-side problems noted, in this process."""
-        return self._errors
+        return self._status.errors
 
     def last_error(self) -> Optional[str]:
         """The latest problem as "code: message" (e.g. "family_conflict: ..."), or None."""
-        return self._last_error
+        return self._status.last_error
 
     def connected(self) -> bool:
         """True while a connection to the daemon is established (handshake done)."""
-        return self._connected
+        return self._status.connected
 
     # --- flush and lifecycle ---------------------------------------------------------------------
 
@@ -113,21 +103,10 @@ class Client:
         """
         if not self._ensure_sender():
             return False
-        with self._cond:
-            token = self._next_token
-            self._next_token += 1
-            self._waiting[token] = None
-            self._sync_requests.append(token)
+        token = self._status.expect_ack()
+        self._outbox.request_sync(token)
         self._sender.wake()  # type: ignore[union-attr]
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._waiting[token] is None:  # the sender sets True (ACK) or False
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    del self._waiting[token]
-                    return False
-                self._cond.wait(remaining)
-            return bool(self._waiting.pop(token))
+        return self._status.wait_ack(token, timeout)
 
     def close(self, timeout: float = 1.0) -> None:
         """Flush (up to ``timeout``), then stop the sender and close the connection.
@@ -142,7 +121,7 @@ class Client:
                 child._append = self._start_and_append  # which now counts them as dropped
         if sender is not None:
             sender.stop()
-        self._connected = False
+        self._status.set_connected(False)
 
     # --- registry (called by metrics) -------------------------------------------------------
 
@@ -156,7 +135,7 @@ class Client:
                                            labelnames, buckets)
             self._next_family += 1
             self._family_names[name] = handle
-            self._decls.append(("family", handle, data))
+            self._outbox.declare("family", handle, data)
             return handle
 
     def _declare_series(self, family: int, values: Tuple[str, ...],
@@ -173,11 +152,12 @@ class Client:
                 return child
             handle = self._next_series
             data = p.encode_declare_series(handle, family, values)
-            append = self._q.append if self._sender is not None else self._start_and_append
+            append = self._outbox.queue.append if self._sender is not None \
+                else self._start_and_append
             child = make_child(handle, append)
             self._next_series += 1
             self._children.append(child)
-            self._decls.append(("series", handle, data))
+            self._outbox.declare("series", handle, data)
             children[values] = child
             return child
 
@@ -186,9 +166,9 @@ class Client:
     def _start_and_append(self, record: bytes) -> None:
         """The first op in a process starts the sender; then children append directly."""
         if self._ensure_sender():
-            self._q.append(record)
+            self._outbox.queue.append(record)
         else:
-            self._count_dropped(1)
+            self._status.count_dropped(1)
 
     def _ensure_sender(self) -> bool:
         if self._sender is not None:
@@ -197,48 +177,17 @@ class Client:
             if self._sender is None:
                 if self._closed:
                     return False
-                sender = Sender(self)
+                sender = Sender(self._outbox, self._status)
                 try:
                     sender.start()
                 except RuntimeError:  # e.g. "can't create new thread at interpreter shutdown"
                     sender.stop()
                     return False
                 self._sender = sender
+                append = self._outbox.queue.append
                 for child in self._children:
-                    child._append = self._q.append
+                    child._append = append
         return True
-
-    def _take_sync_requests(self) -> List[int]:
-        with self._cond:
-            requests, self._sync_requests = self._sync_requests, []
-        return requests
-
-    def _finish_syncs(self, tokens: Sequence[int], ok: bool) -> None:
-        if not tokens:
-            return
-        with self._cond:
-            for token in tokens:
-                if token in self._waiting:
-                    self._waiting[token] = ok
-            self._cond.notify_all()
-
-    def _count_dropped(self, count: int) -> None:
-        self._dropped += count
-
-    def _note_connected(self, connected: bool) -> None:
-        self._connected = connected
-
-    def _note_connect_failure(self, path: str, error: BaseException) -> None:
-        # Logged once per distinct message: the daemon may be down for a long while.
-        self._note_error(f"client: cannot connect to {path}: {error}")
-
-    def _note_error(self, text: str) -> None:
-        """Count and keep a problem; log each distinct message once, at warning level."""
-        self._errors += 1
-        self._last_error = text
-        if text not in self._logged and len(self._logged) < _MAX_LOGGED_MESSAGES:
-            self._logged.add(text)
-            log.warning("metricsd: %s", text)
 
     # --- fork safety --------------------------------------------------------------------------
 
@@ -247,24 +196,20 @@ class Client:
         self._lock.acquire()
         self._fork_sender = self._sender
         if self._fork_sender is not None:
-            self._fork_sender.fd_lock.acquire()
+            self._fork_sender.before_fork()
 
     def _after_fork_parent(self) -> None:
         if self._fork_sender is not None:
-            self._fork_sender.fd_lock.release()
+            self._fork_sender.after_fork_parent()
         self._fork_sender = None
         self._lock.release()
 
     def _after_fork_child(self) -> None:
         """The child discards the parent's queue and connection; it connects on first use."""
         self._lock = threading.Lock()
-        self._cond = threading.Condition()
-        self._q.clear()  # the parent sends these; sending them here too would double them
-        sender = self._sender
-        self._fork_sender = None
-        closed = self._closed
-        self._reset_process_state()
-        self._closed = closed
+        self._outbox.discard_after_fork()  # the parent sends these; sent here too, they double
+        self._status.after_fork_child()
+        sender, self._sender, self._fork_sender = self._sender, None, None
         if sender is not None:
             sender.abandon_after_fork()
         for child in self._children:

@@ -1,8 +1,10 @@
 """The background sender: one thread per process and Client that owns the socket.
 
-It drains the Client's op queue every ``flush_interval`` (or when woken), sends declarations,
-OPS frames and SYNCs over a Unix socket, reads WELCOME/ACK/ERROR frames, and
-reconnects with exponential backoff. The application's threads never touch the socket.
+It takes op records, declarations and SYNC requests from the Client's outbox every
+``flush_interval`` (or when woken), sends them over a Unix socket, reads WELCOME/ACK/ERROR
+frames, reports to the Client's status, and reconnects with exponential backoff. The
+application's threads never touch the socket. It knows the Client only through the outbox and
+the status (see _outbox.py).
 """
 from __future__ import annotations
 
@@ -12,14 +14,12 @@ import socket
 import struct
 import threading
 import time
-from itertools import repeat, starmap
-from typing import TYPE_CHECKING, List, Optional
+from typing import List, Optional
 
 from . import _protocol as p
+from ._outbox import Outbox
 from ._outbuf import OutBuffer
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._client import Client
+from ._status import Status
 
 BACKOFF_MIN = 0.010
 BACKOFF_MAX = 2.0
@@ -39,22 +39,23 @@ _SEND_TIMEOUT = struct.pack("@ll", 0, 500_000)
 class Sender:
     """Owns one connection at a time; every method runs on the sender thread unless noted."""
 
-    def __init__(self, client: "Client") -> None:
-        self._client = client
+    def __init__(self, outbox: Outbox, status: Status) -> None:
+        self._outbox = outbox
+        self._status = status
         self._stop = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._sock: Optional[socket.socket] = None
         self._connecting: Optional[socket.socket] = None  # during _connect()
-        self.fd_lock = threading.Lock()  # held by fork() (Client._before_fork)
+        self._fd_lock = threading.Lock()  # held across fork() (before_fork)
         self._decoder = p.ClientDecoder()
         self._buf = OutBuffer()
-        self._sent_decls = 0          # how much of client._decls this connection has declared
+        self._sent_decls = 0          # how many of the outbox's declarations this connection sent
         self._inflight: List[int] = []  # SYNC tokens sent, ACK not yet read
         self._backoff = BACKOFF_MIN
         self._next_attempt = 0.0
-        self._interval = client.flush_interval  # grows while idle (IDLE_INTERVAL_MAX)
+        self._interval = outbox.flush_interval  # grows while idle (IDLE_INTERVAL_MAX)
         self._ops_per_frame = OPS_FRAME_CAP // p.RECORD_SIZE
         self._limits = p.Welcome(1, p.MAX_FRAME_PAYLOAD, 65535, 1048575)
         self._thread = threading.Thread(target=self._run, name="metricsd-sender", daemon=True)
@@ -79,10 +80,18 @@ class Sender:
             self._thread.join(timeout)
         self._close_fds()
 
+    def before_fork(self) -> None:
+        """Hold the descriptor lock across fork(): the child must see every socket we opened."""
+        self._fd_lock.acquire()
+
+    def after_fork_parent(self) -> None:
+        self._fd_lock.release()
+
     def abandon_after_fork(self) -> None:
         """In a forked child: drop the parent's connection without sending or shutting it down.
 
         close() only releases this process's descriptor; the parent's connection stays intact.
+        The child's thread does not exist; the Client makes a new Sender when it needs one.
         """
         self._stop = True
         self._close_fds()
@@ -106,9 +115,9 @@ class Sender:
             try:
                 self._step()
             except Exception as e:  # keep the thread alive whatever happens
-                self._client._note_error(f"client: sender failed: {e!r}")
+                self._status.note_error(f"client: sender failed: {e!r}")
                 self._disconnect()
-                time.sleep(self._client.flush_interval)
+                time.sleep(self._outbox.flush_interval)
 
     def _step(self) -> None:
         # poll(), not select(): busy servers hold descriptors above select()'s limit of 1024.
@@ -135,27 +144,26 @@ class Sender:
         self._cycle()
 
     def _cycle(self) -> None:
-        client = self._client
-        # Take the SYNC requests before draining: every op queued before flush() was called
-        # is then in this drain, so the SYNC follows it on the wire.
-        syncs = client._take_sync_requests()
-        chunks = self._drain()
-        client._count_dropped(self._buf.add_records(chunks, client.max_buffer_ops))
+        outbox, status = self._outbox, self._status
+        # Take the SYNC requests before the records: every op queued before flush() was called
+        # is then in this take, so the SYNC follows it on the wire.
+        syncs = outbox.take_sync_requests()
+        chunks = outbox.take_records(_CHUNK)
+        status.count_dropped(self._buf.add_records(chunks, outbox.max_buffer_ops))
         if chunks or syncs or self._buf.has_output():
-            self._interval = client.flush_interval
+            self._interval = outbox.flush_interval
         else:
-            self._interval = min(self._interval * 2, max(IDLE_INTERVAL_MAX, client.flush_interval))
-        if client._socket_changed:
-            client._socket_changed = False
+            self._interval = min(self._interval * 2, max(IDLE_INTERVAL_MAX, outbox.flush_interval))
+        if outbox.take_socket_change():
             self._disconnect()
             self._next_attempt = 0.0
         if self._sock is None and (syncs or time.monotonic() >= self._next_attempt):
             self._connect()
         if self._sock is None:
-            client._finish_syncs(syncs, False)
+            status.finish_syncs(syncs, False)
             return
-        # Declarations are read after the drain: an op can only be queued once its series is
-        # registered, so every drained op's declaration is already in client._decls.
+        # Declarations are read after the records: an op can only be queued once its series is
+        # registered, so every taken op's declaration is already in the outbox.
         self._queue_declarations()
         self._buf.frame_pending(self._ops_per_frame)
         for token in syncs:
@@ -163,38 +171,23 @@ class Sender:
             self._inflight.append(token)
         self._send()
 
-    def _drain(self) -> List[bytes]:
-        """Take every queued record, as chunks of at most _CHUNK records (one OPS frame each)."""
-        queue = self._client._q
-        popleft = queue.popleft
-        chunks = []
-        count = len(queue)
-        while count:
-            take = min(count, _CHUNK)
-            # starmap(popleft) pops `take` records in C, without a Python-level loop; joining
-            # a bounded chunk keeps bytes.join's per-item bookkeeping in the CPU cache.
-            chunks.append(b"".join(starmap(popleft, repeat((), take))))
-            count -= take
-        return chunks
-
     def _queue_declarations(self) -> None:
-        decls = self._client._decls
-        end = len(decls)
+        decls = self._outbox.declarations(self._sent_decls)
         limits = self._limits
-        for kind, handle, data in decls[self._sent_decls:end]:
+        for kind, handle, data in decls:
             limit = limits.max_family_handle if kind == "family" else limits.max_series_handle
             if handle > limit or len(data) - p.HEADER.size > limits.max_frame_payload:
-                self._client._note_error(
+                self._status.note_error(
                     f"client: {kind} handle {handle} exceeds the daemon's limits; not declared")
                 continue
             self._buf.add_frame(data)
-        self._sent_decls = end
+        self._sent_decls += len(decls)
 
     def _send(self) -> None:
         try:
             self._buf.write(self._sock)  # type: ignore[arg-type]
         except OSError as e:
-            self._client._note_error(f"client: send failed: {e}")
+            self._status.note_error(f"client: send failed: {e}")
             self._disconnect()
 
     def _read(self) -> None:
@@ -203,7 +196,7 @@ class Sender:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
-            self._client._note_error(f"client: receive failed: {e}")
+            self._status.note_error(f"client: receive failed: {e}")
             self._disconnect()
             return
         if not data:
@@ -220,19 +213,19 @@ class Sender:
                     done.append(token)
                     if token == message.token:
                         break
-                self._client._finish_syncs(done, True)
+                self._status.finish_syncs(done, True)
             elif isinstance(message, p.Error):
-                self._client._note_error(f"{message.code_name}: {message.message}")
+                self._status.note_error(f"{message.code_name}: {message.message}")
             elif isinstance(message, p.DecodeError):
-                self._client._note_error(f"client: bad frame from daemon: {message.code}")
+                self._status.note_error(f"client: bad frame from daemon: {message.code}")
                 if message.fatal:
                     self._disconnect()
                     return
 
     def _connect(self) -> None:
         """Open a connection: handshake, WELCOME, then (later in the cycle) declarations."""
-        path = self._client.socket_path()
-        with self.fd_lock:  # a fork() must see the new descriptor, to close it in the child
+        path = self._outbox.socket_path()
+        with self._fd_lock:  # a fork() must see the new descriptor, to close it in the child
             sock = self._connecting = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(CONNECT_TIMEOUT)
@@ -253,7 +246,7 @@ class Sender:
         except (OSError, ValueError) as e:  # ValueError: e.g. a NUL in the path
             sock.close()
             self._connecting = None
-            self._client._note_connect_failure(path, e)
+            self._status.note_connect_failure(path, e)
             self._next_attempt = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, BACKOFF_MAX)
             return
@@ -264,7 +257,7 @@ class Sender:
         self._ops_per_frame = max(1, min(OPS_FRAME_CAP, first.max_frame_payload) // p.RECORD_SIZE)
         self._sent_decls = 0
         self._backoff = BACKOFF_MIN
-        self._client._note_connected(True)
+        self._status.set_connected(True)
         self._handle(messages[1:])
 
     def _disconnect(self) -> None:
@@ -274,7 +267,7 @@ class Sender:
         self._sock.close()
         self._sock = None
         self._buf.requeue_unsent()
-        self._client._finish_syncs(self._inflight, False)
+        self._status.finish_syncs(self._inflight, False)
         self._inflight = []
         self._next_attempt = time.monotonic() + self._backoff
-        self._client._note_connected(False)
+        self._status.set_connected(False)

@@ -36,7 +36,8 @@ class ValidationTest(unittest.TestCase):
         modes = "livesum sum max min mostrecent all liveall livemax livemin livemostrecent shared"
         for mode in modes.split():
             metricsd.Gauge("mode_" + mode, "", multiprocess_mode=mode, client=self.client)
-        families = [data for kind, _, data in self.client._decls if kind == "family"]
+        declarations = self.client._outbox.declarations(0)
+        families = [data for kind, _, data in declarations if kind == "family"]
         self.assertEqual([f[13] for f in families], list(range(11)))  # the gauge mode byte
 
     def test_histogram_buckets(self):
@@ -151,7 +152,7 @@ class ClientWithoutDaemonTest(unittest.TestCase):
             self.assertFalse(client.flush(0.1))  # closed: no thread is started again
             g.inc()
             self.assertEqual(client.dropped_ops(), 16)
-            self.assertEqual(len(client._q), 0)
+            self.assertEqual(len(client._outbox.queue), 0)
 
     def test_settings_are_checked(self):
         for kwargs in ({"flush_interval": 0}, {"flush_interval": -1}, {"max_buffer_ops": -1}):
