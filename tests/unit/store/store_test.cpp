@@ -88,8 +88,7 @@ TEST(store_declare, enforces_the_wire_limits_and_modes) {
     EXPECT_EQ(declare_error(s, {"c", metric_type::counter, "", {}, {}, gauge_mode::sum}),
               error_code::invalid_gauge_mode);
     std::vector<std::string_view> many(33, "l");
-    EXPECT_EQ(declare_error(s, {"l", metric_type::counter, "", many}),
-              error_code::too_many_labels);
+    EXPECT_EQ(declare_error(s, {"l", metric_type::counter, "", many}), error_code::too_many_labels);
 }
 
 TEST(store_declare, same_definition_returns_same_family_and_help_may_differ) {
