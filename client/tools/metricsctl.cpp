@@ -3,16 +3,17 @@
 // bucket (checked before anything is sent), 3 daemon unreachable or no ACK in time, 4 the
 // daemon rejected the declaration or op, 1 anything else.
 #include <metricsd/client.hpp>
+#include <metricsd/protocol/wire.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <map>
 #include <sstream>
 #include <string>
 #include <sys/socket.h>
@@ -43,20 +44,6 @@ struct request {
     std::string value = "1";         ///< --value; required for set and observe
     std::string mode = "shared";
     std::vector<std::string> buckets;
-};
-
-const std::map<std::string, metricsd::gauge_mode> gauge_modes{
-    {"livesum", metricsd::gauge_mode::livesum},
-    {"sum", metricsd::gauge_mode::sum},
-    {"max", metricsd::gauge_mode::max},
-    {"min", metricsd::gauge_mode::min},
-    {"mostrecent", metricsd::gauge_mode::mostrecent},
-    {"all", metricsd::gauge_mode::all},
-    {"liveall", metricsd::gauge_mode::liveall},
-    {"livemax", metricsd::gauge_mode::livemax},
-    {"livemin", metricsd::gauge_mode::livemin},
-    {"livemostrecent", metricsd::gauge_mode::livemostrecent},
-    {"shared", metricsd::gauge_mode::shared},
 };
 
 /// A command-line mistake: exit 2.
@@ -98,7 +85,9 @@ void send_op(metricsd::client& client, const request& r) {
     if (r.type == "counter") {
         client.counter(r.name, r.help, names).labels(values).inc(v);
     } else if (r.type == "gauge") {
-        const auto g = client.gauge(r.name, r.help, names, gauge_modes.at(r.mode)).labels(values);
+        const auto g =
+            client.gauge(r.name, r.help, names, *metricsd::protocol::parse_gauge_mode(r.mode))
+                .labels(values);
         if (r.verb == "set")
             g.set(v);
         else if (r.verb == "inc")
@@ -195,9 +184,12 @@ CLI::App* add_verb(CLI::App* type, const std::string& verb, const std::string& w
 }
 
 void add_gauge_mode(CLI::App* cmd, request& r) {
+    // Every name protocol::parse_gauge_mode reads (CLI::IsMember leaves nothing else through),
+    // sorted as the help has always listed them.
     std::vector<std::string> names;
-    for (const auto& [name, mode] : gauge_modes)
-        names.push_back(name);
+    for (std::uint8_t v = 0; v < metricsd::protocol::gauge_mode_count; ++v)
+        names.emplace_back(metricsd::protocol::to_string(static_cast<metricsd::gauge_mode>(v)));
+    std::sort(names.begin(), names.end());
     cmd->add_option("--mode", r.mode,
                     "Gauge mode (default shared). live* modes drop the value when metricsctl "
                     "exits: use shared, sum, max, min or mostrecent from scripts and cron jobs")

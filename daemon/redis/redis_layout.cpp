@@ -188,8 +188,8 @@ std::optional<family_spec> decode_family_meta(std::string_view name, std::string
         (f.buckets && !f.buckets->is_array))
         return std::nullopt;
     const auto type = enum_from_name<protocol::metric_type>(f.type->text, 1, 4);
-    const auto mode = f.mode ? enum_from_name<protocol::gauge_mode>(f.mode->text, 0, 10)
-                             : protocol::gauge_mode::livesum;
+    const auto mode =
+        f.mode ? protocol::parse_gauge_mode(f.mode->text) : protocol::gauge_mode::livesum;
     if (!type || !mode)
         return std::nullopt;
     // Validate through the same path as a client declaration: a record some other writer

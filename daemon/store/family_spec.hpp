@@ -1,9 +1,10 @@
 // A validated metric family definition: what DECLARE_FAMILY asked for, checked against the
-// Prometheus naming rules. Pure; no store state.
+// family rules shared with the clients (protocol/family_rules.hpp). Pure; no store state.
 #pragma once
 
 #include "daemon/store/outcome.hpp"
 
+#include <metricsd/protocol/family_rules.hpp>
 #include <metricsd/protocol/messages.hpp>
 
 #include <string>
@@ -24,17 +25,15 @@ struct family_spec {
     std::vector<std::string> le_labels;    ///< canonical `le` texts, then "+Inf" (rendered once)
 };
 
-/// Validate a declaration: metric name, label names (syntax, reserved, duplicates, `pid` in the
-/// per-pid gauge modes), bucket texts (finite numbers, strictly increasing, at least one).
+/// Validate a declaration against the family rules (protocol/family_rules.hpp: names, label
+/// names, buckets, gauge mode, reserved prefix, limits) and keep what they parsed.
 outcome<family_spec> make_family_spec(const protocol::family_decl& decl);
 
 /// Why `b` cannot share a name with `a`, or empty when they are compatible.
 std::string conflict_between(const family_spec& a, const family_spec& b);
 
 /// Gauge modes that add a `pid` label (one series per worker process).
-constexpr bool is_per_pid(protocol::gauge_mode m) noexcept {
-    return m == protocol::gauge_mode::all || m == protocol::gauge_mode::liveall;
-}
+using protocol::is_per_pid;
 /// Gauge modes that forget a worker's value when it retires.
 constexpr bool is_live(protocol::gauge_mode m) noexcept {
     using enum protocol::gauge_mode;

@@ -38,8 +38,11 @@ bool is_reserved_label_name(std::string_view name) noexcept {
 }
 
 bool parse_bucket_bound(std::string_view text, double& out) noexcept {
-    if (!text.empty() && text.front() == '+')
+    if (!text.empty() && text.front() == '+') {
         text.remove_prefix(1); // from_chars takes no '+'; Python's float() does
+        if (!text.empty() && text.front() == '-')
+            return false; // "+-1": one sign only, as float() and strtod() read it
+    }
     if (text.empty())
         return false;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);

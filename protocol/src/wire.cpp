@@ -1,8 +1,29 @@
 #include <metricsd/protocol/wire.hpp>
 
+#include <array>
 #include <bit>
 
 namespace metricsd::protocol {
+namespace {
+
+// Indexed by wire value: the one table of gauge-mode names, read both ways below.
+constexpr std::array<std::string_view, gauge_mode_count> gauge_mode_names{
+    "livesum",        // 0
+    "sum",            // 1
+    "max",            // 2
+    "min",            // 3
+    "mostrecent",     // 4
+    "all",            // 5
+    "liveall",        // 6
+    "livemax",        // 7
+    "livemin",        // 8
+    "livemostrecent", // 9
+    "shared",         // 10
+};
+static_assert(gauge_mode_names[static_cast<std::size_t>(gauge_mode::shared)] == "shared");
+static_assert(gauge_mode_names[static_cast<std::size_t>(gauge_mode::liveall)] == "liveall");
+
+} // namespace
 
 static_assert(std::endian::native == std::endian::little,
               "wire protocol v1 code copies little-endian integers and doubles with memcpy");
@@ -88,31 +109,21 @@ std::string_view to_string(metric_type t) noexcept {
 }
 
 std::string_view to_string(gauge_mode m) noexcept {
-    switch (m) {
-    case gauge_mode::livesum:
-        return "livesum";
-    case gauge_mode::sum:
-        return "sum";
-    case gauge_mode::max:
-        return "max";
-    case gauge_mode::min:
-        return "min";
-    case gauge_mode::mostrecent:
-        return "mostrecent";
-    case gauge_mode::all:
-        return "all";
-    case gauge_mode::liveall:
-        return "liveall";
-    case gauge_mode::livemax:
-        return "livemax";
-    case gauge_mode::livemin:
-        return "livemin";
-    case gauge_mode::livemostrecent:
-        return "livemostrecent";
-    case gauge_mode::shared:
-        return "shared";
-    }
-    return "unknown";
+    const auto v = static_cast<std::size_t>(m);
+    return v < gauge_mode_names.size() ? gauge_mode_names[v] : "unknown";
+}
+
+std::optional<gauge_mode> parse_gauge_mode(std::string_view name) noexcept {
+    for (std::size_t v = 0; v < gauge_mode_names.size(); ++v)
+        if (gauge_mode_names[v] == name)
+            return static_cast<gauge_mode>(v);
+    return std::nullopt;
+}
+
+std::optional<gauge_mode> gauge_mode_from_value(long long value) noexcept {
+    if (value < 0 || value >= gauge_mode_count)
+        return std::nullopt;
+    return static_cast<gauge_mode>(value);
 }
 
 std::string_view to_string(op_code o) noexcept {

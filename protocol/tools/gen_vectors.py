@@ -212,8 +212,110 @@ invalid = [
      [MSG("handshake"), MSG("declare_family"), err("unknown_frame_type", False, 1), MSG("ops"), err("malformed_frame", False, 3), MSG("sync")]),
 ]
 
-def jsonable_records(m):
-    return m
+def decl(mtype, name, help="", labels=(), buckets=(), mode="livesum"):
+    return {"metric_type": mtype, "gauge_mode": mode, "name": name, "help": help,
+            "label_names": list(labels), "buckets": list(buckets)}
+
+# Family rules (PROTOCOL.md section 5.1): declarations a daemon accepts (error None) or refuses
+# with that code, and that a client should refuse before sending. Each refused one breaks one
+# rule. Codes 18-22 are also what the frame decoder reports for the same declaration on the wire.
+DEFAULT_BUCKETS = ["0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "0.75", "1.0",
+                   "2.5", "5.0", "7.5", "10.0"]
+family_rules = [
+    # Metric names.
+    ("name_counter_total", decl("counter", "http_requests_total", "Requests."), None),
+    ("name_colons_and_underscores", decl("gauge", "_job:rate5m:sum"), None),
+    ("name_single_letter", decl("counter", "x"), None),
+    ("name_255_bytes", decl("counter", "n" * 255), None),
+    ("name_metricsd_alone_is_not_the_prefix", decl("gauge", "metricsd"), None),
+    ("name_metricsd_inside", decl("counter", "my_metricsd_total"), None),
+    ("name_metricsd_uppercase", decl("gauge", "Metricsd_up"), None),
+    ("name_empty", decl("counter", ""), "invalid_metric_name"),
+    ("name_leading_digit", decl("counter", "1st_total"), "invalid_metric_name"),
+    ("name_dash", decl("counter", "http-requests"), "invalid_metric_name"),
+    ("name_space", decl("gauge", "queue depth"), "invalid_metric_name"),
+    ("name_dot", decl("gauge", "queue.depth"), "invalid_metric_name"),
+    ("name_non_ascii", decl("counter", "métrique_total"), "invalid_metric_name"),
+    ("name_256_bytes", decl("counter", "n" * 256), "string_too_long"),
+    ("name_metricsd_prefix", decl("gauge", "metricsd_series"), "name_collision"),
+    ("name_metricsd_prefix_counter", decl("counter", "metricsd_anything_total"), "name_collision"),
+    # Help.
+    ("help_empty", decl("counter", "a_total", ""), None),
+    ("help_utf8", decl("counter", "b_total", "Zählt Ereignisse — 日本語 help.\n\"quoted\""), None),
+    ("help_4096_bytes", decl("counter", "c_total", "h" * 4096), None),
+    ("help_4097_bytes", decl("counter", "d_total", "h" * 4097), "string_too_long"),
+    ("help_4096_bytes_multibyte", decl("counter", "e_total", "é" * 2048), None),
+    ("help_4098_bytes_multibyte", decl("counter", "f_total", "é" * 2049), "string_too_long"),
+    # Gauge modes.
+    ("mode_livemostrecent_gauge", decl("gauge", "g_livemostrecent", mode="livemostrecent"), None),
+    ("mode_shared_gauge", decl("gauge", "g_shared", mode="shared"), None),
+    ("mode_on_counter", decl("counter", "m_total", mode="sum"), "invalid_gauge_mode"),
+    ("mode_on_histogram", decl("histogram", "m_seconds", buckets=["1"], mode="all"), "invalid_gauge_mode"),
+    ("mode_on_summary", decl("summary", "m_bytes", mode="livemax"), "invalid_gauge_mode"),
+    # Label names.
+    ("labels_two", decl("counter", "l_total", labels=["method", "code"]), None),
+    ("labels_leading_underscore", decl("counter", "l_total", labels=["_shard"]), None),
+    ("labels_look_alikes_are_not_reserved", decl("histogram", "l_seconds", labels=["Le", "lee", "quantiles", "_le", "le_"], buckets=["1"]), None),
+    ("labels_single_underscore", decl("gauge", "l_gauge", labels=["_"]), None),
+    ("labels_255_bytes", decl("gauge", "l_gauge", labels=["l" * 255]), None),
+    ("labels_32", decl("counter", "l_total", labels=["l%d" % i for i in range(32)]), None),
+    ("labels_pid_on_livesum_gauge", decl("gauge", "l_gauge", labels=["pid"]), None),
+    ("labels_pid_on_counter", decl("counter", "l_total", labels=["pid"]), None),
+    ("labels_pid_on_max_gauge", decl("gauge", "l_gauge", labels=["pid"], mode="max"), None),
+    ("labels_33", decl("counter", "l_total", labels=["l%d" % i for i in range(33)]), "too_many_labels"),
+    ("labels_256_bytes", decl("gauge", "l_gauge", labels=["l" * 256]), "string_too_long"),
+    ("labels_empty_name", decl("counter", "l_total", labels=[""]), "invalid_label_name"),
+    ("labels_leading_digit", decl("counter", "l_total", labels=["1x"]), "invalid_label_name"),
+    ("labels_colon", decl("counter", "l_total", labels=["a:b"]), "invalid_label_name"),
+    ("labels_dash", decl("counter", "l_total", labels=["a-b"]), "invalid_label_name"),
+    ("labels_non_ascii", decl("counter", "l_total", labels=["métode"]), "invalid_label_name"),
+    ("labels_le_on_counter", decl("counter", "l_total", labels=["le"]), "invalid_label_name"),
+    ("labels_le_on_histogram", decl("histogram", "l_seconds", labels=["le"], buckets=["1"]), "invalid_label_name"),
+    ("labels_quantile_on_summary", decl("summary", "l_seconds", labels=["quantile"]), "invalid_label_name"),
+    ("labels_quantile_on_gauge", decl("gauge", "l_gauge", labels=["quantile"]), "invalid_label_name"),
+    ("labels_double_underscore", decl("counter", "l_total", labels=["__name__"]), "invalid_label_name"),
+    ("labels_double_underscore_alone", decl("counter", "l_total", labels=["__"]), "invalid_label_name"),
+    ("labels_pid_on_all_gauge", decl("gauge", "l_gauge", labels=["pid"], mode="all"), "invalid_label_name"),
+    ("labels_pid_on_liveall_gauge", decl("gauge", "l_gauge", labels=["a", "pid"], mode="liveall"), "invalid_label_name"),
+    ("labels_duplicate", decl("counter", "l_total", labels=["a", "b", "a"]), "invalid_label_name"),
+    # Buckets.
+    ("buckets_python_defaults", decl("histogram", "b_seconds", buckets=DEFAULT_BUCKETS), None),
+    ("buckets_spellings", decl("histogram", "b_seconds", buckets=["-1", "-.5", "-0", "1e-05", ".5", "1.", "+3", "1E1", "1e+2", "00200"]), None),
+    ("buckets_one", decl("histogram", "b_seconds", buckets=["0"]), None),
+    ("buckets_smallest_denormal", decl("histogram", "b_seconds", buckets=["0", "5e-324"]), None),
+    ("buckets_256", decl("histogram", "b_seconds", buckets=[str(i) for i in range(256)]), None),
+    ("buckets_64_bytes", decl("histogram", "b_seconds", buckets=["1." + "0" * 62]), None),
+    ("buckets_on_a_counter", decl("counter", "b_total", buckets=["1"]), "too_many_buckets"),
+    ("buckets_on_gauge", decl("gauge", "b_gauge", buckets=["1"]), "too_many_buckets"),
+    ("buckets_on_summary", decl("summary", "b_seconds", buckets=["1"]), "too_many_buckets"),
+    ("buckets_257", decl("histogram", "b_seconds", buckets=[str(i) for i in range(257)]), "too_many_buckets"),
+    ("buckets_none", decl("histogram", "b_seconds"), "invalid_buckets"),
+    ("buckets_65_bytes", decl("histogram", "b_seconds", buckets=["1." + "0" * 63]), "string_too_long"),
+    ("buckets_empty_text", decl("histogram", "b_seconds", buckets=[""]), "invalid_buckets"),
+    ("buckets_word", decl("histogram", "b_seconds", buckets=["abc"]), "invalid_buckets"),
+    ("buckets_nan", decl("histogram", "b_seconds", buckets=["nan"]), "invalid_buckets"),
+    ("buckets_NaN", decl("histogram", "b_seconds", buckets=["1", "NaN"]), "invalid_buckets"),
+    ("buckets_inf", decl("histogram", "b_seconds", buckets=["inf"]), "invalid_buckets"),
+    ("buckets_plus_inf_is_implicit", decl("histogram", "b_seconds", buckets=["1", "+Inf"]), "invalid_buckets"),
+    ("buckets_minus_inf", decl("histogram", "b_seconds", buckets=["-Inf", "1"]), "invalid_buckets"),
+    ("buckets_infinity", decl("histogram", "b_seconds", buckets=["infinity"]), "invalid_buckets"),
+    ("buckets_overflow", decl("histogram", "b_seconds", buckets=["1e400"]), "invalid_buckets"),
+    ("buckets_underflow", decl("histogram", "b_seconds", buckets=["1e-400"]), "invalid_buckets"),
+    ("buckets_trailing_garbage", decl("histogram", "b_seconds", buckets=["1x"]), "invalid_buckets"),
+    ("buckets_dangling_exponent", decl("histogram", "b_seconds", buckets=["1e"]), "invalid_buckets"),
+    ("buckets_leading_space", decl("histogram", "b_seconds", buckets=[" 1"]), "invalid_buckets"),
+    ("buckets_trailing_space", decl("histogram", "b_seconds", buckets=["1 "]), "invalid_buckets"),
+    ("buckets_comma", decl("histogram", "b_seconds", buckets=["1,5"]), "invalid_buckets"),
+    ("buckets_underscore_digits", decl("histogram", "b_seconds", buckets=["1_000"]), "invalid_buckets"),
+    ("buckets_hex", decl("histogram", "b_seconds", buckets=["0x10"]), "invalid_buckets"),
+    ("buckets_two_signs", decl("histogram", "b_seconds", buckets=["+-1"]), "invalid_buckets"),
+    ("buckets_double_plus", decl("histogram", "b_seconds", buckets=["++1"]), "invalid_buckets"),
+    ("buckets_lone_dot", decl("histogram", "b_seconds", buckets=["."]), "invalid_buckets"),
+    ("buckets_non_ascii_digit", decl("histogram", "b_seconds", buckets=["١"]), "invalid_buckets"),
+    ("buckets_equal_values", decl("histogram", "b_seconds", buckets=["1", "1.0"]), "invalid_buckets"),
+    ("buckets_zero_and_negative_zero", decl("histogram", "b_seconds", buckets=["0", "-0"]), "invalid_buckets"),
+    ("buckets_decreasing", decl("histogram", "b_seconds", buckets=["2", "1"]), "invalid_buckets"),
+]
 
 out = {
     "description": [
@@ -233,14 +335,19 @@ out = {
         "  0-based frame index after the handshake (null: the handshake), 'handle': offending handle or null}.",
         "  After the last entry there is nothing more: the decoder needs more input, or (after a fatal error)",
         "  stays failed. The result must not depend on how the input is split into reads.",
+        "family_rules[]: family declarations (PROTOCOL.md section 5.1). 'declaration' holds the fields of a",
+        "  declare_family message but the handle. 'error' is null when the daemon accepts it, else the code",
+        "  name it reports; a client should refuse those declarations before sending them. Each refused",
+        "  declaration breaks exactly one rule.",
     ],
     "protocol_version": 1,
     "max_frame_payload": 1048576,
     "valid": [{"name": n, "direction": d, "message": m, "hex": H(encode(m))} for n, d, m in valid],
     "invalid": [{"name": n, "role": r, "hex": H(b), "expect": e} for n, r, b, e in invalid],
+    "family_rules": [{"name": n, "declaration": d, "error": e} for n, d, e in family_rules],
 }
 
-names = [v["name"] for v in out["valid"]] + [v["name"] for v in out["invalid"]]
+names = [v["name"] for kind in ("valid", "invalid", "family_rules") for v in out[kind]]
 assert len(names) == len(set(names)), "duplicate names"
 
 
@@ -273,6 +380,9 @@ for v in out["invalid"]:
     items.append("    {\n" + f'      "name": {dump(v["name"])},\n      "role": {dump(v["role"])},\n'
                  f'      "hex": {dump(v["hex"])},\n      "expect": [\n        {exp}\n      ]\n    }}')
 lines.append(",\n".join(items))
+lines.append("  ],")
+lines.append('  "family_rules": [')
+lines.append(",\n".join("    " + dump(v) for v in out["family_rules"]))
 lines.append("  ]")
 lines.append("}")
 text = "\n".join(lines)

@@ -104,15 +104,14 @@ metricsd_status metricsd_counter(metricsd_client* client, const char* name, cons
 metricsd_status metricsd_gauge(metricsd_client* client, const char* name, const char* help,
                                const char* const* label_names, size_t n_labels,
                                metricsd_gauge_mode mode, metricsd_family** out) {
-    const int m = static_cast<int>(mode);
-    if (m < METRICSD_GAUGE_LIVESUM || m > METRICSD_GAUGE_SHARED) {
+    const auto m = metricsd::protocol::gauge_mode_from_value(static_cast<int>(mode));
+    if (!m) {
         if (out)
             *out = nullptr;
         return fail(METRICSD_E_INVALID_ARGUMENT, "metricsd: unknown gauge mode");
     }
-    return declare(client, name, help, label_names, n_labels, out, [&](auto n, auto h, auto& l) {
-        return client->cpp.gauge(n, h, l, static_cast<metricsd::gauge_mode>(m));
-    });
+    return declare(client, name, help, label_names, n_labels, out,
+                   [&](auto n, auto h, auto& l) { return client->cpp.gauge(n, h, l, *m); });
 }
 
 metricsd_status metricsd_histogram(metricsd_client* client, const char* name, const char* help,

@@ -1,5 +1,5 @@
 // Client-side checks of declarations, so mistakes surface as exceptions at start-up instead of
-// ERROR frames later. Mirrors the daemon's rules (protocol/PROTOCOL.md sections 5, 8, 10).
+// ERROR frames later. The family rules are the daemon's own (protocol/family_rules.hpp).
 #pragma once
 
 #include <metricsd/protocol/wire.hpp>
@@ -21,8 +21,8 @@ struct family_def {
     std::vector<std::string> buckets; ///< histogram bounds as text
 };
 
-/// Check name, help, label names and buckets; returns the parsed bounds (empty unless
-/// histogram). Throws std::invalid_argument naming the offending value.
+/// Check the family rules (name, help, gauge mode, label names, buckets); returns the parsed
+/// bounds (empty unless histogram). Throws std::invalid_argument with the rule's message.
 std::vector<double> validate_family(const family_def& def);
 
 /// Check label values against the family: count, UTF-8, length. Throws std::invalid_argument.

@@ -5,6 +5,7 @@ every byte and ``tests/test_vectors.py`` checks this module against it.
 """
 from __future__ import annotations
 
+import math
 import re
 import struct
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -59,33 +60,130 @@ _ERROR_FIXED = struct.Struct("<HHIQ")
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+# A bucket bound as the daemon reads it (C++ from_chars after one optional '+'): ASCII digits,
+# one sign, optional fraction and exponent. float() alone would also take "1_000", " 1", "inf".
+_BUCKET_BOUND = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+RESERVED_METRIC_PREFIX = "metricsd_"
+PER_PID_GAUGE_MODES = ("all", "liveall")
 
 
-# --- validation (section 5) -----------------------------------------------------------------
+# --- validation: the family rules (PROTOCOL.md section 5.1) -------------------------------------
+# A copy of protocol/src/family_rules.cpp, checked against the same vectors
+# (protocol/test_vectors.json "family_rules", tests/test_vectors.py).
+
+class RuleError(ValueError):
+    """A declaration the daemon would refuse; ``code`` is the error code name it would send."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _utf8_length(text: str) -> int:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates: not representable, so not valid UTF-8
+        raise RuleError("invalid_label_value", f"Not valid UTF-8: {text[:40]!r}") from None
+
 
 def check_metric_name(name: str) -> None:
-    """Raise ValueError unless ``name`` is a valid Prometheus metric name within limits."""
-    if not isinstance(name, str) or not _METRIC_NAME.fullmatch(name):
-        raise ValueError(f"Invalid metric name: {name!r}")
-    if len(name) > MAX_NAME_LENGTH:
-        raise ValueError(f"Metric name longer than {MAX_NAME_LENGTH} bytes: {name!r}")
+    """Raise RuleError (a ValueError) unless ``name`` is a metric name the daemon accepts."""
+    if not isinstance(name, str):
+        raise RuleError("invalid_metric_name", f"Invalid metric name: {name!r}")
+    if _utf8_length(name) > MAX_NAME_LENGTH:
+        raise RuleError("string_too_long", f"Metric name longer than {MAX_NAME_LENGTH} bytes: "
+                                           f"{name[:40]!r}...")
+    if not _METRIC_NAME.fullmatch(name):
+        raise RuleError("invalid_metric_name", f"Invalid metric name: {name!r}")
+    if name.startswith(RESERVED_METRIC_PREFIX):
+        raise RuleError("name_collision", f"Metric name {name!r}: the {RESERVED_METRIC_PREFIX} "
+                                          "prefix is reserved for the daemon's own metrics")
+
+
+def check_help(text: str) -> None:
+    """Raise RuleError unless ``text`` is valid UTF-8 of at most MAX_HELP_LENGTH bytes."""
+    if _utf8_length(text) > MAX_HELP_LENGTH:
+        raise RuleError("string_too_long", f"Help longer than {MAX_HELP_LENGTH} bytes")
+
+
+def check_gauge_mode(metric_type: str, gauge_mode: str) -> None:
+    """Raise RuleError for an unknown mode, or a mode other than livesum on a non-gauge."""
+    if gauge_mode not in GAUGE_MODES:
+        raise RuleError("invalid_gauge_mode", f"Invalid multiprocess mode: {gauge_mode}")
+    if metric_type != "gauge" and gauge_mode != "livesum":
+        raise RuleError("invalid_gauge_mode", f"Gauge mode {gauge_mode} given for a "
+                                              f"{metric_type}; only gauges take a mode")
 
 
 def check_label_names(names: Sequence[str], per_pid: bool = False) -> None:
-    """Raise ValueError for a bad, reserved or duplicate label name."""
+    """Raise RuleError for too many, or a long, bad, reserved or duplicate label name."""
     if len(names) > MAX_LABELS:
-        raise ValueError(f"At most {MAX_LABELS} label names are allowed")
+        raise RuleError("too_many_labels", f"At most {MAX_LABELS} label names are allowed")
+    seen = set()
     for label in names:
-        if not isinstance(label, str) or not _LABEL_NAME.fullmatch(label):
-            raise ValueError(f"Invalid label metric name: {label!r}")
+        if not isinstance(label, str):
+            raise RuleError("invalid_label_name", f"Invalid label metric name: {label!r}")
+        if _utf8_length(label) > MAX_NAME_LENGTH:
+            raise RuleError("string_too_long", f"Label name longer than {MAX_NAME_LENGTH} "
+                                               f"bytes: {label[:40]!r}...")
+        if not _LABEL_NAME.fullmatch(label):
+            raise RuleError("invalid_label_name", f"Invalid label metric name: {label!r}")
         if label.startswith("__") or label in ("le", "quantile"):
-            raise ValueError(f"Reserved label metric name: {label}")
+            raise RuleError("invalid_label_name", f"Reserved label metric name: {label}")
         if per_pid and label == "pid":
-            raise ValueError("Label name 'pid' is added by gauge modes 'all' and 'liveall'")
-        if len(label) > MAX_NAME_LENGTH:
-            raise ValueError(f"Label name longer than {MAX_NAME_LENGTH} bytes: {label!r}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"Duplicate label names in {tuple(names)!r}")
+            raise RuleError("invalid_label_name",
+                            "Label name 'pid' is added by gauge modes 'all' and 'liveall'")
+        if label in seen:
+            raise RuleError("invalid_label_name", f"Duplicate label names in {tuple(names)!r}")
+        seen.add(label)
+
+
+def _bucket_bound(text: str) -> float:
+    if _utf8_length(text) > MAX_BUCKET_TEXT_LENGTH:
+        raise RuleError("string_too_long", f"Bucket bound longer than {MAX_BUCKET_TEXT_LENGTH} "
+                                           f"bytes: {text[:40]!r}...")
+    if not _BUCKET_BOUND.fullmatch(text):
+        raise RuleError("invalid_buckets", f"Bucket bound {text!r} is not a finite number")
+    value = float(text)
+    mantissa = re.split("[eE]", text)[0]
+    # The daemon refuses what overflows to inf and what underflows to zero (from_chars says
+    # out of range); float() returns inf and 0.0 for them.
+    if math.isinf(value) or (value == 0 and mantissa.strip("+-.0")):
+        raise RuleError("invalid_buckets", f"Bucket bound {text!r} is out of range")
+    return value
+
+
+def check_buckets(metric_type: str, texts: Sequence[str]) -> List[float]:
+    """Raise RuleError unless ``texts`` are bucket bounds the daemon accepts for the type;
+    return their values."""
+    if metric_type != "histogram":
+        if texts:
+            raise RuleError("too_many_buckets", "Only histograms have buckets")
+        return []
+    if len(texts) > MAX_BUCKETS:
+        raise RuleError("too_many_buckets", f"At most {MAX_BUCKETS} buckets are allowed")
+    if not texts:
+        raise RuleError("invalid_buckets", "Must have at least one finite bucket bound")
+    bounds: List[float] = []
+    for text in texts:
+        value = _bucket_bound(text)
+        if bounds and value <= bounds[-1]:
+            raise RuleError("invalid_buckets", "Buckets not in sorted order")
+        bounds.append(value)
+    return bounds
+
+
+def check_family(metric_type: str, gauge_mode: str, name: str, help: str,
+                 label_names: Sequence[str], buckets: Sequence[str]) -> List[float]:
+    """Every family rule, in the daemon's order; returns the bucket values."""
+    if metric_type not in METRIC_TYPES:
+        raise RuleError("invalid_metric_type", f"Invalid metric type: {metric_type!r}")
+    check_metric_name(name)
+    check_help(help)
+    check_gauge_mode(metric_type, gauge_mode)
+    check_label_names(label_names, per_pid=metric_type == "gauge"
+                      and gauge_mode in PER_PID_GAUGE_MODES)
+    return check_buckets(metric_type, buckets)
 
 
 # --- encoders -------------------------------------------------------------------------------

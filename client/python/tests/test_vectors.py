@@ -121,6 +121,33 @@ class VectorsTest(unittest.TestCase):
         self.assertEqual(p.ClientDecoder().feed(too_large),
                          [p.DecodeError("frame_too_large", True, 0)])
 
+    def test_family_rules(self):
+        """The Python copy of the family rules refuses what the daemon refuses, with its code."""
+        vectors = self.doc["family_rules"]
+        self.assertGreater(len(vectors), 50)
+        for vector in vectors:
+            d = vector["declaration"]
+            with self.subTest(vector["name"]):
+                try:
+                    p.check_family(d["metric_type"], d["gauge_mode"], d["name"], d["help"],
+                                   d["label_names"], d["buckets"])
+                    got = None
+                except p.RuleError as e:
+                    got = e.code
+                self.assertEqual(got, vector["error"])
+                if got is None:  # what passes the rules also encodes
+                    p.encode_declare_family(0, d["metric_type"], d["gauge_mode"], d["name"],
+                                            d["help"], d["label_names"], d["buckets"])
+
+    def test_family_rules_python_spellings(self):
+        """What the vectors cannot spell: lone surrogates, and names float() alone would take."""
+        with self.assertRaises(ValueError):
+            p.check_help("\ud800")
+        for text in ("1_000", " 1", "infinity", "1e-400", "\u0661"):
+            with self.subTest(text), self.assertRaises(ValueError):
+                p.check_buckets("histogram", [text])
+        self.assertEqual(p.check_buckets("histogram", ["+3", ".5e1", "1E2"]), [3.0, 5.0, 100.0])
+
     def test_error_levels(self):
         self.assertTrue(p.Error(65, None, None, "").fatal)      # shutting_down
         self.assertFalse(p.Error(36, 0, 0, "").fatal)           # family_conflict

@@ -35,5 +35,15 @@ TEST(names, utf8) {
         EXPECT_FALSE(is_valid_utf8(bad));
 }
 
+TEST(names, bucket_bounds_take_one_sign) {
+    double v = 0;
+    EXPECT_TRUE(parse_bucket_bound("+3", v));
+    EXPECT_EQ(v, 3);
+    EXPECT_TRUE(parse_bucket_bound("-3", v));
+    EXPECT_EQ(v, -3);
+    for (auto bad : {"+-1", "-+1", "++1", "--1", "+", "-", "+ 1"})
+        EXPECT_FALSE(parse_bucket_bound(bad, v)) << bad;
+}
+
 } // namespace
 } // namespace metricsd::protocol

@@ -300,7 +300,7 @@ TEST(vectors_file, loads) {
     EXPECT_EQ(vectors().at("protocol_version"), mp::version);
     EXPECT_EQ(vectors().at("max_frame_payload"), mp::limits::max_frame_payload);
     std::set<std::string> names;
-    for (const auto& kind : {"valid", "invalid"}) {
+    for (const auto& kind : {"valid", "invalid", "family_rules"}) {
         for (const auto& v : vectors().at(kind)) {
             EXPECT_TRUE(names.insert(v.at("name")).second) << "duplicate name " << v.at("name");
         }

@@ -63,14 +63,32 @@ TEST(store_declare, rejects_bad_buckets) {
     EXPECT_EQ(declare_error(s, h({"1", "1.0"})), error_code::invalid_buckets);
     EXPECT_EQ(declare_error(s, h({"2", "1"})), error_code::invalid_buckets);
     EXPECT_EQ(declare_error(s, h({"1x"})), error_code::invalid_buckets);
+    // Buckets on a non-histogram: too_many_buckets, the code the frame decoder has always sent
+    // for it (PROTOCOL.md section 8); the store used to say invalid_buckets, which no client saw.
     EXPECT_EQ(declare_error(s, {"c", metric_type::counter, "", {}, {"1"}}),
-              error_code::invalid_buckets);
+              error_code::too_many_buckets);
     auto ok = declare(s, h({"-1", "1e-05", ".5", "+3", "10"}));
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok.value()->spec().bucket_texts,
               (std::vector<std::string>{"-1", "1e-05", ".5", "+3", "10"}));
     EXPECT_EQ(ok.value()->spec().le_labels,
               (std::vector<std::string>{"-1.0", "1e-05", "0.5", "3.0", "10.0", "+Inf"}));
+}
+
+// The limits the frame decoder enforces hold for declarations that did not come off the wire
+// too (Redis metadata, the state file): the store applies the same family rules.
+TEST(store_declare, enforces_the_wire_limits_and_modes) {
+    daemon::store s;
+    const std::string long_name(256, 'n');
+    EXPECT_EQ(declare_error(s, {long_name}), error_code::string_too_long);
+    EXPECT_TRUE(declare(s, {long_name.substr(1)}));
+    const std::string long_help(4097, 'h');
+    EXPECT_EQ(declare_error(s, {"x", metric_type::counter, long_help}),
+              error_code::string_too_long);
+    EXPECT_EQ(declare_error(s, {"c", metric_type::counter, "", {}, {}, gauge_mode::sum}),
+              error_code::invalid_gauge_mode);
+    std::vector<std::string_view> many(33, "l");
+    EXPECT_EQ(declare_error(s, {"l", metric_type::counter, "", many}), error_code::too_many_labels);
 }
 
 TEST(store_declare, same_definition_returns_same_family_and_help_may_differ) {

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace metricsd::protocol {
@@ -124,6 +125,12 @@ std::string_view to_string(error_code c) noexcept;
 std::string_view to_string(metric_type t) noexcept;
 std::string_view to_string(gauge_mode m) noexcept;
 std::string_view to_string(op_code o) noexcept;
+
+/// The gauge mode that to_string() spells `name` ("livesum", "liveall", ...), or nullopt: the
+/// one parser of gauge-mode names (CLI flags, Redis metadata records).
+std::optional<gauge_mode> parse_gauge_mode(std::string_view name) noexcept;
+/// The gauge mode whose wire value is `value` (0..gauge_mode_count-1), or nullopt.
+std::optional<gauge_mode> gauge_mode_from_value(long long value) noexcept;
 
 /// Marker for "no handle" in ERROR frames.
 inline constexpr std::uint32_t no_handle = 0xffffffffu;
