@@ -24,7 +24,7 @@ function(metricsd_pure_library target)
       list(APPEND _files "${_h}")
     endif()
   endforeach()
-  file(GLOB _public "${_dir}/include/metricsd/*/*.hpp")
+  file(GLOB _public CONFIGURE_DEPENDS "${_dir}/include/metricsd/*/*.hpp")
   list(APPEND _files ${_public})
   string(REPLACE ";" "|" _arg "${_files}")
   add_custom_target(${target}_purity
