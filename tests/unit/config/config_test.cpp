@@ -66,7 +66,7 @@ TEST(config, defaults_are_the_documented_ones) {
     EXPECT_EQ(c.socket, "/run/metricsd/ingest.sock");
     EXPECT_EQ(c.socket_mode, 0660u);
     EXPECT_EQ(c.listen, "127.0.0.1:9477");
-    EXPECT_EQ(c.backend, "memory");
+    EXPECT_EQ(c.backend, backend_kind::memory);
     EXPECT_EQ(c.limits.max_frame, 1u << 20);
     EXPECT_EQ(c.state.file, "");
     EXPECT_NO_THROW(validate(c));
@@ -130,7 +130,7 @@ TEST(config, every_key_round_trips_through_the_file) {
     c.socket = "/tmp/m.sock";
     c.socket_mode = 0600;
     c.listen = "[::1]:0";
-    c.backend = "redis";
+    c.backend = backend_kind::redis;
     c.log_level = "debug";
     c.shutdown_timeout = std::chrono::seconds(3);
     c.redis = {"unix:///run/redis.sock", "app", std::chrono::seconds(60),
@@ -261,7 +261,7 @@ TEST(config, environment_overrides_every_kind_of_key) {
     EXPECT_EQ(c.socket, "/tmp/e.sock");
     EXPECT_EQ(c.socket_mode, 0600u);
     EXPECT_EQ(c.listen, "0.0.0.0:9477");
-    EXPECT_EQ(c.backend, "redis");
+    EXPECT_EQ(c.backend, backend_kind::redis);
     EXPECT_EQ(c.redis.url, "redis://redis:6379/1");
     EXPECT_EQ(c.limits.max_series, 77u);
     EXPECT_EQ(c.state.file, "/var/lib/metricsd/state");
@@ -293,7 +293,7 @@ TEST(config, precedence_is_defaults_then_file_then_environment_then_flags) {
     apply_environment(
         c, env_of({{"METRICSD_LISTEN", "127.0.0.1:2"}, {"METRICSD_LIMITS_MAX_SERIES", "11"}}));
     apply_setting(c, "limits.max_series", "12", "--max-series");
-    EXPECT_EQ(c.backend, "memory");        // default
+    EXPECT_EQ(c.backend, backend_kind::memory);        // default
     EXPECT_EQ(c.log_level, "debug");       // file
     EXPECT_EQ(c.limits.max_families, 20u); // file
     EXPECT_EQ(c.listen, "127.0.0.1:2");    // environment over file
