@@ -45,8 +45,8 @@ std::vector<setting_flag> add_setting_flags(CLI::App& cli) {
             f.option->check(CLI::Range(static_cast<std::int64_t>(k.min), // shown as INT
                                        static_cast<std::int64_t>(k.max)));
         else
-            f.option->check(CLI::IsMember(std::vector<std::string>(k.allowed.begin(),
-                                                                   k.allowed.end())));
+            f.option->check(
+                CLI::IsMember(std::vector<std::string>(k.allowed.begin(), k.allowed.end())));
     }
     return flags;
 }

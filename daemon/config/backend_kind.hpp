@@ -3,10 +3,10 @@
 #pragma once
 
 #include <array>
-#include <utility>
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 namespace metricsd::daemon {
 

@@ -55,7 +55,7 @@ struct state_config {
 struct config {
     std::string socket = "/run/metricsd/ingest.sock";
     unsigned socket_mode = 0660;
-    std::string listen = "127.0.0.1:9477"; ///< HOST:PORT, [v6]:PORT; port 0 = any free
+    std::string listen = "127.0.0.1:9477"; ///< HOST:PORT, [v6]:PORT (host_port.hpp); 0 = any free
     backend_kind backend = backend_kind::memory;
     std::string log_level = "info";
     std::chrono::seconds shutdown_timeout{10};

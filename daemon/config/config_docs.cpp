@@ -23,7 +23,8 @@ ordered_json leaf_schema(const config_field& f) {
                                    : f.name.is_integer ? "integer"
                                                        : "string"}};
     entry["default"] = default_of(f);
-    std::string description = std::string(f.name.help) + ". Environment: " + std::string(f.name.env);
+    std::string description =
+        std::string(f.name.help) + ". Environment: " + std::string(f.name.env);
     if (!f.name.flag.empty())
         description += "; flag: " + std::string(f.name.flag);
     entry["description"] = description + ".";
@@ -79,6 +80,9 @@ std::string values_of(const config_field& f) {
             list += (list.empty() ? "" : ", ") + code(a);
         return list;
     }
+    if (f.doc.values.empty() && f.doc.max_length != 0)
+        return std::to_string(f.doc.min_length) + "–" + std::to_string(f.doc.max_length) +
+               " bytes";
     return std::string(f.doc.values);
 }
 

@@ -40,11 +40,11 @@ public:
 
 /// What only the documentation needs: the README's columns and the schema's shape of a text.
 struct field_doc {
-    std::string_view values{}; ///< README "values" of a text or object setting (Markdown)
-    std::string_view notes{};  ///< README: said after the help text (Markdown)
+    std::string_view values{};  ///< README "values" of a text or object setting (Markdown)
+    std::string_view notes{};   ///< README: said after the help text (Markdown)
     std::size_t min_length = 0; ///< schema minLength of a text; 0: none
     std::size_t max_length = 0; ///< schema maxLength of a text; 0: none
-    std::string_view pattern{};   ///< schema pattern: the check's shape, for editors
+    std::string_view pattern{}; ///< schema pattern: the check's shape, for editors
 };
 
 struct config_field {

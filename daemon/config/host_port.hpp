@@ -14,9 +14,9 @@ namespace metricsd::daemon {
 
 /// A parsed HOST:PORT.
 struct host_port {
-    std::string host;        ///< without brackets: "127.0.0.1", "::1", "localhost"
+    std::string host; ///< without brackets: "127.0.0.1", "::1", "localhost"
     std::uint16_t port = 0;
-    bool bracketed = false;  ///< written as [host] (an IPv6 address)
+    bool bracketed = false; ///< written as [host] (an IPv6 address)
 };
 
 /// What a use of HOST:PORT accepts beyond the shared shape rules.
@@ -29,12 +29,12 @@ struct host_port_rules {
 
 /// Which part of a HOST:PORT text is wrong.
 enum class host_port_errc : std::uint8_t {
-    missing_port,       ///< no ':' and no default port
-    missing_host,       ///< nothing before the ':' (or "[]")
-    bad_port,           ///< not a decimal number in min_port..65535 (empty included)
-    unbracketed_colon,  ///< "::1:80": an IPv6 address without brackets
-    unclosed_bracket,   ///< "[::1:80"
-    after_bracket,      ///< "[::1]x:80": something other than ":PORT" after ']'
+    missing_port,      ///< no ':' and no default port
+    missing_host,      ///< nothing before the ':' (or "[]")
+    bad_port,          ///< not a decimal number in min_port..65535 (empty included)
+    unbracketed_colon, ///< "::1:80": an IPv6 address without brackets
+    unclosed_bracket,  ///< "[::1:80"
+    after_bracket,     ///< "[::1]x:80": something other than ":PORT" after ']'
 };
 
 /// Thrown by parse_host_port. what() names the part and the rule, e.g.

@@ -193,9 +193,10 @@ nlohmann::ordered_json series_ttl_schema() {
         {"propertyNames", {{"pattern", "^[a-zA-Z_:][a-zA-Z0-9_:]*$"}}},
         {"additionalProperties", seconds},
     };
-    return {{"type", "object"},
-            {"additionalProperties", false},
-            {"properties", {{"default_s", std::move(default_s)}, {"families", std::move(families)}}}};
+    return {
+        {"type", "object"},
+        {"additionalProperties", false},
+        {"properties", {{"default_s", std::move(default_s)}, {"families", std::move(families)}}}};
 }
 
 } // namespace metricsd::daemon::detail

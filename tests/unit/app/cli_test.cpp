@@ -73,11 +73,11 @@ TEST(cli, help_lists_every_flag_with_its_help_and_default) {
 
 TEST(cli, usage_checked_flags_are_usage_errors_and_others_config_errors) {
     // CLI11's exit code for a usage error: neither success nor the configuration's failure (1).
-    for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
-             {"--backend", "postgres"},
-             {"--log-level", "loud"},
-             {"--max-frame", "100"},
-             {"--max-label-value-length", "0"}}) {
+    for (const auto& [flag, value] :
+         std::vector<std::pair<std::string, std::string>>{{"--backend", "postgres"},
+                                                          {"--log-level", "loud"},
+                                                          {"--max-frame", "100"},
+                                                          {"--max-label-value-length", "0"}}) {
         const int code = exit_of({flag, value}).first;
         EXPECT_TRUE(code != 0 && code != 1 && code != -1) << flag << " " << value << ": " << code;
     }

@@ -50,8 +50,8 @@ TEST(config_docs, readme_rows_give_variable_flag_default_and_range) {
             pointer += "/" + part;
         const std::string default_text = defaults.at(json::json_pointer(pointer)).dump();
         for (const std::string& cell :
-             {"`" + std::string(k.env) + "`", k.flag.empty() ? "—" : "`" + std::string(k.flag) + "`",
-              "`" + default_text + "`"})
+             {"`" + std::string(k.env) + "`",
+              k.flag.empty() ? "—" : "`" + std::string(k.flag) + "`", "`" + default_text + "`"})
             EXPECT_NE(row.find("| " + cell + " |"), std::string::npos) << row << "\nlacks " << cell;
         if (k.is_integer) {
             EXPECT_NE(row.find(std::to_string(k.min) + "–" + std::to_string(k.max)),
