@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <string>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@ struct setting_flag {
 };
 
 /// One CLI11 option per setting that has a flag, with the setting's help and default. Settings
-/// marked usage_checked keep CLI11's own check (a usage error, exit 2), as before the table.
+/// marked usage_checked keep CLI11's own check (a usage error, CLI11's exit code), as before.
 std::vector<setting_flag> add_setting_flags(CLI::App& cli) {
     std::vector<setting_flag> flags;
     for (const auto& k : config_keys())

@@ -86,7 +86,8 @@ struct config_key {
     std::uint64_t max = 0; ///< integer settings: the largest accepted value
     /// Text settings with a fixed set of values: all of them, in documentation order.
     std::vector<std::string_view> allowed{};
-    /// CLI11 checks the flag's value itself (a usage error, exit 2) before the loader sees it.
+    /// CLI11 checks the flag's value itself (a usage error with CLI11's exit code, not the
+    /// configuration's 1) before the loader sees it, as the flag did before the table existed.
     bool usage_checked = false;
 };
 

@@ -70,7 +70,7 @@ void parse_userinfo(std::string_view info, redis_endpoint& e) {
 // connected to.
 void parse_address(std::string_view hp, redis_endpoint& e) {
     try {
-        auto parsed = parse_host_port(hp, {.default_port = 6379, .min_port = 1});
+        auto parsed = parse_host_port(hp, {.default_port = redis_endpoint{}.port, .min_port = 1});
         e.host = std::move(parsed.host);
         e.port = parsed.port;
     } catch (const host_port_error& error) {
