@@ -42,7 +42,7 @@ app::app(app_options options)
     store_.set_series_ttl(options_.series_ttl); // before the state file fills the store
     options_.ingest.activated_fd = activated_ingest_fd();
     ingest_ = std::make_unique<ingest_listener>(ioc_, store_, options_.ingest);
-    if (options_.backend == "redis")
+    if (options_.backend == backend_kind::redis)
         redis_ = std::make_unique<redis_sink>(ioc_, store_, options_.redis);
     http_handler::prepare_fn prepare;
     if (redis_)
@@ -99,7 +99,8 @@ int app::run() {
 void app::announce_ready() {
     const auto ep = http_->local_endpoint();
     const auto status = fmt::format("ingest socket {} http {}:{} backend {}", ingest_->path(),
-                                    ep.address().to_string(), ep.port(), options_.backend);
+                                    ep.address().to_string(), ep.port(),
+                                    to_string(options_.backend));
     spdlog::info("metricsd ready: {}", status);
     systemd_.ready(status);
 }

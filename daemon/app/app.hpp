@@ -2,6 +2,7 @@
 // HTTP server; signals; graceful shutdown.
 #pragma once
 
+#include "daemon/config/backend_kind.hpp"
 #include "daemon/exposition/exposition.hpp"
 #include "daemon/ingest/ingest_listener.hpp"
 #include "daemon/persistence/state_file.hpp"
@@ -23,7 +24,7 @@ struct app_options {
     ingest_options ingest;
     store_limits limits;
     std::string listen = "127.0.0.1:9477"; ///< HTTP HOST:PORT; port 0 picks a free one
-    std::string backend = "memory";
+    backend_kind backend = backend_kind::memory;
     redis_sink_options redis;                   ///< backend "redis" only
     std::chrono::seconds shutdown_timeout{10};  ///< hard stop if draining takes longer
     std::string state_file;                     ///< memory backend's state; empty: none

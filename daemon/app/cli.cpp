@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <string>
 #include <unistd.h>
 
@@ -15,64 +16,40 @@ namespace metricsd::daemon {
 
 namespace {
 
-/// A flag that sets one config key. The flag's text goes through apply_setting, so flags are
-/// validated by the same rules as the file and the environment.
+/// A flag that sets one config key, as the table of settings (config_keys()) describes it. The
+/// flag's text goes through apply_setting, so flags are validated by the same rules as the file
+/// and the environment.
 struct setting_flag {
-    const char* flag;
-    const char* key;
-    const char* default_text; ///< shown in --help; must match config's default
-    const char* help;
+    const config_key* key;
     std::string value{};
     CLI::Option* option = nullptr;
 };
 
-std::vector<setting_flag> setting_flags() {
-    return {
-        {"--socket", "socket", "/run/metricsd/ingest.sock", "Unix socket workers connect to"},
-        {"--socket-mode", "socket_mode", "0660", "Permissions of the socket file (octal)"},
-        {"--listen", "listen", "127.0.0.1:9477",
-         "HTTP HOST:PORT for /metrics (port 0: any free port)"},
-        {"--backend", "backend", "memory", "Where aggregated values live"},
-        {"--log-level", "log_level", "info", "trace, debug, info, warn, error, critical, off"},
-        {"--max-connections", "limits.max_connections", "1024", "Concurrent ingest connections"},
-        {"--max-series", "limits.max_series", "1000000", "Series in total"},
-        {"--max-series-per-family", "limits.max_series_per_family", "10000",
-         "Series per metric family"},
-        {"--max-families", "limits.max_families", "10000", "Metric families"},
-        {"--max-label-value-length", "limits.max_label_value_length", "1024",
-         "Bytes per label value"},
-        {"--max-frame", "limits.max_frame", "1048576", "Largest ingest frame payload, bytes"},
-        {"--state-file", "state.file", "", "Memory backend's state file (\"\": no persistence)"},
-        {"--snapshot-interval", "state.snapshot_interval_s", "60",
-         "Seconds between state snapshots (0: only at shutdown)"},
-        {"--series-ttl", "series_ttl", "",
-         "Drop series idle this long: NAME=SECONDS,...,*=SECONDS (* = other families; 0: never)"},
-        {"--redis-url", "redis.url", "redis://127.0.0.1:6379/0",
-         "Redis backend: redis://[[user]:password@]HOST[:PORT][/DB] or unix:///PATH"},
-        {"--redis-key-prefix", "redis.key_prefix", "", "Redis keys are PREFIX-name (as pytheus)"},
-        {"--redis-flush-interval-ms", "redis.flush_interval_ms", "100",
-         "Milliseconds between flushes to Redis"},
-        {"--redis-expire-key-time", "redis.expire_key_time", "3600",
-         "Seconds before an untouched Redis key expires"},
-        {"--redis-live-lease-ms", "redis.live_lease_ms", "15000",
-         "Milliseconds a dead daemon's live* gauge values stay in Redis"},
-    };
-}
-
-/// Checks CLI11 applies before the config layer, so these stay usage errors (exit 2) as before.
-void add_usage_checks(std::vector<setting_flag>& flags) {
+/// One CLI11 option per setting that has a flag, with the setting's help and default. Settings
+/// marked usage_checked keep CLI11's own check (a usage error, CLI11's exit code), as before.
+std::vector<setting_flag> add_setting_flags(CLI::App& cli) {
+    std::vector<setting_flag> flags;
+    for (const auto& k : config_keys())
+        if (!k.flag.empty())
+            flags.push_back({&k});
+    const config defaults;
     for (auto& f : flags) {
-        const std::string_view name = f.flag;
-        if (name == "--backend")
-            f.option->check(CLI::IsMember({"memory", "redis"}));
-        else if (name == "--log-level")
+        const auto& k = *f.key;
+        std::string help(k.help);
+        for (std::size_t i = 0; i < k.allowed.size(); ++i)
+            help += (i == 0 ? ": " : ", ") + std::string(k.allowed[i]);
+        f.option = cli.add_option(std::string(k.flag), f.value, help)
+                       ->default_str(setting_text(defaults, k.key));
+        if (!k.usage_checked)
+            continue;
+        if (k.is_integer)
+            f.option->check(CLI::Range(static_cast<std::int64_t>(k.min), // shown as INT
+                                       static_cast<std::int64_t>(k.max)));
+        else
             f.option->check(
-                CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-        else if (name == "--max-label-value-length")
-            f.option->check(CLI::Range(1, 4096));
-        else if (name == "--max-frame")
-            f.option->check(CLI::Range(4096u, protocol::limits::max_frame_payload));
+                CLI::IsMember(std::vector<std::string>(k.allowed.begin(), k.allowed.end())));
     }
+    return flags;
 }
 
 /// Environment entries ("NAME=value") for unknown_environment.
@@ -96,10 +73,7 @@ cli_result parse_command_line(int argc, char** argv,
                        "JSON config file (default: $METRICSD_CONFIG; see config/README.md)");
     cli.add_flag("--check-config", r.check_config,
                  "Load and validate the configuration, print it as JSON and exit");
-    auto flags = setting_flags();
-    for (auto& f : flags)
-        f.option = cli.add_option(f.flag, f.value, f.help)->default_str(f.default_text);
-    add_usage_checks(flags);
+    auto flags = add_setting_flags(cli);
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -115,7 +89,7 @@ cli_result parse_command_line(int argc, char** argv,
     // Only flags the user typed: a flag's default must not override the file or environment.
     for (const auto& f : flags)
         if (f.option->count() > 0)
-            apply_setting(r.settings, f.key, f.value, f.flag);
+            apply_setting(r.settings, f.key->key, f.value, f.key->flag);
     validate(r.settings);
     for (const auto& name : unknown_environment(environment_entries()))
         r.warnings.push_back("environment variable " + name + " matches no setting; ignored");
@@ -138,7 +112,7 @@ app_options to_app_options(const config& c) {
     o.state_file = c.state.file;
     o.snapshot_interval = c.state.snapshot_interval;
     o.series_ttl = c.series_ttl;
-    if (c.backend == "redis") {
+    if (c.backend == backend_kind::redis) {
         o.redis.endpoint = parse_redis_url(c.redis.url);
         o.redis.key_prefix = c.redis.key_prefix;
         o.redis.expire_key_time = c.redis.expire_key_time;

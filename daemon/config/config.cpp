@@ -227,6 +227,16 @@ void apply_setting(config& c, std::string_view key, std::string_view text,
     set_from_text(c, *f, text, origin);
 }
 
+std::string setting_text(const config& c, std::string_view key) {
+    const auto* f = detail::find_field(key);
+    if (!f)
+        throw config_error("unknown setting \"" + std::string(key) + "\"");
+    const auto value = f->get(c);
+    if (const auto* n = std::get_if<std::uint64_t>(&value))
+        return std::to_string(*n);
+    return std::get<std::string>(value);
+}
+
 void validate(const config& c) {
     // Each value again through its setter: catches settings changed in code, not only parsed.
     config scratch;

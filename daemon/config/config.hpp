@@ -5,6 +5,7 @@
 // position or the environment variable, and what is expected.
 #pragma once
 
+#include "daemon/config/backend_kind.hpp"
 #include "daemon/store/series_expiry.hpp"
 
 #include <chrono>
@@ -54,8 +55,8 @@ struct state_config {
 struct config {
     std::string socket = "/run/metricsd/ingest.sock";
     unsigned socket_mode = 0660;
-    std::string listen = "127.0.0.1:9477"; ///< HOST:PORT, [v6]:PORT; port 0 = any free
-    std::string backend = "memory";        ///< "memory" or "redis"
+    std::string listen = "127.0.0.1:9477"; ///< HOST:PORT, [v6]:PORT (host_port.hpp); 0 = any free
+    backend_kind backend = backend_kind::memory;
     std::string log_level = "info";
     std::chrono::seconds shutdown_timeout{10};
     redis_config redis;
@@ -70,13 +71,24 @@ struct config {
     bool is_set(std::string_view key) const { return origins.count(key) != 0; }
 };
 
-/// One setting as the loader knows it: its key path in the file, its environment variable.
+/// One setting as every consumer sees it: the loader, the command line (cli.cpp), the JSON
+/// schema and the table in config/README.md are all derived from this (the table is in
+/// config_fields.cpp). Defaults are the member initializers of `config`, read through the table.
 struct config_key {
-    std::string_view key; ///< "limits.max_series"
-    std::string_view env; ///< "METRICSD_LIMITS_MAX_SERIES"
-    bool is_integer;      ///< a JSON number; otherwise a JSON string (or object, below)
+    std::string_view key{};  ///< "limits.max_series"
+    std::string_view env{};  ///< "METRICSD_LIMITS_MAX_SERIES"
+    std::string_view flag{}; ///< "--max-series"; empty: no command-line flag
+    std::string_view help{}; ///< one line, for --help, the schema's description and the README
+    bool is_integer = false; ///< a JSON number; otherwise a JSON string (or object, below)
     /// A JSON object in the file (series_ttl); the environment and flags give its text form.
     bool is_object = false;
+    std::uint64_t min = 0; ///< integer settings: the smallest accepted value
+    std::uint64_t max = 0; ///< integer settings: the largest accepted value
+    /// Text settings with a fixed set of values: all of them, in documentation order.
+    std::vector<std::string_view> allowed{};
+    /// CLI11 checks the flag's value itself (a usage error with CLI11's exit code, not the
+    /// configuration's 1) before the loader sees it, as the flag did before the table existed.
+    bool usage_checked = false;
 };
 
 /// Every key the config file accepts, in documentation order.
@@ -102,6 +114,10 @@ std::vector<std::string> unknown_environment(const std::vector<std::string>& ent
 /// Set one key from text, as the command line does (`--max-series 5` -> "limits.max_series",
 /// "5", "--max-series"). Validates exactly like the file and the environment.
 void apply_setting(config& c, std::string_view key, std::string_view text, std::string_view origin);
+
+/// The value of `key` in `c` in its text form, as the environment and flags give it (e.g.
+/// "0660" for socket_mode, "" for an empty series_ttl). Throws config_error for an unknown key.
+std::string setting_text(const config& c, std::string_view key);
 
 /// Checks that involve several keys, after every source was applied. Throws config_error.
 void validate(const config& c);

@@ -1,6 +1,7 @@
-// Internal to config.cpp: the table of settings. Each field knows its key, its environment
-// variable, how to read it from a config and how to validate and store a new value; so the
-// file, the environment and the command line share one set of rules.
+// Internal to the config library: the table of settings. Each field knows its key, environment
+// variable, flag, range or values and help text (config_key), how to read it from a config and
+// how to validate and store a new value, and what the schema and the README say beyond that; so
+// the file, the environment, the command line, the schema and the README share one source.
 #pragma once
 
 #include "daemon/config/config.hpp"
@@ -37,8 +38,18 @@ public:
     bool at_key;
 };
 
+/// What only the documentation needs: the README's columns and the schema's shape of a text.
+struct field_doc {
+    std::string_view values{};  ///< README "values" of a text or object setting (Markdown)
+    std::string_view notes{};   ///< README: said after the help text (Markdown)
+    std::size_t min_length = 0; ///< schema minLength of a text; 0: none
+    std::size_t max_length = 0; ///< schema maxLength of a text; 0: none
+    std::string_view pattern{}; ///< schema pattern: the check's shape, for editors
+};
+
 struct config_field {
     config_key name;
+    field_doc doc;
     std::function<setting_value(const config&)> get;
     /// Validates and stores; throws bad_value. Integer fields get a uint64, text fields a string,
     /// object fields their text form (as the environment and flags give it).
@@ -50,7 +61,18 @@ struct config_field {
     std::function<setting_value(const nlohmann::json&)> from_json{};
     /// Object fields only: the value as the config file writes it (to_json).
     std::function<nlohmann::ordered_json(const config&)> to_json{};
+    /// Object fields only: the JSON schema of the object (its members and their ranges).
+    std::function<nlohmann::ordered_json()> schema{};
 };
+
+/// A section of the file ("redis", "limits", "state") and what the schema says of it.
+struct config_section {
+    std::string_view name;
+    std::string_view description;
+};
+
+/// Every section, in documentation order.
+const std::vector<config_section>& config_sections();
 
 /// Every field, in documentation order.
 const std::vector<config_field>& config_fields();

@@ -1,5 +1,7 @@
 #include "daemon/config/redis_url.hpp"
 
+#include "daemon/config/host_port.hpp"
+
 #include <charconv>
 #include <stdexcept>
 
@@ -53,15 +55,6 @@ int parse_db(std::string_view text) {
     return db;
 }
 
-std::uint16_t parse_port(std::string_view text) {
-    unsigned port = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-    if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || port == 0 ||
-        port > 65535)
-        fail("port " + quoted(text) + " is not a number 1..65535");
-    return static_cast<std::uint16_t>(port);
-}
-
 // `user:password` or `:password`. A bare word is refused: redis-py reads it as a user name
 // without password, older clients as a password, so either reading would surprise someone.
 void parse_userinfo(std::string_view info, redis_endpoint& e) {
@@ -73,30 +66,18 @@ void parse_userinfo(std::string_view info, redis_endpoint& e) {
     e.password = percent_decode(info.substr(colon + 1), "password", true);
 }
 
-void parse_host_port(std::string_view hp, redis_endpoint& e) {
-    std::string_view port_text;
-    if (!hp.empty() && hp.front() == '[') {
-        const auto close = hp.find(']');
-        if (close == std::string_view::npos)
-            fail("IPv6 host " + quoted(hp) + " lacks its closing ']'");
-        e.host = std::string(hp.substr(1, close - 1));
-        const auto after = hp.substr(close + 1);
-        if (!after.empty() && after.front() != ':')
-            fail("unexpected " + quoted(after) + " after the IPv6 host");
-        if (!after.empty())
-            port_text = after.substr(1);
-    } else {
-        const auto colon = hp.rfind(':');
-        e.host = std::string(hp.substr(0, colon));
-        if (colon != std::string_view::npos)
-            port_text = hp.substr(colon + 1);
-        if (e.host.find(':') != std::string::npos)
-            fail("host " + quoted(e.host) + " has a ':'; write an IPv6 address as [addr]");
+// The shared HOST:PORT rules (host_port.hpp), with Redis's default port; port 0 cannot be
+// connected to.
+void parse_address(std::string_view hp, redis_endpoint& e) {
+    try {
+        auto parsed = parse_host_port(hp, {.default_port = redis_endpoint{}.port, .min_port = 1});
+        e.host = std::move(parsed.host);
+        e.port = parsed.port;
+    } catch (const host_port_error& error) {
+        fail(error.what() + std::string(error.code == host_port_errc::missing_host
+                                            ? " (want redis://HOST[:PORT][/DB])"
+                                            : ""));
     }
-    if (e.host.empty())
-        fail("the host is missing (want redis://HOST[:PORT][/DB])");
-    if (port_text.data() != nullptr)
-        e.port = parse_port(port_text);
 }
 
 // Query parameters: db and password; anything else is a typo we would otherwise ignore.
@@ -129,7 +110,7 @@ void parse_tcp(std::string_view rest, redis_endpoint& e, bool& db_in_path) {
         parse_userinfo(authority.substr(0, at), e);
         authority.remove_prefix(at + 1);
     }
-    parse_host_port(authority, e);
+    parse_address(authority, e);
     if (slash == std::string_view::npos || slash + 1 == rest.size())
         return;
     e.db = parse_db(rest.substr(slash + 1));

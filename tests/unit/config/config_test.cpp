@@ -66,7 +66,7 @@ TEST(config, defaults_are_the_documented_ones) {
     EXPECT_EQ(c.socket, "/run/metricsd/ingest.sock");
     EXPECT_EQ(c.socket_mode, 0660u);
     EXPECT_EQ(c.listen, "127.0.0.1:9477");
-    EXPECT_EQ(c.backend, "memory");
+    EXPECT_EQ(c.backend, backend_kind::memory);
     EXPECT_EQ(c.limits.max_frame, 1u << 20);
     EXPECT_EQ(c.state.file, "");
     EXPECT_NO_THROW(validate(c));
@@ -103,6 +103,26 @@ TEST(config, schema_and_loader_agree_on_keys_and_defaults) {
                                     : k.is_integer ? "integer"
                                                    : "string")
             << k.key;
+        // Range, values and names, key by key, against the table.
+        if (k.is_integer) {
+            EXPECT_EQ(entry.at("minimum"), k.min) << k.key;
+            EXPECT_EQ(entry.at("maximum"), k.max) << k.key;
+        } else {
+            EXPECT_FALSE(entry.contains("minimum") || entry.contains("maximum")) << k.key;
+        }
+        if (!k.allowed.empty()) {
+            EXPECT_EQ(entry.at("enum"),
+                      json(std::vector<std::string>(k.allowed.begin(), k.allowed.end())))
+                << k.key;
+        } else {
+            EXPECT_FALSE(entry.contains("enum")) << k.key;
+        }
+        const std::string description = entry.at("description");
+        EXPECT_NE(description.find(std::string(k.env)), std::string::npos) << k.key;
+        EXPECT_NE(description.find(std::string(k.help)), std::string::npos) << k.key;
+        if (!k.flag.empty()) {
+            EXPECT_NE(description.find(std::string(k.flag)), std::string::npos) << k.key;
+        }
     }
 }
 
@@ -110,8 +130,8 @@ TEST(config, readme_documents_every_key_and_variable) {
     const std::string readme = source_file("config/README.md");
     std::vector<std::string> missing;
     for (const auto& k : config_keys())
-        for (auto name : {k.key, k.env})
-            if (readme.find("`" + std::string(name) + "`") == std::string::npos)
+        for (auto name : {k.key, k.env, k.flag})
+            if (!name.empty() && readme.find("`" + std::string(name) + "`") == std::string::npos)
                 missing.emplace_back(name);
     EXPECT_EQ(missing, std::vector<std::string>{});
 }
@@ -130,7 +150,7 @@ TEST(config, every_key_round_trips_through_the_file) {
     c.socket = "/tmp/m.sock";
     c.socket_mode = 0600;
     c.listen = "[::1]:0";
-    c.backend = "redis";
+    c.backend = backend_kind::redis;
     c.log_level = "debug";
     c.shutdown_timeout = std::chrono::seconds(3);
     c.redis = {"unix:///run/redis.sock", "app", std::chrono::seconds(60),
@@ -198,6 +218,16 @@ TEST(config, invalid_values_say_what_is_expected) {
               "\"localhost:70000\"");
     EXPECT_NE(error_of("{\"listen\": \"9477\"}").find("expected HOST:PORT"), std::string::npos);
     EXPECT_NE(error_of("{\"listen\": \"::1:9477\"}").find("expected HOST:PORT"), std::string::npos);
+    // The shared HOST:PORT parser says which part is wrong.
+    EXPECT_EQ(
+        error_of("{\"listen\": \"::1:9477\"}"),
+        "test.json:1:12: listen: expected HOST:PORT (e.g. 127.0.0.1:9477, [::1]:9477, "
+        "0.0.0.0:0): host '::1' has a ':'; write an IPv6 address as [addr], got \"::1:9477\"");
+    EXPECT_NE(error_of("{\"listen\": \":9477\"}").find("the host is missing"), std::string::npos);
+    EXPECT_NE(error_of("{\"listen\": \"[::1:9477\"}").find("closing ']'"), std::string::npos);
+    EXPECT_NE(error_of("{\"listen\": \"h:\"}").find("expected HOST:PORT"), std::string::npos);
+    EXPECT_NE(error_of("{\"listen\": \"h:-1\"}").find("port must be a number from 0 to 65535"),
+              std::string::npos);
     EXPECT_EQ(error_of("{\"redis\": {\"url\": \"http://x\"}}"),
               "test.json:1:19: redis.url: expected redis://[[user]:password@]HOST[:PORT][/DB] or "
               "unix:///PATH: unknown scheme 'http' (known: redis, unix, redis+unix)");
@@ -261,7 +291,7 @@ TEST(config, environment_overrides_every_kind_of_key) {
     EXPECT_EQ(c.socket, "/tmp/e.sock");
     EXPECT_EQ(c.socket_mode, 0600u);
     EXPECT_EQ(c.listen, "0.0.0.0:9477");
-    EXPECT_EQ(c.backend, "redis");
+    EXPECT_EQ(c.backend, backend_kind::redis);
     EXPECT_EQ(c.redis.url, "redis://redis:6379/1");
     EXPECT_EQ(c.limits.max_series, 77u);
     EXPECT_EQ(c.state.file, "/var/lib/metricsd/state");
@@ -293,11 +323,11 @@ TEST(config, precedence_is_defaults_then_file_then_environment_then_flags) {
     apply_environment(
         c, env_of({{"METRICSD_LISTEN", "127.0.0.1:2"}, {"METRICSD_LIMITS_MAX_SERIES", "11"}}));
     apply_setting(c, "limits.max_series", "12", "--max-series");
-    EXPECT_EQ(c.backend, "memory");        // default
-    EXPECT_EQ(c.log_level, "debug");       // file
-    EXPECT_EQ(c.limits.max_families, 20u); // file
-    EXPECT_EQ(c.listen, "127.0.0.1:2");    // environment over file
-    EXPECT_EQ(c.limits.max_series, 12u);   // flag over environment over file
+    EXPECT_EQ(c.backend, backend_kind::memory); // default
+    EXPECT_EQ(c.log_level, "debug");            // file
+    EXPECT_EQ(c.limits.max_families, 20u);      // file
+    EXPECT_EQ(c.listen, "127.0.0.1:2");         // environment over file
+    EXPECT_EQ(c.limits.max_series, 12u);        // flag over environment over file
     EXPECT_EQ(c.origins.at("log_level"), "f.json:1:27");
     EXPECT_EQ(c.origins.at("listen"), "METRICSD_LISTEN");
     EXPECT_EQ(c.origins.at("limits.max_series"), "--max-series");

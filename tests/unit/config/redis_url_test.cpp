@@ -80,6 +80,11 @@ TEST(redis_url, errors_name_the_offending_part) {
     EXPECT_NE(error_of("unix://relative.sock").find("absolute"), std::string::npos);
     EXPECT_NE(error_of("unix://").find("path is missing"), std::string::npos);
     EXPECT_NE(error_of("redis://x#frag").find("fragment"), std::string::npos);
+    // HOST:PORT follows the shared rules (host_port.hpp): "host:" is a typo, not the default.
+    EXPECT_EQ(error_of("redis://x:"), "--redis-url: the port is missing (want HOST:PORT)");
+    EXPECT_EQ(error_of("redis://x:0"), "--redis-url: port '0' is not a number from 1 to 65535");
+    EXPECT_NE(error_of("redis://[::1]x").find("after the IPv6 host"), std::string::npos);
+    EXPECT_NE(error_of("redis://[]:1").find("host is missing"), std::string::npos);
     // The password never shows up in a message.
     const auto msg = error_of("redis://:hunter2%zz@x");
     EXPECT_NE(msg.find("password"), std::string::npos);
