@@ -2,9 +2,11 @@
 
 #include "daemon/config/config.hpp"
 #include "daemon/exposition/exposition.hpp"
+#include "daemon/exposition/store_exposition.hpp"
 #include "daemon/http/http_server.hpp"
 #include "daemon/app/sd_notify.hpp"
 #include "daemon/exposition/self_metrics.hpp"
+#include "daemon/redis/redis_self_metrics.hpp"
 #include "daemon/net/spawn.hpp"
 
 #include <spdlog/spdlog.h>
@@ -178,14 +180,11 @@ void app::render_scrape(exposition_format f, std::string& out) const {
         if (redis_view_)
             redis_view_->render(f, out);
     } else {
-        for (const auto& [name, fam] : store_.families())
-            render_family(*fam, f, out);
+        render_families(store_, f, out);
     }
-    const redis_stats redis = redis_ ? redis_->stats() : redis_stats{};
-    auto self = self_snapshot();
+    render_self_metrics(self_snapshot(), f, out);
     if (redis_)
-        self.redis = &redis;
-    render_self_metrics(self, f, out);
+        render_redis_self_metrics(redis_->stats(), f, out);
     render_trailer(f, out);
 }
 
