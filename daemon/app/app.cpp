@@ -216,8 +216,12 @@ self_metrics_snapshot app::self_snapshot() const {
         for (std::size_t i = 0; i < http_counted_codes.size(); ++i)
             s.http_requests.push_back({route_name(static_cast<http_route>(r)),
                                        http_counted_codes[i], http.handler.requests[r][i]});
+    s.http_connections_accepted = http.connections_accepted;
     s.http_connections_rejected = http.connections_rejected;
+    s.http_accept_errors = http.accept_errors;
+    s.http_gzip_responses = http.handler.gzip_responses;
     s.scrapes = http.handler.scrapes;
+    s.scrape_errors = http.handler.scrape_errors;
     s.scrape_seconds_total = http.handler.scrape_seconds_total;
     return s;
 }

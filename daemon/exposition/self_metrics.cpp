@@ -106,10 +106,21 @@ void write_http_requests(const self_metrics_writer& w, const self_metrics_snapsh
 void write_http(const self_metrics_writer& w, const self_metrics_snapshot& s) {
     constexpr auto counter = metric_type::counter;
     write_http_requests(w, s);
+    w.single("metricsd_http_connections_accepted_total",
+             "HTTP connections accepted, including those closed over the connection limit.",
+             counter, s.http_connections_accepted);
     w.single("metricsd_http_connections_rejected_total",
              "HTTP connections closed unserved over the connection limit.", counter,
              s.http_connections_rejected);
+    w.single("metricsd_http_accept_errors_total",
+             "Failed accepts on the HTTP socket (e.g. EMFILE, or a client that gave up while "
+             "queued).",
+             counter, s.http_accept_errors);
+    w.single("metricsd_http_gzip_responses_total", "HTTP responses sent gzip-encoded.", counter,
+             s.http_gzip_responses);
     w.single("metricsd_scrapes_total", "Scrapes rendered, before this one.", counter, s.scrapes);
+    w.single("metricsd_scrape_errors_total", "Scrapes whose rendering failed, answered 500.",
+             counter, s.scrape_errors);
     w.single("metricsd_scrape_duration_seconds_total",
              "Seconds spent rendering and compressing scrapes, before this one.", counter,
              s.scrape_seconds_total);

@@ -46,8 +46,12 @@ struct self_metrics_snapshot {
     std::uint64_t series_expired = 0; ///< series dropped or reset by series expiry
 
     std::vector<http_request_count> http_requests; ///< in any order
+    std::uint64_t http_connections_accepted = 0;   ///< rejected ones included
     std::uint64_t http_connections_rejected = 0;
+    std::uint64_t http_accept_errors = 0;
+    std::uint64_t http_gzip_responses = 0;
     std::uint64_t scrapes = 0;
+    std::uint64_t scrape_errors = 0; ///< scrapes whose rendering failed (answered 500)
     double scrape_seconds_total = 0; ///< completed scrapes only: the current one is unfinished
 };
 
