@@ -2,9 +2,11 @@
 
 #include "daemon/config/config.hpp"
 #include "daemon/exposition/exposition.hpp"
+#include "daemon/exposition/store_exposition.hpp"
 #include "daemon/http/http_server.hpp"
 #include "daemon/app/sd_notify.hpp"
 #include "daemon/exposition/self_metrics.hpp"
+#include "daemon/redis/redis_self_metrics.hpp"
 #include "daemon/net/spawn.hpp"
 
 #include <spdlog/spdlog.h>
@@ -179,14 +181,11 @@ void app::render_scrape(exposition_format f, std::string& out) const {
         if (redis_view_)
             redis_view_->render(f, out);
     } else {
-        for (const auto& [name, fam] : store_.families())
-            render_family(*fam, f, out);
+        render_families(store_, f, out);
     }
-    const redis_stats redis = redis_ ? redis_->stats() : redis_stats{};
-    auto self = self_snapshot();
+    render_self_metrics(self_snapshot(), f, out);
     if (redis_)
-        self.redis = &redis;
-    render_self_metrics(self, f, out);
+        render_redis_self_metrics(redis_->stats(), f, out);
     render_trailer(f, out);
 }
 
@@ -218,8 +217,12 @@ self_metrics_snapshot app::self_snapshot() const {
         for (std::size_t i = 0; i < http_counted_codes.size(); ++i)
             s.http_requests.push_back({route_name(static_cast<http_route>(r)),
                                        http_counted_codes[i], http.handler.requests[r][i]});
+    s.http_connections_accepted = http.connections_accepted;
     s.http_connections_rejected = http.connections_rejected;
+    s.http_accept_errors = http.accept_errors;
+    s.http_gzip_responses = http.handler.gzip_responses;
     s.scrapes = http.handler.scrapes;
+    s.scrape_errors = http.handler.scrape_errors;
     s.scrape_seconds_total = http.handler.scrape_seconds_total;
     return s;
 }

@@ -1,10 +1,9 @@
 #include "daemon/exposition/exposition.hpp"
 
-#include "daemon/store/gauge.hpp"
+#include "daemon/store/family_spec.hpp"
 #include "daemon/store/number_format.hpp"
-#include "daemon/store/store.hpp"
 
-#include <charconv>
+#include <cassert>
 
 namespace metricsd::daemon {
 
@@ -12,86 +11,30 @@ using protocol::metric_type;
 
 namespace {
 
+/// The one escaper: backslash and newline always; the double quote in label values, and in
+/// OpenMetrics HELP text. Text without any of them (nearly all) is appended in one piece.
 void append_escaped(std::string& out, std::string_view s, bool escape_quote) {
-    for (char c : s) {
-        if (c == '\\')
-            out += "\\\\";
-        else if (c == '\n')
-            out += "\\n";
-        else if (c == '"' && escape_quote)
-            out += "\\\"";
-        else
-            out += c;
+    std::size_t done = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        const char* escaped = c == '\\'                  ? "\\\\"
+                              : c == '\n'                ? "\\n"
+                              : c == '"' && escape_quote ? "\\\""
+                                                         : nullptr;
+        if (!escaped)
+            continue;
+        out.append(s.data() + done, i - done);
+        out.append(escaped, 2);
+        done = i + 1;
     }
+    out.append(s.data() + done, s.size() - done);
 }
 
-/// One series' sample lines share the metric name and labels; only the suffix, the extra label
-/// (`le`, `pid`) and the value change.
-struct series_writer {
-    std::string& out;
-    std::string_view name;
-    const std::vector<std::string>& label_names;
-    const std::vector<std::string>& label_values;
-
-    void labels(std::string_view extra_name, std::string_view extra_value) const {
-        if (label_names.empty() && extra_name.empty())
-            return;
-        out += '{';
-        for (std::size_t i = 0; i < label_names.size(); ++i) {
-            if (i)
-                out += ',';
-            out += label_names[i];
-            out += "=\"";
-            append_escaped(out, label_values[i], true);
-            out += '"';
-        }
-        if (!extra_name.empty()) {
-            if (!label_names.empty())
-                out += ',';
-            out += extra_name;
-            out += "=\"";
-            out += extra_value;
-            out += '"';
-        }
-        out += '}';
-    }
-
-    void sample(std::string_view suffix, double value, std::string_view extra_name = {},
-                std::string_view extra_value = {}) const {
-        out += name;
-        out += suffix;
-        labels(extra_name, extra_value);
-        out += ' ';
-        append_value(out, value);
-        out += '\n';
-    }
-};
-
-void write_histogram(const series_writer& w, const series& s) {
-    const auto& le = s.owner->spec().le_labels;
-    const auto& h = s.histogram;
-    double cumulative = 0;
-    for (std::size_t i = 0; i < h.counts.size(); ++i) {
-        cumulative += h.counts[i];
-        w.sample("_bucket", cumulative, "le", le[i]);
-    }
-    w.sample("_sum", h.sum);
-    w.sample("_count", h.count);
-}
-
-void write_gauge(const series_writer& w, const series& s, protocol::gauge_mode mode) {
-    if (!is_per_pid(mode)) {
-        if (auto v = combined_value(s, mode))
-            w.sample({}, *v);
-        return;
-    }
-    static thread_local std::vector<std::pair<std::int64_t, double>> values;
-    per_pid_values(s, mode, values);
-    for (const auto& [pid, v] : values) {
-        char buf[24];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, pid);
-        w.sample({}, v, "pid", std::string_view(buf, static_cast<std::size_t>(end - buf)));
-    }
+void append_label(std::string& out, std::string_view name, std::string_view value) {
+    out += name;
+    out += "=\"";
+    append_escaped(out, value, true);
+    out += '"';
 }
 
 /// OpenMetrics names a counter family without `_total` and its sample with it.
@@ -102,22 +45,6 @@ std::string_view family_name(std::string_view n, metric_type type, exposition_fo
     return n;
 }
 
-void write_header(std::string_view name, std::string_view help, metric_type type,
-                  exposition_format f, std::string& out) {
-    if (!help.empty()) {
-        out += "# HELP ";
-        out += name;
-        out += ' ';
-        append_escaped(out, help, f == exposition_format::openmetrics);
-        out += '\n';
-    }
-    out += "# TYPE ";
-    out += name;
-    out += ' ';
-    out += to_string(type);
-    out += '\n';
-}
-
 } // namespace
 
 std::string_view content_type(exposition_format f) noexcept {
@@ -126,48 +53,91 @@ std::string_view content_type(exposition_format f) noexcept {
                : "text/plain; version=0.0.4; charset=utf-8";
 }
 
-void render_header(std::string_view name, std::string_view help, metric_type type,
-                   exposition_format f, std::string& out) {
-    write_header(family_name(name, type, f), help, type, f, out);
+family_desc::family_desc(const family_spec& spec) noexcept
+    : name(spec.name), help(spec.help), type(spec.type), label_names(spec.label_names),
+      le_labels(spec.le_labels) {}
+
+family_writer::family_writer(const family_desc& fam, exposition_format f, std::string& out)
+    : out_(out), name_(family_name(fam.name, fam.type, f)), label_names_(fam.label_names),
+      le_labels_(fam.le_labels) {
+    if (f == exposition_format::openmetrics && fam.type == metric_type::counter)
+        value_suffix_ = "_total";
+    if (!fam.help.empty()) {
+        out_ += "# HELP ";
+        out_ += name_;
+        out_ += ' ';
+        append_escaped(out_, fam.help, f == exposition_format::openmetrics);
+        out_ += '\n';
+    }
+    out_ += "# TYPE ";
+    out_ += name_;
+    out_ += ' ';
+    out_ += to_string(fam.type);
+    out_ += '\n';
 }
 
-void render_family(const family& fam, exposition_format f, std::string& out) {
-    const auto& spec = fam.spec();
-    const std::string_view name = family_name(spec.name, spec.type, f);
-    write_header(name, spec.help, spec.type, f, out);
-    const bool om_counter =
-        f == exposition_format::openmetrics && spec.type == metric_type::counter;
-    for (const auto& [values, s] : fam.all_series()) {
-        if (!is_visible(s))
-            continue; // reset by series expiry while a worker holds it; back at its next op
-        const series_writer w{out, name, spec.label_names, values};
-        switch (spec.type) {
-        case metric_type::counter:
-            w.sample(om_counter ? "_total" : "", s.value);
-            break;
-        case metric_type::gauge:
-            write_gauge(w, s, spec.mode);
-            break;
-        case metric_type::histogram:
-            write_histogram(w, s);
-            break;
-        case metric_type::summary:
-            w.sample("_sum", s.summary.sum);
-            w.sample("_count", s.summary.count);
-            break;
+/// The one label writer. A series' sample lines share the name and labels; only the suffix,
+/// the extra label (`le`, `pid`) and the value change.
+void family_writer::sample(std::string_view suffix, text_list values, double v,
+                           std::string_view extra_name, std::string_view extra_value) {
+    assert(values.size() == label_names_.size());
+    out_ += name_;
+    out_ += suffix;
+    if (!label_names_.empty() || !extra_name.empty()) {
+        char separator = '{';
+        for (std::size_t i = 0; i < label_names_.size(); ++i) {
+            out_ += separator;
+            append_label(out_, label_names_[i], values[i]);
+            separator = ',';
         }
+        if (!extra_name.empty()) {
+            out_ += separator;
+            append_label(out_, extra_name, extra_value);
+        }
+        out_ += '}';
     }
+    out_ += ' ';
+    append_value(out_, v);
+    out_ += '\n';
+}
+
+void family_writer::value(text_list values, double v) {
+    sample(value_suffix_, values, v);
+}
+
+void family_writer::per_pid_value(text_list values, std::string_view pid, double v) {
+    sample({}, values, v, "pid", pid);
+}
+
+void family_writer::histogram(text_list values, std::span<const double> bucket_counts, double sum,
+                              double count) {
+    assert(bucket_counts.size() == le_labels_.size());
+    double cumulative = 0;
+    for (std::size_t i = 0; i < bucket_counts.size(); ++i) {
+        cumulative += bucket_counts[i];
+        sample("_bucket", values, cumulative, "le", le_labels_[i]);
+    }
+    sample("_sum", values, sum);
+    sample("_count", values, count);
+}
+
+void family_writer::cumulative_histogram(text_list values, std::span<const double> cumulative,
+                                         double sum, double count) {
+    assert(cumulative.size() == le_labels_.size());
+    for (std::size_t i = 0; i < cumulative.size(); ++i)
+        sample("_bucket", values, cumulative[i], "le", le_labels_[i]);
+    sample("_sum", values, sum);
+    sample("_count", values, count);
+}
+
+void family_writer::summary(text_list values, double sum, double count) {
+    sample("_sum", values, sum);
+    sample("_count", values, count);
 }
 
 void render_trailer(exposition_format f, std::string& out) {
     if (f == exposition_format::openmetrics)
         out += "# EOF\n";
-}
-
-void render(const store& s, exposition_format f, std::string& out) {
-    for (const auto& [name, fam] : s.families())
-        render_family(*fam, f, out);
-    render_trailer(f, out);
 }
 
 } // namespace metricsd::daemon

@@ -1,6 +1,7 @@
 // The daemon's own metrics (metricsd_*), rendered after the store's families on every scrape.
 // Pure: the caller copies the numbers into a snapshot, so the writer needs no sockets or store
-// and tests can pin its exact output.
+// and tests can pin its exact output. The Redis backend adds its own families the same way
+// (daemon/redis/redis_self_metrics.hpp), through self_metrics_writer.
 #pragma once
 
 #include "daemon/exposition/exposition.hpp"
@@ -18,28 +19,6 @@ struct http_request_count {
     std::string_view route; ///< "/metrics", ..., "other"
     unsigned code = 0;      ///< 0: a status outside http_counted_codes, rendered as "other"
     std::uint64_t count = 0;
-};
-
-/// The Redis backend's numbers (redis_sink::stats()).
-struct redis_stats {
-    bool connected = false;
-    std::uint64_t connects = 0;         ///< connections established (the first one included)
-    std::uint64_t connect_failures = 0; ///< attempts that failed (refused, AUTH, timeout)
-    std::uint64_t flushes = 0;          ///< MULTI/EXEC flushes applied
-    std::uint64_t flush_failures = 0;   ///< flushes not applied (aborted, or link lost)
-    std::uint64_t commands = 0;         ///< commands inside applied flushes
-    std::uint64_t flushed_series = 0;   ///< series deltas inside applied flushes
-    std::uint64_t write_errors = 0;     ///< commands of applied flushes that failed (WRONGTYPE)
-    double flush_seconds_total = 0;     ///< round trip of applied flushes
-    double flush_seconds_last = 0;
-    std::uint64_t snapshots = 0; ///< snapshots read for scrapes
-    std::uint64_t snapshot_failures = 0;
-    std::uint64_t malformed_fields = 0; ///< hash fields that are not label JSON: skipped
-    std::uint64_t wrong_type_keys = 0;  ///< keys of the wrong type: skipped
-    std::uint64_t bad_values = 0;       ///< values that are not numbers: skipped
-    std::uint64_t malformed_meta = 0;   ///< metadata records that do not decode: skipped
-    std::uint64_t meta_conflicts = 0;   ///< families whose record differs from ours
-    std::uint64_t pending_series = 0;   ///< series with deltas not yet in Redis
 };
 
 /// Every number the self-metrics show, copied at scrape time. Zero counts may be left in the
@@ -67,14 +46,35 @@ struct self_metrics_snapshot {
     std::uint64_t series_expired = 0; ///< series dropped or reset by series expiry
 
     std::vector<http_request_count> http_requests; ///< in any order
+    std::uint64_t http_connections_accepted = 0;   ///< rejected ones included
     std::uint64_t http_connections_rejected = 0;
+    std::uint64_t http_accept_errors = 0;
+    std::uint64_t http_gzip_responses = 0;
     std::uint64_t scrapes = 0;
-    double scrape_seconds_total = 0;    ///< completed scrapes only: the current one is unfinished
-    const redis_stats* redis = nullptr; ///< the Redis backend's, or null (memory backend)
+    std::uint64_t scrape_errors = 0; ///< scrapes whose rendering failed (answered 500)
+    double scrape_seconds_total = 0; ///< completed scrapes only: the current one is unfinished
 };
 
-/// Append the metricsd_* families (HELP, TYPE, samples) without a trailer: call it between the
-/// store's families and render_trailer().
+/// Append the metricsd_* families (HELP, TYPE, samples) without a trailer: call it after the
+/// store's families (or the Redis view's); the Redis backend's own and render_trailer() follow.
 void render_self_metrics(const self_metrics_snapshot& s, exposition_format f, std::string& out);
+
+/// Writes families of the daemon's own metrics, each named by its sample name (every counter
+/// ends in `_total`). Label names must outlive the family's writer: keep them in static arrays.
+class self_metrics_writer {
+public:
+    self_metrics_writer(exposition_format f, std::string& out) noexcept : f_(f), out_(out) {}
+
+    /// A family of one unlabelled counter or gauge sample.
+    void single(std::string_view name, std::string_view help, protocol::metric_type type,
+                double v) const;
+    /// A labelled family: its HELP and TYPE now, its samples through the writer returned.
+    family_writer labelled(std::string_view name, std::string_view help, protocol::metric_type type,
+                           text_list label_names) const;
+
+private:
+    exposition_format f_;
+    std::string& out_;
+};
 
 } // namespace metricsd::daemon

@@ -9,7 +9,7 @@
 #include "daemon/redis/redis_delta.hpp"
 #include "daemon/config/redis_url.hpp"
 #include "daemon/redis/redis_view.hpp"
-#include "daemon/exposition/self_metrics.hpp"
+#include "daemon/redis/redis_stats.hpp"
 #include "daemon/store/store.hpp"
 
 #include <chrono>

@@ -11,18 +11,6 @@ namespace {
 
 using protocol::metric_type;
 
-/// Gauges come out of Redis as plain values, one per field: render them as `shared` ones, with
-/// the per-pid modes' `pid` label as a declared label (last, where the store renders it).
-family_spec view_spec(const family_spec& spec) {
-    family_spec v = spec;
-    if (v.type == metric_type::gauge) {
-        if (is_per_pid(v.mode))
-            v.label_names.emplace_back("pid");
-        v.mode = protocol::gauge_mode::shared;
-    }
-    return v;
-}
-
 void overlay(const family_spec& spec, scraped_series_map& values, const series_delta& d) {
     if (d.op == series_delta::kind::remove) {
         values.erase(d.label_values);
@@ -103,26 +91,31 @@ scraped_series_map combine_live(const family_spec& spec, std::size_t index,
     return out;
 }
 
-series to_series(const family& owner, const scraped_series& in) {
-    series s;
-    s.owner = &owner;
-    s.value = in.value;
-    const auto& spec = owner.spec();
-    if (spec.type == metric_type::histogram) {
-        // Redis keeps cumulative buckets; the store (and so the exposition) per-bucket counts.
-        s.histogram.counts.assign(spec.bounds.size() + 1, 0.0);
-        double below = 0;
-        for (std::size_t i = 0; i < s.histogram.counts.size() && i < in.cumulative.size(); ++i) {
-            s.histogram.counts[i] = in.cumulative[i] - below;
-            below = in.cumulative[i];
+/// Redis keeps one plain value per gauge field, whatever the mode: every gauge shows the value
+/// read, with the per-pid modes' `pid` as the last label value (where the store writes it).
+void render_scraped(const family_spec& spec, const scraped_series_map& all, exposition_format f,
+                    std::string& out) {
+    family_writer w(family_desc(spec), f, out);
+    const bool per_pid = spec.type == metric_type::gauge && is_per_pid(spec.mode);
+    for (const auto& [labels, s] : all) {
+        switch (spec.type) {
+        case metric_type::counter:
+            w.value(labels, s.value);
+            break;
+        case metric_type::gauge:
+            if (per_pid)
+                w.per_pid_value(std::span(labels).first(labels.size() - 1), labels.back(), s.value);
+            else
+                w.value(labels, s.value);
+            break;
+        case metric_type::histogram:
+            w.cumulative_histogram(labels, s.cumulative, s.sum, s.count);
+            break;
+        case metric_type::summary:
+            w.summary(labels, s.sum, s.count);
+            break;
         }
-        s.histogram.sum = in.sum;
-        s.histogram.count = in.count;
-    } else {
-        s.summary.sum = in.sum;
-        s.summary.count = in.count;
     }
-    return s;
 }
 
 } // namespace
@@ -177,30 +170,23 @@ redis_view::redis_view(const scrape_selection& selected, scrape_result snapshot,
         if (uses_live_key(*specs[i]))
             snapshot.families[i] = combine_live(*specs[i], i, snapshot.families[i], snapshot.live,
                                                 live_pending[i], own_daemon);
-    families_.reserve(specs.size());
+    specs_.reserve(specs.size());
     for (std::size_t i = 0; i < specs.size(); ++i) {
-        // Series point at their family, so the family takes its final place (reserved above)
-        // first and gets its series once they are built.
-        family& f = families_.emplace_back(view_spec(*specs[i]));
-        series_map all;
-        for (const auto& [labels, values] : snapshot.families[i]) {
-            auto [pos, inserted] = all.emplace(labels, to_series(f, values));
-            pos->second.label_values = &pos->first;
-        }
-        f = family(f.spec(), std::move(all));
+        specs_.push_back(*specs[i]);
+        if (specs[i]->type != metric_type::histogram)
+            continue;
+        // One cumulative count per `le`: parse_scrape and overlay size them so; were a cell
+        // short, its bucket would repeat the count below it.
+        const std::size_t buckets = specs[i]->bounds.size() + 1;
+        for (auto& [labels, s] : snapshot.families[i])
+            s.cumulative.resize(buckets, s.cumulative.empty() ? 0.0 : s.cumulative.back());
     }
+    families_ = std::move(snapshot.families);
 }
 
 void redis_view::render(exposition_format f, std::string& out) const {
-    for (const auto& fam : families_)
-        render_family(fam, f, out);
-}
-
-std::size_t redis_view::series_count() const noexcept {
-    std::size_t n = 0;
-    for (const auto& f : families_)
-        n += f.all_series().size();
-    return n;
+    for (std::size_t i = 0; i < specs_.size(); ++i)
+        render_scraped(specs_[i], families_[i], f, out);
 }
 
 } // namespace metricsd::daemon

@@ -1,6 +1,6 @@
 // What a scrape shows on the Redis backend: every family any daemon sharing the Redis declared,
-// with the values of one Redis snapshot plus this daemon's not-yet-flushed deltas, as families
-// the exposition renders like the store's. Pure.
+// with the values of one Redis snapshot plus this daemon's not-yet-flushed deltas, handed to
+// the exposition's writers as they are. Pure.
 #pragma once
 
 #include "daemon/exposition/exposition.hpp"
@@ -25,9 +25,9 @@ struct scrape_selection {
 };
 scrape_selection select_families(const store& st, const meta_read& meta);
 
-/// Rendered families built from a snapshot of `selected` plus `pending` (pending_deltas()).
-/// live* gauges combine, by their mode, the data key (pytheus writers) and every daemon's live
-/// key, this daemon's (`own_daemon`) brought up to date by its pending deltas.
+/// The families of one snapshot of `selected` plus `pending` (pending_deltas()), ready to
+/// render. live* gauges combine, by their mode, the data key (pytheus writers) and every
+/// daemon's live key, this daemon's (`own_daemon`) brought up to date by its pending deltas.
 class redis_view {
 public:
     redis_view(const scrape_selection& selected, scrape_result snapshot,
@@ -35,10 +35,12 @@ public:
 
     /// Append every family (no trailer), ordered by name.
     void render(exposition_format f, std::string& out) const;
-    std::size_t series_count() const noexcept;
 
 private:
-    std::vector<family> families_;
+    /// Copies: the selection (and its metadata-only families) is gone by the time we render.
+    std::vector<family_spec> specs_;
+    /// Each family's series as read, parallel to specs_. Per-pid gauges keep `pid` last.
+    std::vector<scraped_series_map> families_;
 };
 
 } // namespace metricsd::daemon

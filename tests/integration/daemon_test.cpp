@@ -259,6 +259,14 @@ TEST(daemon, self_metrics_count_the_traffic_exactly) {
                       "metricsd_ingest_ops_applied_total 3\n"),
               std::string::npos);
     EXPECT_TRUE(om.ends_with("# EOF\n")) << "self-metrics come before the trailer";
+    // Every scrape is a fresh connection, counted once accepted (this one is the fifth); a body
+    // is compressed after it is rendered, so the gzip scrape shows in the next one.
+    d.scrape({{"Accept-Encoding", "gzip"}});
+    const auto counted = d.scrape();
+    EXPECT_EQ(sample_value(counted, "metricsd_http_connections_accepted_total"), 5);
+    EXPECT_EQ(sample_value(counted, "metricsd_http_gzip_responses_total"), 1);
+    EXPECT_EQ(sample_value(counted, "metricsd_http_accept_errors_total"), 0);
+    EXPECT_EQ(sample_value(counted, "metricsd_scrape_errors_total"), 0);
 
     raw_client reserved(d.socket_path());
     reserved.send(hello() + family(0, "metricsd_series", metric_type::gauge));

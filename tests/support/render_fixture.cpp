@@ -1,6 +1,6 @@
 // Writes the exposition fixture to stdout, for `promtool check metrics` in ctest.
 // Usage: render_fixture [text|openmetrics]
-#include "daemon/exposition/exposition.hpp"
+#include "daemon/exposition/store_exposition.hpp"
 #include "daemon/store/store.hpp"
 #include "store_fixture.hpp"
 
@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
     metricsd::daemon::store s;
     metricsd::test::build_fixture(s);
     std::string out;
-    metricsd::daemon::render(s, format, out);
+    metricsd::daemon::render_families(s, format, out);
+    metricsd::daemon::render_trailer(format, out);
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
 }

@@ -1,10 +1,12 @@
-#include "daemon/exposition/exposition.hpp"
+#include "daemon/exposition/store_exposition.hpp"
 #include "daemon/store/store.hpp"
 #include "store_fixture.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace metricsd::test {
 namespace {
@@ -16,7 +18,8 @@ using protocol::op_code;
 
 std::string render(const daemon::store& s, exposition_format f) {
     std::string out;
-    daemon::render(s, f, out);
+    daemon::render_families(s, f, out);
+    daemon::render_trailer(f, out);
     return out;
 }
 
@@ -183,12 +186,53 @@ TEST(exposition, appends_to_the_buffer_and_reuses_it) {
     daemon::store s;
     build_fixture(s);
     std::string out = "prefix\n";
-    daemon::render(s, exposition_format::text, out);
+    daemon::render_families(s, exposition_format::text, out);
     EXPECT_EQ(out, "prefix\n" + std::string(fixture_text).substr(1));
     EXPECT_EQ(daemon::content_type(exposition_format::text),
               "text/plain; version=0.0.4; charset=utf-8");
     EXPECT_EQ(daemon::content_type(exposition_format::openmetrics),
               "application/openmetrics-text; version=1.0.0; charset=utf-8");
+}
+
+// The writers' neutral model, as the Redis view and the daemon's own metrics use it.
+TEST(family_writer, histograms_render_alike_from_per_bucket_and_cumulative_counts) {
+    const std::vector<std::string> names{"route"}, le{"0.5", "+Inf"}, values{"/a"};
+    daemon::family_desc fam("h", "", metric_type::histogram, names);
+    fam.le_labels = le;
+    for (auto f : {exposition_format::text, exposition_format::openmetrics}) {
+        std::string per_bucket, cumulative;
+        daemon::family_writer(fam, f, per_bucket).histogram(values, std::vector{2.0, 3.0}, 4.5, 5);
+        daemon::family_writer(fam, f, cumulative)
+            .cumulative_histogram(values, std::vector{2.0, 5.0}, 4.5, 5);
+        EXPECT_EQ(per_bucket, cumulative);
+        EXPECT_EQ(per_bucket, "# TYPE h histogram\n"
+                              "h_bucket{route=\"/a\",le=\"0.5\"} 2\n"
+                              "h_bucket{route=\"/a\",le=\"+Inf\"} 5\n"
+                              "h_sum{route=\"/a\"} 4.5\n"
+                              "h_count{route=\"/a\"} 5\n");
+    }
+}
+
+TEST(family_writer, label_values_render_alike_from_strings_and_views_escaped) {
+    constexpr std::string_view names[] = {"a", "b"};
+    const daemon::family_desc fam("g", "", metric_type::gauge, names);
+    const std::vector<std::string> owned{"x\"y", "z\\\n"};
+    std::string from_strings, from_views;
+    daemon::family_writer(fam, exposition_format::text, from_strings)
+        .per_pid_value(owned, "7\"", 1);
+    daemon::family_writer(fam, exposition_format::text, from_views)
+        .per_pid_value({"x\"y", "z\\\n"}, "7\"", 1);
+    EXPECT_EQ(from_strings, from_views);
+    EXPECT_EQ(from_strings, "# TYPE g gauge\ng{a=\"x\\\"y\",b=\"z\\\\\\n\",pid=\"7\\\"\"} 1\n");
+}
+
+TEST(family_writer, counters_take_total_in_openmetrics_only) {
+    const daemon::family_desc fam("done_total", "Done.", metric_type::counter);
+    std::string text, om;
+    daemon::family_writer(fam, exposition_format::text, text).value({}, 2);
+    daemon::family_writer(fam, exposition_format::openmetrics, om).value({}, 2);
+    EXPECT_EQ(text, "# HELP done_total Done.\n# TYPE done_total counter\ndone_total 2\n");
+    EXPECT_EQ(om, "# HELP done Done.\n# TYPE done counter\ndone_total 2\n");
 }
 
 } // namespace

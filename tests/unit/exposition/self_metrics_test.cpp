@@ -29,7 +29,11 @@ daemon::self_metrics_snapshot known_snapshot() {
     s.workers = 1;
     s.http_requests = {
         {"/metrics", 200, 3}, {"/healthz", 200, 1}, {"/metrics", 405, 0}, {"other", 0, 2}};
+    s.http_connections_accepted = 6;
+    s.http_accept_errors = 1;
+    s.http_gzip_responses = 2;
     s.scrapes = 3;
+    s.scrape_errors = 1;
     s.scrape_seconds_total = 0.25;
     return s;
 }
@@ -98,12 +102,24 @@ metricsd_workers 1
 metricsd_http_requests_total{route="/healthz",code="200"} 1
 metricsd_http_requests_total{route="/metrics",code="200"} 3
 metricsd_http_requests_total{route="other",code="other"} 2
+# HELP metricsd_http_connections_accepted_total HTTP connections accepted, including those closed over the connection limit.
+# TYPE metricsd_http_connections_accepted_total counter
+metricsd_http_connections_accepted_total 6
 # HELP metricsd_http_connections_rejected_total HTTP connections closed unserved over the connection limit.
 # TYPE metricsd_http_connections_rejected_total counter
 metricsd_http_connections_rejected_total 0
+# HELP metricsd_http_accept_errors_total Failed accepts on the HTTP socket (e.g. EMFILE, or a client that gave up while queued).
+# TYPE metricsd_http_accept_errors_total counter
+metricsd_http_accept_errors_total 1
+# HELP metricsd_http_gzip_responses_total HTTP responses sent gzip-encoded.
+# TYPE metricsd_http_gzip_responses_total counter
+metricsd_http_gzip_responses_total 2
 # HELP metricsd_scrapes_total Scrapes rendered, before this one.
 # TYPE metricsd_scrapes_total counter
 metricsd_scrapes_total 3
+# HELP metricsd_scrape_errors_total Scrapes whose rendering failed, answered 500.
+# TYPE metricsd_scrape_errors_total counter
+metricsd_scrape_errors_total 1
 # HELP metricsd_scrape_duration_seconds_total Seconds spent rendering and compressing scrapes, before this one.
 # TYPE metricsd_scrape_duration_seconds_total counter
 metricsd_scrape_duration_seconds_total 0.25
@@ -164,12 +180,24 @@ metricsd_workers 1
 metricsd_http_requests_total{route="/healthz",code="200"} 1
 metricsd_http_requests_total{route="/metrics",code="200"} 3
 metricsd_http_requests_total{route="other",code="other"} 2
+# HELP metricsd_http_connections_accepted HTTP connections accepted, including those closed over the connection limit.
+# TYPE metricsd_http_connections_accepted counter
+metricsd_http_connections_accepted_total 6
 # HELP metricsd_http_connections_rejected HTTP connections closed unserved over the connection limit.
 # TYPE metricsd_http_connections_rejected counter
 metricsd_http_connections_rejected_total 0
+# HELP metricsd_http_accept_errors Failed accepts on the HTTP socket (e.g. EMFILE, or a client that gave up while queued).
+# TYPE metricsd_http_accept_errors counter
+metricsd_http_accept_errors_total 1
+# HELP metricsd_http_gzip_responses HTTP responses sent gzip-encoded.
+# TYPE metricsd_http_gzip_responses counter
+metricsd_http_gzip_responses_total 2
 # HELP metricsd_scrapes Scrapes rendered, before this one.
 # TYPE metricsd_scrapes counter
 metricsd_scrapes_total 3
+# HELP metricsd_scrape_errors Scrapes whose rendering failed, answered 500.
+# TYPE metricsd_scrape_errors counter
+metricsd_scrape_errors_total 1
 # HELP metricsd_scrape_duration_seconds Seconds spent rendering and compressing scrapes, before this one.
 # TYPE metricsd_scrape_duration_seconds counter
 metricsd_scrape_duration_seconds_total 0.25
@@ -188,7 +216,7 @@ TEST(self_metrics, openmetrics_family_names_are_unique) {
         const std::string name = out.substr(pos, out.find(' ', pos) - pos);
         EXPECT_TRUE(names.insert(name).second) << "duplicate family " << name;
     }
-    EXPECT_EQ(names.size(), 19u);
+    EXPECT_EQ(names.size(), 23u);
 }
 
 TEST(self_metrics, escapes_label_values_and_writes_no_trailer) {

@@ -1,7 +1,7 @@
 // State file: exact round trips, and every kind of damage refused without touching the store;
 // atomic replacement and setting aside on a real directory.
 #include "daemon/persistence/atomic_file.hpp"
-#include "daemon/exposition/exposition.hpp"
+#include "daemon/exposition/store_exposition.hpp"
 #include "daemon/persistence/state_codec.hpp"
 #include "daemon/store/store.hpp"
 #include "store_fixture.hpp"
@@ -337,7 +337,7 @@ std::chrono::steady_clock::time_point at(int t) {
 /// The sample lines of `name` in the rendered store.
 std::string samples(const store& s, const std::string& name) {
     std::string text;
-    render(s, exposition_format::text, text);
+    render_families(s, exposition_format::text, text);
     std::string out;
     for (std::size_t pos = 0; pos < text.size();) {
         const auto end = text.find('\n', pos);

@@ -1,7 +1,7 @@
 // Series expiry (series_ttl): which series a sweep erases, resets or keeps, what the exposition
 // shows afterwards, the limits and the dirty list; the policy's text form and sweep period; the
 // config key in the file, the environment and the flags; the self-metric.
-#include "daemon/exposition/exposition.hpp"
+#include "daemon/exposition/store_exposition.hpp"
 #include "daemon/store/series_expiry.hpp"
 #include "daemon/store/store.hpp"
 #include "store_fixture.hpp"
@@ -36,7 +36,7 @@ series_ttl_policy ttl(int default_s, std::map<std::string, seconds, std::less<>>
 
 std::string render(const daemon::store& s) {
     std::string out;
-    daemon::render(s, daemon::exposition_format::text, out);
+    daemon::render_families(s, daemon::exposition_format::text, out);
     return out;
 }
 
