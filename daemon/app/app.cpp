@@ -83,8 +83,7 @@ int app::run() {
     if (redis_)
         redis_->start();
     if (options_.series_ttl.enabled()) {
-        // Redis gets deltas: series with unsent changes stay, bound ones are never reset.
-        store_.set_changes_consumed(redis_ != nullptr);
+        // The Redis backend's flush ledger told the store that it consumes the changes.
         spdlog::info("series expiry on ({}); sweeping every {} s", to_string(options_.series_ttl),
                      sweep_period(options_.series_ttl).count());
         schedule_expiry();

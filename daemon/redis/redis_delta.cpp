@@ -1,6 +1,7 @@
 #include "daemon/redis/redis_delta.hpp"
 
 #include "daemon/store/gauge.hpp"
+#include "daemon/store/store.hpp"
 #include "daemon/redis/redis_layout.hpp"
 
 #include <charconv>
@@ -27,8 +28,8 @@ std::string pid_text(std::int64_t pid) {
 }
 
 // live* gauges: this daemon's own contribution, set in (or removed from) its live key.
-void live_deltas(const series& s, std::vector<series_delta>& out, flushed_state& next,
-                 std::int64_t now_ms) {
+void live_deltas(const series& s, const flushed_state& flushed, std::vector<series_delta>& out,
+                 flushed_state& next, std::int64_t now_ms) {
     const auto mode = s.owner->spec().mode;
     using kind = series_delta::kind;
     const auto add = [&](kind op, double v, std::int64_t stamp) -> series_delta& {
@@ -44,7 +45,7 @@ void live_deltas(const series& s, std::vector<series_delta>& out, flushed_state&
         next.pids.clear();
         for (const auto& [pid, v] : values)
             next.pids.emplace(pid, v);
-        for (const auto& [pid, v] : s.flushed.pids)
+        for (const auto& [pid, v] : flushed.pids)
             if (!next.pids.contains(pid))
                 add(kind::remove, 0, 0).label_values.push_back(pid_text(pid));
         for (const auto& [pid, v] : values)
@@ -58,18 +59,18 @@ void live_deltas(const series& s, std::vector<series_delta>& out, flushed_state&
     }
     // The stamp says when the value last changed, not when it was last rewritten, so a lease
     // renewal does not make an old livemostrecent value look new.
-    const bool changed = s.flushed.stamp_ms == 0 || *v != s.flushed.value;
+    const bool changed = flushed.stamp_ms == 0 || *v != flushed.value;
     next.value = *v;
-    next.stamp_ms = changed ? now_ms : s.flushed.stamp_ms;
+    next.stamp_ms = changed ? now_ms : flushed.stamp_ms;
     add(kind::set, *v, next.stamp_ms);
 }
 
-void gauge_deltas(const series& s, std::vector<series_delta>& out, flushed_state& next,
-                  std::int64_t now_ms) {
+void gauge_deltas(const series& s, const flushed_state& flushed, bool assigned,
+                  std::vector<series_delta>& out, flushed_state& next, std::int64_t now_ms) {
     const auto mode = s.owner->spec().mode;
     using kind = series_delta::kind;
     if (is_live(mode)) {
-        live_deltas(s, out, next, now_ms);
+        live_deltas(s, flushed, out, next, now_ms);
         return;
     }
     if (mode == gauge_mode::all) {
@@ -88,14 +89,14 @@ void gauge_deltas(const series& s, std::vector<series_delta>& out, flushed_state
     case gauge_mode::sum:
         // Several daemons add into one cell: each sends the change of its own contribution.
         next.value = v.value_or(0);
-        add_delta(s, out, kind::add).value = next.value - s.flushed.value;
+        add_delta(s, out, kind::add).value = next.value - flushed.value;
         return;
     case gauge_mode::shared:
         next.value = s.value;
-        if (s.was_set)
+        if (assigned)
             add_delta(s, out, kind::set).value = s.value;
         else
-            add_delta(s, out, kind::add).value = s.value - s.flushed.value;
+            add_delta(s, out, kind::add).value = s.value - flushed.value;
         return;
     default: // max, min, mostrecent: this daemon's combined value, last writer wins
         next.value = v.value_or(0);
@@ -107,25 +108,18 @@ void gauge_deltas(const series& s, std::vector<series_delta>& out, flushed_state
 
 } // namespace
 
-void flush_batch::clear() {
-    deltas.clear();
-    taken.clear();
-    next.clear();
-    was_set.clear();
-}
-
-void series_deltas(const series& s, std::vector<series_delta>& out, std::int64_t now_ms,
-                   flushed_state* next) {
+void series_deltas(const series& s, const flushed_state& flushed, bool assigned,
+                   std::vector<series_delta>& out, std::int64_t now_ms, flushed_state* next) {
     flushed_state scratch;
     flushed_state& n = next ? *next : scratch;
     const auto& spec = s.owner->spec();
     switch (spec.type) {
     case metric_type::counter:
         n.value = s.value;
-        add_delta(s, out, series_delta::kind::add).value = s.value - s.flushed.value;
+        add_delta(s, out, series_delta::kind::add).value = s.value - flushed.value;
         return;
     case metric_type::gauge:
-        gauge_deltas(s, out, n, now_ms);
+        gauge_deltas(s, flushed, assigned, out, n, now_ms);
         return;
     case metric_type::histogram: {
         auto& d = add_delta(s, out, series_delta::kind::add);
@@ -133,9 +127,9 @@ void series_deltas(const series& s, std::vector<series_delta>& out, std::int64_t
         d.bucket_deltas.resize(counts.size());
         for (std::size_t i = 0; i < counts.size(); ++i)
             d.bucket_deltas[i] =
-                counts[i] - (i < s.flushed.counts.size() ? s.flushed.counts[i] : 0.0);
-        d.sum = s.histogram.sum - s.flushed.sum;
-        d.count = s.histogram.count - s.flushed.count;
+                counts[i] - (i < flushed.counts.size() ? flushed.counts[i] : 0.0);
+        d.sum = s.histogram.sum - flushed.sum;
+        d.count = s.histogram.count - flushed.count;
         n.counts = counts;
         n.sum = s.histogram.sum;
         n.count = s.histogram.count;
@@ -143,62 +137,13 @@ void series_deltas(const series& s, std::vector<series_delta>& out, std::int64_t
     }
     case metric_type::summary: {
         auto& d = add_delta(s, out, series_delta::kind::add);
-        d.sum = s.summary.sum - s.flushed.sum;
-        d.count = s.summary.count - s.flushed.count;
+        d.sum = s.summary.sum - flushed.sum;
+        d.count = s.summary.count - flushed.count;
         n.sum = s.summary.sum;
         n.count = s.summary.count;
         return;
     }
     }
-}
-
-void collect_batch(store& st, flush_batch& batch, std::int64_t now_ms, std::size_t limit) {
-    batch.clear();
-    st.take_dirty(batch.taken);
-    if (batch.taken.size() > limit) {
-        for (std::size_t i = limit; i < batch.taken.size(); ++i)
-            st.mark_dirty(*batch.taken[i]);
-        batch.taken.resize(limit);
-    }
-    batch.next.resize(batch.taken.size());
-    batch.was_set.resize(batch.taken.size());
-    for (std::size_t i = 0; i < batch.taken.size(); ++i) {
-        series& s = *batch.taken[i];
-        series_deltas(s, batch.deltas, now_ms, &batch.next[i]);
-        batch.was_set[i] = s.was_set;
-        s.was_set = false;
-        s.flushing = true;
-    }
-}
-
-void settle_applied(flush_batch& batch) {
-    for (std::size_t i = 0; i < batch.taken.size(); ++i) {
-        batch.taken[i]->flushed = std::move(batch.next[i]);
-        batch.taken[i]->flushing = false;
-    }
-    batch.clear();
-}
-
-void settle_failed(store& st, flush_batch& batch) {
-    for (std::size_t i = 0; i < batch.taken.size(); ++i) {
-        series& s = *batch.taken[i];
-        s.flushing = false;
-        if (batch.was_set[i])
-            s.was_set = true;
-        st.mark_dirty(s);
-    }
-    batch.clear();
-}
-
-void pending_deltas(const store& st, std::int64_t now_ms, std::vector<series_delta>& out) {
-    for (const series* s : st.dirty_series())
-        series_deltas(*s, out, now_ms);
-}
-
-void mark_live_series(store& st) {
-    for (const auto& [name, fam] : st.families())
-        if (uses_live_key(fam->spec()))
-            st.mark_family_dirty(*fam);
 }
 
 } // namespace metricsd::daemon

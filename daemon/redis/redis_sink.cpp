@@ -53,7 +53,7 @@ struct redis_sink::waiter {
 };
 
 redis_sink::redis_sink(net::io_context& ioc, store& st, redis_sink_options options)
-    : ioc_(ioc), store_(st), options_(std::move(options)), socket_(ioc), wake_(ioc), deadline_(ioc),
+    : ioc_(ioc), store_(st), ledger_(st), options_(std::move(options)), socket_(ioc), wake_(ioc), deadline_(ioc),
       read_buffer_(64 * 1024) {
     if (options_.daemon_id.empty())
         options_.daemon_id = default_daemon_id();
@@ -267,7 +267,7 @@ void redis_sink::settle_probed(flushseq_state state) {
     case flushseq_state::applied:
         spdlog::info("redis: flush {} was applied before the connection dropped", inflight_seq_);
         ++stats_.flushes;
-        settle_applied(inflight_);
+        ledger_.settle_applied(inflight_);
         return;
     case flushseq_state::not_applied:
         spdlog::info("redis: flush {} was not applied; its deltas go out again", inflight_seq_);
@@ -281,7 +281,7 @@ void redis_sink::settle_probed(flushseq_state state) {
         break;
     }
     ++stats_.flush_failures;
-    settle_failed(store_, inflight_);
+    ledger_.settle_failed(inflight_);
 }
 
 std::chrono::milliseconds redis_sink::refresh_period() const {
@@ -356,8 +356,8 @@ net::awaitable<bool> redis_sink::flush(bool retire_live) {
     if (started >= next_lease_)
         next_lease_ = started + lease_period();
     if (keepalive)
-        mark_live_series(store_);
-    collect_batch(store_, inflight_, unix_ms(), options_.max_flush_series);
+        ledger_.mark_live_series();
+    ledger_.collect(inflight_, unix_ms(), options_.max_flush_series);
     // What did not fit (or a burst that already reached the threshold) goes next, at once.
     early_ = store_.dirty_series().size() >= options_.early_flush_series;
     // Every expire_key_time / 3: keep our families' keys alive, and write every metadata record
@@ -406,7 +406,7 @@ net::awaitable<bool> redis_sink::flush(bool retire_live) {
         ++stats_.flushes;
         stats_.commands += plan.queued;
         stats_.flushed_series += inflight_.taken.size();
-        settle_applied(inflight_);
+        ledger_.settle_applied(inflight_);
         meta_written_.insert(metadata.begin(), metadata.end());
         for (const auto& id : stale)
             stale_daemons_.erase(id);
@@ -418,7 +418,7 @@ net::awaitable<bool> redis_sink::flush(bool retire_live) {
         spdlog::warn("redis: flush {} aborted: {}; sending it again", inflight_seq_,
                      outcome.first_error);
         ++stats_.flush_failures;
-        settle_failed(store_, inflight_);
+        ledger_.settle_failed(inflight_);
         co_return true;
     case transaction_outcome::status::unexpected:
         break;
@@ -469,7 +469,7 @@ net::awaitable<bool> redis_sink::read_snapshot() {
     // No flush is in flight (one request at a time): the snapshot holds every flush sent, and
     // the store's changed series are exactly what it lacks.
     std::vector<series_delta> pending;
-    pending_deltas(store_, unix_ms(), pending);
+    ledger_.pending_deltas(unix_ms(), pending);
     finish_waiters(std::make_shared<const redis_view>(selected, std::move(result), pending,
                                                       options_.daemon_id),
                    {});

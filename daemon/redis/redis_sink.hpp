@@ -6,7 +6,7 @@
 #pragma once
 
 #include "daemon/net/net.hpp"
-#include "daemon/redis/redis_delta.hpp"
+#include "daemon/redis/redis_flush_ledger.hpp"
 #include "daemon/config/redis_url.hpp"
 #include "daemon/redis/redis_view.hpp"
 #include "daemon/redis/redis_stats.hpp"
@@ -90,6 +90,7 @@ private:
 
     net::io_context& ioc_;
     store& store_;
+    flush_ledger ledger_;
     redis_sink_options options_;
     socket_type socket_;
     net::steady_timer wake_;

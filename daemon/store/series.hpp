@@ -38,17 +38,6 @@ struct summary_cell {
     double count = 0;
 };
 
-/// What this daemon has written to Redis for one series (redis backend only): the totals its
-/// flushes included so far. A flush sends the difference between the cells and this.
-struct flushed_state {
-    double value = 0;           ///< counter total, or the gauge contribution
-    std::vector<double> counts; ///< histogram per-bucket counts (not cumulative)
-    double sum = 0;
-    double count = 0;
-    std::map<std::int64_t, double> pids; ///< per-pid gauge modes: the fields written
-    std::int64_t stamp_ms = 0;           ///< live* gauges: when `value` was first written
-};
-
 /// One label-value set of a family. Which members are used depends on the family's type and
 /// gauge mode; the others stay empty. io_context thread only.
 struct series {
@@ -71,16 +60,18 @@ struct series {
     std::uint64_t retired_seq = 0;
     /// Gauge mode `all` keeps retired workers per pid: that is the mode's meaning.
     std::map<std::int64_t, gauge_slot> retired_by_pid;
-    /// Changed since the Redis sink last took it (store::take_dirty); new series start dirty so
-    /// they are written once even at zero. The memory backend never takes them.
+    /// Changed since a consumer of changes last took it (store::take_dirty); new series start
+    /// dirty so a consumer sees each one once, even at zero. Nobody takes them on the memory
+    /// backend.
     bool dirty = false;
-    /// Part of a Redis flush whose outcome is not known yet: must not be dropped (series TTL).
-    bool flushing = false;
-    /// A `shared` gauge got a set since the sink last took it: flush a SET, not a delta.
-    bool was_set = false;
+    /// A set op replaced a value since the changes were last taken: the change is an
+    /// assignment, not only increments (take_dirty reports it, then clears it).
+    bool assigned = false;
     /// Series expiry is erasing this series (set just before it leaves the store).
     bool expiring = false;
-    flushed_state flushed;
+    /// Consumers that still need this series (store::hold): changes taken but not settled.
+    /// Series expiry never erases a held series.
+    std::uint32_t holds = 0;
     /// Series expiry: connected workers bound to this series (each counted once, however many
     /// handles it uses). A bound series is never erased: the workers hold pointers to it.
     std::uint32_t bound_workers = 0;

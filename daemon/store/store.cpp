@@ -23,7 +23,7 @@ void store::retire_worker(worker_id w) {
     for (auto& [s, slot] : it->second.slots) {
         fold_retired(*s, s->owner->spec().mode, *slot);
         s->live.erase(slot);
-        mark_dirty(*s); // live* modes lose a contribution: the Redis sink takes it back out
+        mark_dirty(*s); // live* modes lose a contribution: a consumer takes it back out
     }
     for (series* s : it->second.bound)
         --s->bound_workers;
@@ -71,11 +71,17 @@ void store::mark_family_dirty(const family& cf) noexcept {
         mark_dirty(s);
 }
 
-void store::take_dirty(std::vector<series*>& out) {
-    out.assign(dirty_.begin(), dirty_.end());
-    dirty_.clear();
-    for (series* s : out)
+void store::take_dirty(std::vector<series_change>& out, std::size_t limit) {
+    const auto taken = std::min(limit, dirty_.size());
+    out.clear();
+    out.reserve(taken);
+    for (std::size_t i = 0; i < taken; ++i) {
+        series* s = dirty_[i];
+        out.push_back({s, s->assigned});
         s->dirty = false;
+        s->assigned = false;
+    }
+    dirty_.erase(dirty_.begin(), dirty_.begin() + static_cast<std::ptrdiff_t>(taken));
 }
 
 outcome<const family*> store::declare_family(const protocol::family_decl& decl) {
@@ -209,7 +215,7 @@ void store::reset_cells(series& s) {
     s.retired = 0;
     s.retired_seq = 0;
     s.retired_by_pid.clear();
-    s.was_set = false;
+    s.assigned = false;
 }
 
 std::size_t store::expire_in(family& f, std::chrono::steady_clock::time_point now,
@@ -228,8 +234,8 @@ std::size_t store::expire_in(family& f, std::chrono::steady_clock::time_point no
         if (!hidden && now - s.seen_at < f.ttl_)
             continue;
         if (s.bound_workers == 0) {
-            // Changes not yet in Redis (or in flight) must reach it first.
-            if (consumed && (s.dirty || s.flushing))
+            // A consumer must see the changes first, and settle those it took.
+            if (s.holds != 0 || (consumed && s.dirty))
                 continue;
             s.expiring = true;
             doomed_.emplace_back(&f, it);
@@ -255,8 +261,11 @@ std::size_t store::expire_idle_series(std::chrono::steady_clock::time_point now)
     if (!doomed_.empty()) {
         // dirty_ holds raw pointers (the memory backend never drains it): drop ours first.
         std::erase_if(dirty_, [](const series* s) { return s->expiring; });
-        for (auto& [f, it] : doomed_)
+        for (auto& [f, it] : doomed_) {
+            if (erase_hook_)
+                erase_hook_(it->second);
             f->series_.erase(it);
+        }
         series_total_ -= doomed_.size();
         doomed_.clear();
     }

@@ -38,7 +38,7 @@ struct store_limits {
 class family {
 public:
     explicit family(family_spec spec) : spec_(std::move(spec)) {}
-    /// A family built outside the store (the Redis backend's scrape view).
+    /// A family built outside the store (a view of data another backend holds).
     family(family_spec spec, series_map all) : spec_(std::move(spec)), series_(std::move(all)) {}
     const family_spec& spec() const noexcept { return spec_; }
     const series_map& all_series() const noexcept { return series_; }
@@ -58,6 +58,12 @@ struct binding {
     kind cell = kind::counter;
     series* target = nullptr;
     gauge_slot* slot = nullptr; ///< kind::gauge_slot only: this worker's slot
+};
+
+/// One series taken by store::take_dirty.
+struct series_change {
+    series* target = nullptr;
+    bool assigned = false; ///< a set op was among its changes (series::assigned)
 };
 
 /// Result of applying one op.
@@ -93,9 +99,10 @@ public:
 
     /// Series changed since the last take_dirty(), each once, in first-change order.
     std::span<series* const> dirty_series() const noexcept { return dirty_; }
-    /// Hand the changed series to the Redis sink (`out` is replaced) and clear their marks.
-    void take_dirty(std::vector<series*>& out);
-    /// Mark a series changed (a flush that failed gives its series back this way).
+    /// Take the first `limit` changed series (`out` is replaced) and clear their marks; the
+    /// rest stay changed, in order, for the next take.
+    void take_dirty(std::vector<series_change>& out, std::size_t limit = SIZE_MAX);
+    /// Mark a series changed (a consumer gives back changes it could not deliver this way).
     void mark_dirty(series& s) noexcept {
         if (!s.dirty) {
             s.dirty = true;
@@ -104,18 +111,25 @@ public:
                 dirty_alarm_();
         }
     }
-    /// Mark every series of a family changed (the Redis sink rewrites live contributions).
+    /// Mark every series of a family changed (a consumer that must rewrite them all).
     void mark_family_dirty(const family& f) noexcept;
-    /// Call `alarm` whenever the number of changed series reaches `threshold` (the Redis sink
-    /// flushes early then). `alarm` must not throw. Threshold 0 or an empty alarm: none.
+    /// Call `alarm` whenever the number of changed series reaches `threshold` (a consumer
+    /// takes them early then). `alarm` must not throw. Threshold 0 or an empty alarm: none.
     void set_dirty_alarm(std::size_t threshold, std::function<void()> alarm) {
         dirty_alarm_at_ = threshold;
         dirty_alarm_ = std::move(alarm);
     }
-    /// Someone (the Redis sink) takes the changes and sends them as deltas: series expiry then
-    /// keeps series with changes not yet taken or in flight, and never resets a bound series
-    /// (that would send negative deltas). A dirty alarm being set implies it, too.
+    /// A consumer takes the changes and sends them elsewhere as differences: series expiry then
+    /// keeps series with changes not yet taken, and never resets a bound series (that would
+    /// send negative differences). A dirty alarm being set implies it, too.
     void set_changes_consumed(bool consumed) noexcept { changes_consumed_ = consumed; }
+    /// Keep `s` from series expiry until as many release() calls: a consumer holds the series
+    /// whose taken changes it has not settled yet.
+    void hold(series& s) noexcept { ++s.holds; }
+    void release(series& s) noexcept { --s.holds; }
+    /// Called with each series series expiry erases, just before it goes, so a consumer can
+    /// drop what it keeps about it. Must not throw. Empty: none.
+    void set_erase_hook(std::function<void(const series&)> hook) { erase_hook_ = std::move(hook); }
 
     /// Series expiry: the TTL of each family, for families declared so far and later ones.
     void set_series_ttl(series_ttl_policy policy);
@@ -126,8 +140,8 @@ public:
     /// after that op. An idle series that no connected worker is bound to is erased: it leaves
     /// its family, the dirty list and the limits, and a new op re-creates it from zero. One
     /// that a worker still holds is reset to zero (cells, gauge slots, retired values) and
-    /// hidden from the exposition until its next op, unless changes are consumed (Redis),
-    /// where it stays as it is; changed or in-flight series are never erased then. Returns
+    /// hidden from the exposition until its next op, unless changes are consumed, where it
+    /// stays as it is; changed series are never erased then, held ones never. Returns
     /// how many series expired (each reset-and-hidden series counts once).
     std::size_t expire_idle_series(std::chrono::steady_clock::time_point now);
     /// Series expired since the store was made (metricsd_series_expired_total).
@@ -166,6 +180,7 @@ private:
     std::vector<series*> dirty_;
     std::size_t dirty_alarm_at_ = 0;
     std::function<void()> dirty_alarm_;
+    std::function<void(const series&)> erase_hook_;
     std::uint64_t clock_ = 0; ///< orders gauge writes for the mostrecent modes
     bool changes_consumed_ = false;
     series_ttl_policy ttl_policy_;
@@ -193,7 +208,7 @@ inline apply_status store::apply(const binding& b, protocol::op_code op, double 
         double& cell = b.cell == binding::kind::gauge_slot ? b.slot->value : b.target->value;
         if (op == op_code::set) {
             cell = v;
-            b.target->was_set = true;
+            b.target->assigned = true;
         } else if (op == op_code::inc || op == op_code::dec) {
             if (!std::isfinite(v))
                 return apply_status::invalid_value;

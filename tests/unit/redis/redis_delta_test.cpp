@@ -1,7 +1,7 @@
 // The pure middle of the Redis backend: changed series -> deltas against what earlier flushes
 // wrote (per type and gauge mode), settling a flush either way, and the scrape view that merges
 // a snapshot with the deltas not flushed yet.
-#include "daemon/redis/redis_delta.hpp"
+#include "daemon/redis/redis_flush_ledger.hpp"
 #include "daemon/redis/redis_view.hpp"
 #include "redis_support.hpp"
 #include "store_fixture.hpp"
@@ -48,10 +48,11 @@ protected:
     const family* declare(test::family_args a) { return test::declare(st, a).value(); }
     flush_batch flush() {
         flush_batch b;
-        collect_batch(st, b, now_ms);
+        ledger.collect(b, now_ms);
         return b;
     }
     store st;
+    flush_ledger ledger{st};
     worker_id w1 = st.add_worker(101);
     worker_id w2 = st.add_worker(102);
 };
@@ -63,7 +64,7 @@ TEST_F(redis_delta, counter_sends_the_increase_since_the_last_applied_flush) {
     auto batch = flush();
     EXPECT_EQ(summarize(batch.deltas),
               (std::vector<delta_view>{{"jobs_total", {"a"}, kind::add, 0}}));
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.apply(b, op_code::inc, 2);
     st.apply(b, op_code::inc, 3);
     batch = flush();
@@ -71,12 +72,12 @@ TEST_F(redis_delta, counter_sends_the_increase_since_the_last_applied_flush) {
               (std::vector<delta_view>{{"jobs_total", {"a"}, kind::add, 5}}));
     // Ops while the flush is in flight are not lost; a failed flush goes out again whole.
     st.apply(b, op_code::inc, 1);
-    settle_failed(st, batch);
+    ledger.settle_failed(batch);
     batch = flush();
     EXPECT_EQ(summarize(batch.deltas),
               (std::vector<delta_view>{{"jobs_total", {"a"}, kind::add, 6}}));
     st.apply(b, op_code::inc, 4);
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     EXPECT_EQ(summarize(flush().deltas),
               (std::vector<delta_view>{{"jobs_total", {"a"}, kind::add, 4}}));
 }
@@ -85,7 +86,7 @@ TEST_F(redis_delta, nothing_changed_nothing_sent) {
     const auto* f = declare({"jobs_total", metric_type::counter, "", {}});
     test::bind(st, f, {}, w1);
     auto batch = flush();
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     EXPECT_TRUE(flush().empty());
 }
 
@@ -93,7 +94,7 @@ TEST_F(redis_delta, histogram_sends_per_bucket_sum_and_count_deltas) {
     const auto* f = declare({"lat", metric_type::histogram, "", {}, {"0.1", "1.0"}});
     const auto b = test::bind(st, f, {}, w1);
     auto batch = flush();
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.apply(b, op_code::observe, 0.5);
     st.apply(b, op_code::observe, 7);
     batch = flush();
@@ -111,7 +112,7 @@ TEST_F(redis_delta, sum_gauge_adds_the_change_of_this_daemons_contribution) {
     st.apply(b2, op_code::inc, 4);
     auto batch = flush();
     EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"queued", {}, kind::add, 7}}));
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.retire_worker(w2); // sum keeps a retired worker's value
     st.apply(b1, op_code::dec, 1);
     EXPECT_EQ(summarize(flush().deltas), (std::vector<delta_view>{{"queued", {}, kind::add, -1}}));
@@ -126,12 +127,12 @@ TEST_F(redis_delta, livesum_sets_this_daemons_own_live_contribution) {
     auto batch = flush();
     EXPECT_EQ(summarize(batch.deltas),
               (std::vector<delta_view>{{"inflight", {}, kind::set, 7, true}}));
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.retire_worker(w2);
     batch = flush();
     EXPECT_EQ(summarize(batch.deltas),
               (std::vector<delta_view>{{"inflight", {}, kind::set, 3, true}}));
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.retire_worker(w1); // nothing in flight is a value: 0, not gone
     EXPECT_EQ(summarize(flush().deltas),
               (std::vector<delta_view>{{"inflight", {}, kind::set, 0, true}}));
@@ -142,17 +143,17 @@ TEST_F(redis_delta, livemostrecent_stamps_a_value_when_it_changes_not_when_rewri
     const auto b = test::bind(st, f, {}, w1);
     st.apply(b, op_code::set, 5);
     flush_batch batch;
-    collect_batch(st, batch, 1000);
+    ledger.collect(batch, 1000);
     ASSERT_EQ(batch.deltas.size(), 1u);
     EXPECT_EQ(batch.deltas[0].stamp_ms, 1000);
-    settle_applied(batch);
-    mark_live_series(st); // a lease renewal rewrites it
-    collect_batch(st, batch, 2000);
+    ledger.settle_applied(batch);
+    ledger.mark_live_series(); // a lease renewal rewrites it
+    ledger.collect(batch, 2000);
     ASSERT_EQ(batch.deltas.size(), 1u);
     EXPECT_EQ(batch.deltas[0].stamp_ms, 1000);
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.apply(b, op_code::set, 6);
-    collect_batch(st, batch, 3000);
+    ledger.collect(batch, 3000);
     ASSERT_EQ(batch.deltas.size(), 1u);
     EXPECT_EQ(batch.deltas[0].stamp_ms, 3000);
 }
@@ -164,15 +165,15 @@ TEST_F(redis_delta, shared_gauge_sets_after_a_set_and_adds_otherwise) {
     st.apply(b, op_code::inc, 1.5);
     auto batch = flush();
     EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"temp", {}, kind::set, 21.5}}));
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.apply(b, op_code::dec, 0.5);
     batch = flush();
     EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"temp", {}, kind::add, -0.5}}));
     // A failed flush that owed a SET still owes it.
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.apply(b, op_code::set, 5);
     batch = flush();
-    settle_failed(st, batch);
+    ledger.settle_failed(batch);
     EXPECT_EQ(summarize(flush().deltas), (std::vector<delta_view>{{"temp", {}, kind::set, 5}}));
 }
 
@@ -184,11 +185,11 @@ TEST_F(redis_delta, livemax_sets_the_combined_value_and_removes_it_when_nobody_i
     st.apply(b2, op_code::set, 9);
     auto batch = flush();
     EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"peak", {}, kind::set, 9, true}}));
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.retire_worker(w2);
     batch = flush();
     EXPECT_EQ(summarize(batch.deltas), (std::vector<delta_view>{{"peak", {}, kind::set, 3, true}}));
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.retire_worker(w1);
     EXPECT_EQ(summarize(flush().deltas),
               (std::vector<delta_view>{{"peak", {}, kind::remove, 0, true}}));
@@ -204,7 +205,7 @@ TEST_F(redis_delta, liveall_writes_one_field_per_pid_and_deletes_the_pid_that_le
     EXPECT_EQ(summarize(batch.deltas),
               (std::vector<delta_view>{{"rss", {"x", "101"}, kind::set, 10, true},
                                        {"rss", {"x", "102"}, kind::set, 20, true}}));
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.retire_worker(w1);
     EXPECT_EQ(summarize(flush().deltas),
               (std::vector<delta_view>{{"rss", {"x", "101"}, kind::remove, 0, true},
@@ -217,7 +218,7 @@ TEST_F(redis_delta, every_changed_series_is_listed_once) {
     for (int i = 0; i < 1000; ++i)
         bs.push_back(test::bind(st, f, {std::to_string(i)}, w1));
     auto batch = flush();
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     const auto capacity = st.dirty_series().size();
     for (int round = 0; round < 3; ++round)
         for (const auto& b : bs)
@@ -234,11 +235,11 @@ TEST_F(redis_delta, a_flush_takes_at_most_its_limit_and_leaves_the_rest_changed)
     for (int i = 0; i < 5; ++i)
         test::bind(st, f, {std::to_string(i)}, w1);
     flush_batch batch;
-    collect_batch(st, batch, now_ms, 3);
+    ledger.collect(batch, now_ms, 3);
     EXPECT_EQ(batch.deltas.size(), 3u);
     EXPECT_EQ(st.dirty_series().size(), 2u);
-    settle_applied(batch);
-    collect_batch(st, batch, now_ms, 3);
+    ledger.settle_applied(batch);
+    ledger.collect(batch, now_ms, 3);
     EXPECT_EQ(batch.deltas.size(), 2u);
     EXPECT_TRUE(st.dirty_series().empty());
 }
@@ -257,7 +258,7 @@ TEST_F(redis_delta, view_merges_snapshot_and_pending_and_keeps_remote_families) 
     const auto* f = declare({"jobs_total", metric_type::counter, "Jobs.", {"q"}});
     const auto b = test::bind(st, f, {"a"}, w1);
     auto batch = flush();
-    settle_applied(batch);
+    ledger.settle_applied(batch);
     st.apply(b, op_code::inc, 2); // not flushed yet
     meta_read meta;
     meta.ok = true;
@@ -274,7 +275,7 @@ TEST_F(redis_delta, view_merges_snapshot_and_pending_and_keeps_remote_families) 
     snap.families[0][strings{"a"}].value = 40; // jobs_total (ordered by name)
     snap.families[1][strings{}].value = 7;     // remote_total
     std::vector<series_delta> pending;
-    pending_deltas(st, now_ms, pending);
+    ledger.pending_deltas(now_ms, pending);
     const redis_view view(selected, std::move(snap), pending);
     std::string out;
     view.render(exposition_format::text, out);
@@ -304,7 +305,7 @@ TEST_F(redis_delta, view_combines_live_gauges_over_daemons_by_mode) {
     snap.live[1] = {
         "other", true, {{{strings{}, {5, 1}}}, {{strings{}, {7, 1}}}, {{strings{}, {8, 50}}}}};
     std::vector<series_delta> pending;
-    pending_deltas(st, now_ms, pending);
+    ledger.pending_deltas(now_ms, pending);
     const redis_view view(selected, std::move(snap), pending, "me");
     std::string out;
     view.render(exposition_format::text, out);

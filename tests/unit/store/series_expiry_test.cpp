@@ -304,9 +304,9 @@ TEST(series_ttl_store, changes_consumed_keeps_changed_in_flight_and_bound_series
     for (const auto& b : {changed, inflight, held})
         apply(s, b, op_code::inc, 1);
     s.retire_worker(w);
-    std::vector<daemon::series*> taken;
+    std::vector<daemon::series_change> taken;
     s.take_dirty(taken);              // a flush takes everything...
-    inflight.target->flushing = true; // ...and one series' flush is still unanswered
+    s.hold(*inflight.target); // ...and one series' flush is still unanswered
     apply(s, held, op_code::inc, 1);
     s.take_dirty(taken);
     s.mark_dirty(*changed.target); // e.g. a failed flush gave it back
@@ -318,7 +318,7 @@ TEST(series_ttl_store, changes_consumed_keeps_changed_in_flight_and_bound_series
 
     s.take_dirty(taken);
     EXPECT_EQ(s.expire_idle_series(at(20)), 1u); // clean now: goes
-    inflight.target->flushing = false;           // settled
+    s.release(*inflight.target);                 // settled
     EXPECT_EQ(s.expire_idle_series(at(21)), 1u);
     EXPECT_EQ(s.series_count(), 1u);
     EXPECT_EQ(samples(s, "c_total"), "c_total{k=\"held\"} 2\n");
@@ -331,7 +331,7 @@ TEST(series_ttl_store, changes_consumed_keeps_changed_in_flight_and_bound_series
 
 TEST(series_ttl_store, a_dirty_alarm_means_changes_are_consumed) {
     daemon::store s;
-    s.set_dirty_alarm(100, [] {}); // what the Redis sink does
+    s.set_dirty_alarm(100, [] {}); // what the Redis backend does
     s.set_series_ttl(ttl(10));
     const auto w = s.add_worker(100);
     const auto* c = must_declare(s, {"c_total", metric_type::counter});
