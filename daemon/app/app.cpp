@@ -1,11 +1,11 @@
 #include "daemon/app/app.hpp"
 
+#include "daemon/app/sd_notify.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/exposition/exposition.hpp"
+#include "daemon/exposition/self_metrics.hpp"
 #include "daemon/exposition/store_exposition.hpp"
 #include "daemon/http/http_server.hpp"
-#include "daemon/app/sd_notify.hpp"
-#include "daemon/exposition/self_metrics.hpp"
 #include "daemon/redis/redis_self_metrics.hpp"
 #include "daemon/net/spawn.hpp"
 
@@ -45,14 +45,9 @@ app::app(app_options options)
     options_.ingest.activated_fd = activated_ingest_fd();
     ingest_ = std::make_unique<ingest_listener>(ioc_, store_, options_.ingest);
     if (options_.backend == backend_kind::redis)
-        redis_ = std::make_unique<redis_sink>(ioc_, store_, options_.redis);
-    http_handler::prepare_fn prepare;
-    if (redis_)
-        prepare = [this] { return prepare_scrape(); };
-    http_handler handler{[this](exposition_format f, std::string& out) { render_scrape(f, out); },
-                         [this] { return !stopping_ && (!redis_ || redis_->connected()); },
-                         {},
-                         std::move(prepare)};
+        redis_ = std::make_unique<redis_backend>(ioc_, store_, options_.redis);
+    http_handler handler{[this](exposition_format f) { return scrape(f); },
+                         [this] { return !stopping_ && (!redis_ || redis_->connected()); }};
     http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler));
     // After both binds succeeded, so a second daemon refused at bind never touches the state
     // file of the one already running; before run(), so no worker writes into the store first.
@@ -168,20 +163,25 @@ void app::reload() {
     }
 }
 
-net::awaitable<std::string> app::prepare_scrape() {
-    std::string why;
-    if (auto view = co_await redis_->snapshot(why))
-        redis_view_ = std::move(view);
-    co_return why;
+net::awaitable<scrape_outcome> app::scrape(exposition_format f) {
+    scrape_outcome out;
+    if (redis_) {
+        const auto asked = std::chrono::steady_clock::now();
+        const redis_snapshot snap = co_await redis_->snapshot();
+        out.waited = std::chrono::steady_clock::now() - asked;
+        if (!snap.view) {
+            out.unavailable = snap.error;
+            co_return out;
+        }
+        snap.view->render(f, out.body);
+    } else {
+        render_families(store_, f, out.body);
+    }
+    render_self_and_trailer(f, out.body);
+    co_return out;
 }
 
-void app::render_scrape(exposition_format f, std::string& out) const {
-    if (redis_) {
-        if (redis_view_)
-            redis_view_->render(f, out);
-    } else {
-        render_families(store_, f, out);
-    }
+void app::render_self_and_trailer(exposition_format f, std::string& out) const {
     render_self_metrics(self_snapshot(), f, out);
     if (redis_)
         render_redis_self_metrics(redis_->stats(), f, out);

@@ -2,12 +2,13 @@
 // HTTP server; signals; graceful shutdown.
 #pragma once
 
+#include "daemon/app/service_notify.hpp"
 #include "daemon/config/backend_kind.hpp"
 #include "daemon/exposition/exposition.hpp"
+#include "daemon/http/http_handler.hpp"
 #include "daemon/ingest/ingest_listener.hpp"
 #include "daemon/persistence/state_file.hpp"
-#include "daemon/redis/redis_sink.hpp"
-#include "daemon/app/service_notify.hpp"
+#include "daemon/redis/redis_backend.hpp"
 #include "daemon/store/store.hpp"
 
 #include <chrono>
@@ -25,7 +26,7 @@ struct app_options {
     store_limits limits;
     std::string listen = "127.0.0.1:9477"; ///< HTTP HOST:PORT; port 0 picks a free one
     backend_kind backend = backend_kind::memory;
-    redis_sink_options redis;                   ///< backend "redis" only
+    redis_backend_options redis;                ///< backend "redis" only
     std::chrono::seconds shutdown_timeout{10};  ///< hard stop if draining takes longer
     std::string state_file;                     ///< memory backend's state; empty: none
     std::chrono::seconds snapshot_interval{60}; ///< 0: snapshot only at shutdown
@@ -56,10 +57,12 @@ private:
     void reload();
     /// Series expiry: sweep the store every sweep_period(options_.series_ttl), until shutdown.
     void schedule_expiry();
-    /// The scrape body: the store's families, then the daemon's own, then the trailer.
-    void render_scrape(exposition_format f, std::string& out) const;
-    /// Redis backend: read the snapshot the next render_scrape() shows; returns why not.
-    net::awaitable<std::string> prepare_scrape();
+    /// One scrape: the backend's families (the store's, or a fresh Redis snapshot's), then
+    /// the daemon's own, then the trailer; or why Redis cannot be read now. On the memory
+    /// backend it completes at once.
+    net::awaitable<scrape_outcome> scrape(exposition_format f);
+    /// The daemon's own families and the trailer, after the backend's.
+    void render_self_and_trailer(exposition_format f, std::string& out) const;
     self_metrics_snapshot self_snapshot() const;
 
     app_options options_;
@@ -75,9 +78,7 @@ private:
     std::unique_ptr<ingest_listener> ingest_;
     std::unique_ptr<http_server> http_;
     std::unique_ptr<snapshotter> snapshots_; ///< null without a state file
-    std::unique_ptr<redis_sink> redis_;      ///< null on the memory backend
-    /// The newest Redis view, rendered by the scrape that read it (they run back to back).
-    std::shared_ptr<const redis_view> redis_view_;
+    std::unique_ptr<redis_backend> redis_;   ///< null on the memory backend
     service_notifier systemd_{ioc_};
     bool stopping_ = false;
 };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <utility>
 
 namespace metricsd::daemon {
@@ -59,6 +60,14 @@ http_response make_response(const http_request& req, http::status status, std::s
     return make_response(req.version(), req.keep_alive(), status, type, std::move(body));
 }
 
+/// By value: a coroutine. The shared function outlives every scrape started from it.
+net::awaitable<scrape_outcome> render_at_once(std::shared_ptr<const render_fn> render,
+                                              exposition_format format) {
+    scrape_outcome out;
+    (*render)(format, out.body);
+    co_return out;
+}
+
 bool call_ready(const http_handler::ready_fn& ready) noexcept {
     try {
         return !ready || ready();
@@ -92,30 +101,37 @@ std::uint64_t http_handler_stats::count(http_route r, unsigned code) const noexc
     return by_code[static_cast<std::size_t>(it - http_counted_codes.begin())];
 }
 
-http_handler::http_handler(scrape_fn scrape, ready_fn ready, http_handler_options options,
-                           prepare_fn prepare)
-    : scrape_(std::move(scrape)), ready_(std::move(ready)), prepare_(std::move(prepare)),
-      options_(options) {}
-
-bool http_handler::needs_prepare(const http_request& req) const {
-    return prepare_ && (req.method() == http::verb::get || req.method() == http::verb::head) &&
-           route_of(path_of(to_std_view(req.target()))) == http_route::metrics;
+http_handler::scrape_fn immediate_scrape(render_fn render) {
+    auto shared = std::make_shared<const render_fn>(std::move(render));
+    return [shared](exposition_format format) { return render_at_once(shared, format); };
 }
 
-http_result http_handler::unavailable(const http_request& req, std::string_view why) {
+http_handler::http_handler(scrape_fn scrape, ready_fn ready, http_handler_options options)
+    : scrape_(std::move(scrape)), ready_(std::move(ready)), options_(options) {}
+
+net::awaitable<http_result> http_handler::handle(const http_request& req) {
+    const http_route route = route_of(path_of(to_std_view(req.target())));
+    const bool get_or_head = req.method() == http::verb::get || req.method() == http::verb::head;
     http_result r;
-    r.route = http_route::metrics;
-    r.response = make_response(req, http::status::service_unavailable, plain_text,
-                               "metrics unavailable: " + std::string(why) + "\n");
-    if (req.method() == http::verb::head)
+    if (route == http_route::metrics && get_or_head)
+        r = co_await handle_metrics(req);
+    else
+        r = answer(req, route);
+    finish(req, r);
+    co_return r;
+}
+
+void http_handler::finish(const http_request& req, http_result& r) noexcept {
+    if (req.method() == http::verb::head) {
+        // prepare_payload() already set the GET body's Content-Length; HEAD sends no body.
         r.response.body().clear();
+    }
     count(r.route, r.response);
-    return r;
 }
 
-http_result http_handler::handle(const http_request& req) {
+http_result http_handler::answer(const http_request& req, http_route route) {
     http_result r;
-    r.route = route_of(path_of(to_std_view(req.target())));
+    r.route = route;
     const bool get_or_head = req.method() == http::verb::get || req.method() == http::verb::head;
     if (r.route == http_route::other) {
         r.response = make_response(req, http::status::not_found, plain_text, "not found\n");
@@ -123,8 +139,6 @@ http_result http_handler::handle(const http_request& req) {
         r.response = make_response(req, http::status::method_not_allowed, plain_text,
                                    "method not allowed\n");
         r.response.set(http::field::allow, "GET, HEAD");
-    } else if (r.route == http_route::metrics) {
-        r = handle_metrics(req);
     } else if (r.route == http_route::healthz) {
         r.response = make_response(req, http::status::ok, plain_text, "ok\n");
     } else if (r.route == http_route::readyz) {
@@ -135,47 +149,49 @@ http_result http_handler::handle(const http_request& req) {
     } else {
         r.response = make_response(req, http::status::ok, plain_text, std::string(index_body));
     }
-    if (req.method() == http::verb::head) {
-        // prepare_payload() already set the GET body's Content-Length; HEAD sends no body.
-        r.response.body().clear();
-    }
-    count(r.route, r.response);
     return r;
 }
 
-http_result http_handler::handle_metrics(const http_request& req) {
+net::awaitable<http_result> http_handler::handle_metrics(const http_request& req) {
     const auto start = std::chrono::steady_clock::now();
     http_result r;
     r.route = http_route::metrics;
     const exposition_format format = negotiate_format(to_std_view(req[http::field::accept]));
-    std::string body;
+    scrape_outcome scraped;
     try {
         if (scrape_) {
-            scrape_(format, body);
+            scraped = co_await scrape_(format);
         }
     } catch (const std::exception& e) {
         r.error = std::string("scrape failed: ") + e.what();
     } catch (...) {
         r.error = "scrape failed: unknown exception";
     }
+    if (r.error.empty() && !scraped.unavailable.empty()) {
+        r.response = make_response(req, http::status::service_unavailable, plain_text,
+                                   "metrics unavailable: " + scraped.unavailable + "\n");
+        co_return r;
+    }
     ++stats_.scrapes;
     if (!r.error.empty()) {
         ++stats_.scrape_errors;
         r.response =
             make_response(req, http::status::internal_server_error, plain_text, "scrape failed\n");
-        return r;
+        co_return r;
     }
-    const bool gzipped = compress(req, body);
-    r.response = make_response(req, http::status::ok, content_type(format), std::move(body));
+    const bool gzipped = compress(req, scraped.body);
+    r.response =
+        make_response(req, http::status::ok, content_type(format), std::move(scraped.body));
     // The body depends on both headers, whether or not this one was compressed.
     r.response.set(http::field::vary, "Accept, Accept-Encoding");
     if (gzipped) {
         r.response.set(http::field::content_encoding, "gzip");
     }
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    const std::chrono::duration<double> took =
+        std::chrono::steady_clock::now() - start - scraped.waited;
     stats_.scrape_seconds_last = took.count();
     stats_.scrape_seconds_total += took.count();
-    return r;
+    co_return r;
 }
 
 bool http_handler::compress(const http_request& req, std::string& body) {

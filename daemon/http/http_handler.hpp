@@ -1,11 +1,13 @@
 // Maps one parsed HTTP request to its response: routing, content negotiation, gzip, counters.
-// No IO: the session (http_session.hpp) reads and writes; this decides what to say.
+// No socket IO: the session (http_session.hpp) reads and writes; this decides what to say,
+// awaiting the scrape (which may read a backend, e.g. a Redis snapshot) for /metrics.
 #pragma once
 
 #include "daemon/exposition/exposition.hpp"
 #include "daemon/net/net.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -40,10 +42,11 @@ inline constexpr std::array<unsigned, 9> http_counted_codes{200, 400, 404, 405, 
 struct http_handler_stats {
     /// requests[route][i] counts responses with status http_counted_codes[i].
     std::array<std::array<std::uint64_t, http_counted_codes.size()>, http_route_count> requests{};
-    std::uint64_t scrapes = 0;        ///< /metrics GET or HEAD that ran the scrape callback
+    std::uint64_t scrapes = 0;        ///< /metrics GET or HEAD whose scrape was available
     std::uint64_t scrape_errors = 0;  ///< of which the callback threw (answered 500)
     std::uint64_t gzip_responses = 0; ///< bodies sent gzip-encoded
-    double scrape_seconds_last = 0;   ///< render (and compression) time of the last scrape
+    /// Render (and compression) time of the last scrape; waiting for data is not included.
+    double scrape_seconds_last = 0;
     double scrape_seconds_total = 0;
 
     /// The count for one route and status code (codes not in http_counted_codes share a slot).
@@ -58,6 +61,18 @@ struct http_handler_options {
     bool gzip = true; ///< false disables compression altogether
 };
 
+/// What one scrape produced: the exposition, or why metrics cannot be served now.
+struct scrape_outcome {
+    std::string body;        ///< the exposition, when `unavailable` is empty
+    std::string unavailable; ///< non-empty: answered 503 with this reason, not counted a scrape
+    /// Time the scrape waited for its data (a Redis snapshot) before rendering: not counted in
+    /// the scrape duration, which measures rendering and compression only.
+    std::chrono::steady_clock::duration waited{};
+};
+
+/// Renders the exposition of every metric in `format` into `out`, at once. May throw.
+using render_fn = std::function<void(exposition_format format, std::string& out)>;
+
 /// Result of handling a request: the response and, when something went wrong on our side,
 /// a message for the caller to log (this class never logs).
 struct http_result {
@@ -67,33 +82,22 @@ struct http_result {
 };
 
 /// Routes requests and builds responses. io_context thread only; not thread-safe. The
-/// callbacks are called synchronously from handle() and must outlive the handler's use.
+/// callbacks must outlive the handler's use.
 class http_handler {
 public:
-    /// Appends the exposition of every metric in `format` to `out`. May throw: the request
-    /// then gets 500 and the message comes back in http_result::error.
-    using scrape_fn = std::function<void(exposition_format format, std::string& out)>;
+    /// One scrape in `format`, awaited by handle() for a /metrics GET or HEAD: the rendered
+    /// exposition, or why it is unavailable (503). May throw: the request then gets 500 and
+    /// the message comes back in http_result::error.
+    using scrape_fn = std::function<net::awaitable<scrape_outcome>(exposition_format format)>;
     /// True when the daemon is ready to be scraped (for /readyz). Empty: always ready.
     using ready_fn = std::function<bool()>;
 
-    /// Runs before a scrape when set (the Redis backend reads its snapshot here); returns why
-    /// the scrape cannot be answered now (503), or empty.
-    using prepare_fn = std::function<net::awaitable<std::string>()>;
+    explicit http_handler(scrape_fn scrape, ready_fn ready = {}, http_handler_options options = {});
 
-    explicit http_handler(scrape_fn scrape, ready_fn ready = {}, http_handler_options options = {},
-                          prepare_fn prepare = {});
-
-    /// Whether the session must co_await prepare() before handle(): a /metrics GET or HEAD
-    /// while a prepare hook is set.
-    bool needs_prepare(const http_request& req) const;
-    net::awaitable<std::string> prepare() const { return prepare_(); }
-    /// The answer to a scrape whose prepare() failed: 503 with the reason, counted.
-    http_result unavailable(const http_request& req, std::string_view why);
-
-    /// Answers one request. The response has its Content-Length set (for HEAD: the length the
-    /// GET body would have), Keep-Alive following the request and the request's HTTP version.
-    /// Never throws except std::bad_alloc.
-    http_result handle(const http_request& req);
+    /// Answers one request; `req` must stay alive until it completes. The response has its
+    /// Content-Length set (for HEAD: the length the GET body would have), Keep-Alive following
+    /// the request and the request's HTTP version. Never throws except std::bad_alloc.
+    net::awaitable<http_result> handle(const http_request& req);
 
     /// A response for a request that could not be parsed (400, 413, 431...): counted under
     /// http_route::other, with `Connection: close` because the stream cannot be resynchronised.
@@ -102,16 +106,23 @@ public:
     const http_handler_stats& stats() const noexcept { return stats_; }
 
 private:
-    http_result handle_metrics(const http_request& req);
+    /// Every route but a /metrics GET or HEAD: answered at once.
+    http_result answer(const http_request& req, http_route route);
+    net::awaitable<http_result> handle_metrics(const http_request& req);
+    /// HEAD drops the body; every response is counted.
+    void finish(const http_request& req, http_result& r) noexcept;
     /// Replaces `body` by its gzip encoding when the client accepts it and it is worth it.
     bool compress(const http_request& req, std::string& body);
     void count(http_route route, const http_response& res) noexcept;
 
     scrape_fn scrape_;
     ready_fn ready_;
-    prepare_fn prepare_;
     http_handler_options options_;
     http_handler_stats stats_;
 };
+
+/// A scrape that renders at once with `render` (the memory backend, tests): it never waits
+/// and is never unavailable.
+http_handler::scrape_fn immediate_scrape(render_fn render);
 
 } // namespace metricsd::daemon

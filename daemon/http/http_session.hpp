@@ -168,14 +168,9 @@ net::awaitable<void> http_session(Stream stream, http_handler& handler, http_lim
             co_await detail::end_after_read_error(stream, handler, ec, limits.request_timeout);
             co_return;
         }
-        http_result result;
-        if (handler.needs_prepare(parser.get())) {
-            const std::string why = co_await handler.prepare();
-            result =
-                why.empty() ? handler.handle(parser.get()) : handler.unavailable(parser.get(), why);
-        } else {
-            result = handler.handle(parser.get());
-        }
+        // A named reference: no temporaries inside a co_await expression (STYLE.md pitfall 5).
+        const http_request& request = parser.get();
+        http_result result = co_await handler.handle(request);
         if (!result.error.empty()) {
             spdlog::warn("http: {} {}: {}", to_std_view(parser.get().method_string()),
                          to_std_view(parser.get().target()), result.error);

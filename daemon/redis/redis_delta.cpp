@@ -1,8 +1,8 @@
 #include "daemon/redis/redis_delta.hpp"
 
+#include "daemon/redis/redis_layout.hpp"
 #include "daemon/store/gauge.hpp"
 #include "daemon/store/store.hpp"
-#include "daemon/redis/redis_layout.hpp"
 
 #include <charconv>
 
@@ -126,8 +126,7 @@ void series_deltas(const series& s, const flushed_state& flushed, bool assigned,
         const auto& counts = s.histogram.counts;
         d.bucket_deltas.resize(counts.size());
         for (std::size_t i = 0; i < counts.size(); ++i)
-            d.bucket_deltas[i] =
-                counts[i] - (i < flushed.counts.size() ? flushed.counts[i] : 0.0);
+            d.bucket_deltas[i] = counts[i] - (i < flushed.counts.size() ? flushed.counts[i] : 0.0);
         d.sum = s.histogram.sum - flushed.sum;
         d.count = s.histogram.count - flushed.count;
         n.counts = counts;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <zlib.h>
@@ -45,15 +47,29 @@ std::string fake_exposition(exposition_format f) {
     return out;
 }
 
+/// Runs one handle() to completion on its own io_context.
+http_result handled(http_handler& handler, const http_request& req) {
+    net::io_context ioc;
+    std::optional<http_result> out;
+    net::co_spawn(ioc, handler.handle(req), [&](std::exception_ptr e, http_result r) {
+        if (e)
+            std::rethrow_exception(e);
+        out = std::move(r);
+    });
+    ioc.run();
+    EXPECT_TRUE(out.has_value());
+    return out ? std::move(*out) : http_result{};
+}
+
 class http_handler_test : public ::testing::Test {
 protected:
-    http_handler handler{[this](exposition_format f, std::string& out) {
+    http_handler handler{immediate_scrape([this](exposition_format f, std::string& out) {
                              ++scrapes;
                              if (fail) {
                                  throw std::runtime_error("store exploded");
                              }
                              out += fake_exposition(f);
-                         },
+                         }),
                          [this] { return ready; }};
     int scrapes = 0;
     bool fail = false;
@@ -61,7 +77,7 @@ protected:
 
     http_result get(const char* target, http::verb verb = http::verb::get) {
         http_request req{verb, target, 11};
-        return handler.handle(req);
+        return handled(handler, req);
     }
 };
 
@@ -84,7 +100,7 @@ TEST_F(http_handler_test, metrics_openmetrics_for_prometheus) {
     http_request req{http::verb::get, "/metrics", 11};
     req.set(http::field::accept, "application/openmetrics-text;version=1.0.0,"
                                  "text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
-    const http_result r = handler.handle(req);
+    const http_result r = handled(handler, req);
     EXPECT_EQ(hdr(r.response, http::field::content_type),
               "application/openmetrics-text; version=1.0.0; charset=utf-8");
     EXPECT_EQ(r.response.body(), fake_exposition(exposition_format::openmetrics));
@@ -93,7 +109,7 @@ TEST_F(http_handler_test, metrics_openmetrics_for_prometheus) {
 TEST_F(http_handler_test, metrics_gzip_when_accepted) {
     http_request req{http::verb::get, "/metrics", 11};
     req.set(http::field::accept_encoding, "gzip");
-    const http_result r = handler.handle(req);
+    const http_result r = handled(handler, req);
     EXPECT_EQ(hdr(r.response, http::field::content_encoding), "gzip");
     EXPECT_NE(hdr(r.response, http::field::vary).find("Accept-Encoding"), std::string::npos);
     EXPECT_EQ(hdr(r.response, http::field::content_length),
@@ -105,11 +121,12 @@ TEST_F(http_handler_test, metrics_gzip_when_accepted) {
 TEST_F(http_handler_test, metrics_gzip_refused_or_small_body_stays_plain) {
     http_request req{http::verb::get, "/metrics", 11};
     req.set(http::field::accept_encoding, "gzip;q=0, identity");
-    EXPECT_EQ(handler.handle(req).response.count(http::field::content_encoding), 0u);
+    EXPECT_EQ(handled(handler, req).response.count(http::field::content_encoding), 0u);
 
-    http_handler small{[](exposition_format, std::string& out) { out += "up 1\n"; }};
+    http_handler small{
+        immediate_scrape([](exposition_format, std::string& out) { out += "up 1\n"; })};
     req.set(http::field::accept_encoding, "gzip");
-    const http_result r = small.handle(req);
+    const http_result r = handled(small, req);
     EXPECT_EQ(r.response.count(http::field::content_encoding), 0u);
     EXPECT_EQ(r.response.body(), "up 1\n");
 }
@@ -131,9 +148,9 @@ TEST_F(http_handler_test, head_has_no_body_but_get_length) {
 TEST_F(http_handler_test, head_gzip_reports_compressed_length) {
     http_request req{http::verb::get, "/metrics", 11};
     req.set(http::field::accept_encoding, "gzip");
-    const std::size_t gz_length = handler.handle(req).response.body().size();
+    const std::size_t gz_length = handled(handler, req).response.body().size();
     req.method(http::verb::head);
-    const http_result r = handler.handle(req);
+    const http_result r = handled(handler, req);
     EXPECT_TRUE(r.response.body().empty());
     EXPECT_EQ(hdr(r.response, http::field::content_encoding), "gzip");
     EXPECT_EQ(hdr(r.response, http::field::content_length), std::to_string(gz_length));
@@ -153,12 +170,12 @@ TEST_F(http_handler_test, healthz_readyz_index) {
 }
 
 TEST_F(http_handler_test, readyz_without_callback_or_throwing) {
-    http_handler no_ready{[](exposition_format, std::string&) {}};
-    EXPECT_EQ(no_ready.handle(http_request{http::verb::get, "/readyz", 11}).response.result(),
+    http_handler no_ready{immediate_scrape([](exposition_format, std::string&) {})};
+    EXPECT_EQ(handled(no_ready, http_request{http::verb::get, "/readyz", 11}).response.result(),
               http::status::ok);
-    http_handler throws{[](exposition_format, std::string&) {},
+    http_handler throws{immediate_scrape([](exposition_format, std::string&) {}),
                         []() -> bool { throw std::runtime_error("no"); }};
-    EXPECT_EQ(throws.handle(http_request{http::verb::get, "/readyz", 11}).response.result(),
+    EXPECT_EQ(handled(throws, http_request{http::verb::get, "/readyz", 11}).response.result(),
               http::status::service_unavailable);
 }
 
@@ -201,15 +218,15 @@ TEST_F(http_handler_test, scrape_exception_is_500_and_reported) {
 
 TEST_F(http_handler_test, keep_alive_and_version_follow_the_request) {
     http_request req{http::verb::get, "/healthz", 11};
-    EXPECT_TRUE(handler.handle(req).response.keep_alive());
+    EXPECT_TRUE(handled(handler, req).response.keep_alive());
     req.keep_alive(false);
-    EXPECT_FALSE(handler.handle(req).response.keep_alive());
+    EXPECT_FALSE(handled(handler, req).response.keep_alive());
     http_request old{http::verb::get, "/healthz", 10};
-    const http_result r = handler.handle(old);
+    const http_result r = handled(handler, old);
     EXPECT_EQ(r.response.version(), 10u);
     EXPECT_FALSE(r.response.keep_alive());
     old.keep_alive(true);
-    EXPECT_TRUE(handler.handle(old).response.keep_alive());
+    EXPECT_TRUE(handled(handler, old).response.keep_alive());
 }
 
 TEST_F(http_handler_test, counts_by_route_and_code) {

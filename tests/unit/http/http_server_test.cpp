@@ -87,7 +87,8 @@ protected:
     std::future<void> ran; ///< ready when ioc.run() has returned
 
     void start(http_limits limits = {}) {
-        http_handler handler{[](exposition_format, std::string& out) { out += "up 1\n"; }};
+        http_handler handler{
+            immediate_scrape([](exposition_format, std::string& out) { out += "up 1\n"; })};
         server.emplace(ioc, "127.0.0.1:0", std::move(handler), limits);
         std::packaged_task<void()> task{[this] { ioc.run(); }};
         ran = task.get_future();
@@ -242,7 +243,8 @@ TEST_F(http_server_test, bind_failure_names_the_address) {
     const std::string address = "127.0.0.1:" + std::to_string(port());
     net::io_context other;
     try {
-        http_server second{other, address, http_handler{[](exposition_format, std::string&) {}}};
+        http_server second{other, address,
+                           http_handler{immediate_scrape([](exposition_format, std::string&) {})}};
         FAIL() << "bound twice";
     } catch (const std::system_error& e) {
         EXPECT_EQ(std::string(e.what()),
@@ -252,7 +254,7 @@ TEST_F(http_server_test, bind_failure_names_the_address) {
 }
 
 TEST_F(http_server_test, ipv6_loopback) {
-    http_handler handler{[](exposition_format, std::string&) {}};
+    http_handler handler{immediate_scrape([](exposition_format, std::string&) {})};
     try {
         http_server v6{ioc, "[::1]:0", std::move(handler)};
         EXPECT_TRUE(v6.local_endpoint().address().is_v6());

@@ -27,7 +27,8 @@ constexpr const char* get_healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 class http_session_test : public ::testing::Test {
 protected:
     net::io_context ioc;
-    http_handler handler{[](exposition_format, std::string& out) { out += "up 1\n"; }};
+    http_handler handler{
+        immediate_scrape([](exposition_format, std::string& out) { out += "up 1\n"; })};
     http_limits limits;
     session_registry<btest::stream> registry;
     btest::stream client{ioc};

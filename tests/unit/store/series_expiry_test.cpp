@@ -305,7 +305,7 @@ TEST(series_ttl_store, changes_consumed_keeps_changed_in_flight_and_bound_series
         apply(s, b, op_code::inc, 1);
     s.retire_worker(w);
     std::vector<daemon::series_change> taken;
-    s.take_dirty(taken);              // a flush takes everything...
+    s.take_dirty(taken);      // a flush takes everything...
     s.hold(*inflight.target); // ...and one series' flush is still unanswered
     apply(s, held, op_code::inc, 1);
     s.take_dirty(taken);

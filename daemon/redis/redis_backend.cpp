@@ -1,8 +1,8 @@
-#include "daemon/redis/redis_sink.hpp"
+#include "daemon/redis/redis_backend.hpp"
 
+#include "daemon/net/spawn.hpp"
 #include "daemon/redis/redis_flush.hpp"
 #include "daemon/redis/redis_scrape.hpp"
-#include "daemon/net/spawn.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -15,8 +15,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 constexpr auto never = clock::time_point::max();
-constexpr std::chrono::milliseconds first_backoff{100};
-constexpr std::chrono::milliseconds max_backoff{5000};
 
 std::int64_t unix_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -33,18 +31,10 @@ std::string default_daemon_id() {
                        std::chrono::duration_cast<std::chrono::microseconds>(now).count());
 }
 
-/// The first error reply among `replies`, or empty.
-std::string first_error(std::span<const reply_ptr> replies) {
-    for (const auto& r : replies)
-        if (r && r->type == REDIS_REPLY_ERROR)
-            return std::string(reply_text(*r));
-    return {};
-}
-
 } // namespace
 
 /// A scrape waiting for the next snapshot: woken by cancelling its timer.
-struct redis_sink::waiter {
+struct redis_backend::waiter {
     explicit waiter(net::io_context& ioc) : timer(ioc, never) {}
     net::steady_timer timer;
     std::shared_ptr<const redis_view> view;
@@ -52,217 +42,80 @@ struct redis_sink::waiter {
     bool done = false;
 };
 
-redis_sink::redis_sink(net::io_context& ioc, store& st, redis_sink_options options)
-    : ioc_(ioc), store_(st), ledger_(st), options_(std::move(options)), socket_(ioc), wake_(ioc), deadline_(ioc),
-      read_buffer_(64 * 1024) {
+redis_backend::redis_backend(net::io_context& ioc, store& st, redis_backend_options options)
+    : ioc_(ioc), store_(st), ledger_(st), options_(std::move(options)),
+      connection_(ioc, options_.endpoint, options_.command_timeout), wake_(ioc) {
     if (options_.daemon_id.empty())
         options_.daemon_id = default_daemon_id();
     // The store calls this from mark_dirty when that many series changed: flush early rather
     // than let one flush grow without bound under a burst of new series.
     store_.set_dirty_alarm(options_.early_flush_series, [this]() noexcept {
-        early_ = true;
+        due_.early = true;
         wake();
     });
 }
 
-redis_sink::~redis_sink() {
+redis_backend::~redis_backend() {
     store_.set_dirty_alarm(0, {});
 }
 
-void redis_sink::start() {
-    running_ = true;
-    next_flush_ = clock::now() + options_.flush_interval;
-    next_refresh_ = clock::now() + refresh_period();
-    next_lease_ = clock::now();
-    spawn_logged(ioc_, run(), "redis sink");
+void redis_backend::start() {
+    due_.flush = clock::now() + options_.flush_interval;
+    due_.refresh = clock::now() + refresh_period();
+    due_.lease = clock::now();
+    spawn_logged(ioc_, run(), "redis backend");
 }
 
-void redis_sink::wake() noexcept {
+void redis_backend::wake() noexcept {
     wake_.cancel();
 }
 
-redis_stats redis_sink::stats() const {
+redis_stats redis_backend::stats() const {
     redis_stats s = stats_;
-    s.connected = connected_;
+    s.connected = connection_.connected();
     s.pending_series = store_.dirty_series().size() + inflight_.taken.size();
     return s;
 }
 
-net::awaitable<void> redis_sink::run() {
-    auto backoff = first_backoff;
+net::awaitable<void> redis_backend::run() {
     while (!stopped_) {
-        if (!co_await connect()) {
+        if (!co_await connection_.connect()) {
             ++stats_.connect_failures;
             finish_waiters(nullptr, "Redis is unreachable");
-            wake_.expires_after(backoff);
+            wake_.expires_after(connection_.next_backoff()); // drain() cuts it short
             boost::system::error_code ec;
             co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
-            backoff = std::min(backoff * 2, max_backoff);
             continue;
         }
-        backoff = first_backoff;
         ++stats_.connects;
-        connected_ = true;
-        logged_down_ = false;
         spdlog::info("redis: connected to {}", describe(options_.endpoint));
-        meta_written_.clear();      // Redis may have lost them (restart without persistence)
-        next_lease_ = clock::now(); // and our live key may have expired meanwhile: rewrite it
+        meta_written_.clear();     // Redis may have lost them (restart without persistence)
+        due_.lease = clock::now(); // and our live key may have expired meanwhile: rewrite it
         // One co_await per statement: g++ 12 miscompiles co_await inside `&&` (SIGILL).
         bool healthy = co_await settle_after_reconnect();
         if (healthy)
             healthy = co_await serve();
         if (healthy)
             break; // drained
-        connected_ = false;
+        connection_.close();
         finish_waiters(nullptr, "Redis connection lost");
     }
-    connected_ = false;
+    connection_.close();
     finish_waiters(nullptr, "metricsd is stopping");
-    boost::system::error_code ec;
-    socket_.close(ec);
 }
 
-net::awaitable<bool> redis_sink::connect() {
-    boost::system::error_code ec;
-    socket_.close(ec);
-    reader_ = reply_reader{};
-    const auto& e = options_.endpoint;
-    arm_deadline(); // connect or handshake taking too long closes the socket
-    if (e.kind == redis_endpoint::transport::unix_socket) {
-        const net::generic::stream_protocol::endpoint ep{uds::endpoint(e.path)};
-        socket_.open(ep.protocol(), ec);
-        if (!ec)
-            co_await socket_.async_connect(ep, net::redirect_error(net::use_awaitable, ec));
-    } else {
-        tcp::resolver resolver(ioc_);
-        const std::string port = std::to_string(e.port);
-        const auto results = co_await resolver.async_resolve(
-            e.host, port, net::redirect_error(net::use_awaitable, ec));
-        if (!ec) {
-            ec = net::error::host_not_found;
-            for (const auto& r : results) {
-                const net::generic::stream_protocol::endpoint ep{r.endpoint()};
-                socket_.close(ec);
-                socket_.open(ep.protocol(), ec);
-                if (ec)
-                    continue;
-                co_await socket_.async_connect(ep, net::redirect_error(net::use_awaitable, ec));
-                if (!ec) {
-                    // Flushes are one write each; waiting for more bytes only adds latency.
-                    socket_.set_option(tcp::no_delay(true), ec);
-                    ec = {};
-                    break;
-                }
-            }
-        }
-    }
-    disarm_deadline();
-    if (ec) {
-        if (!logged_down_)
-            spdlog::warn("redis: cannot connect to {}: {}; retrying with backoff", describe(e),
-                         ec.message());
-        logged_down_ = true;
-        socket_.close(ec);
-        co_return false;
-    }
-    // AUTH and SELECT in one pipeline, then PING so every handshake has a reply to wait for.
-    std::string bytes;
-    std::size_t count = 0;
-    const auto add = [&](std::initializer_list<std::string_view> argv) {
-        bytes += command_bytes(argv);
-        ++count;
-    };
-    if (e.password) {
-        if (e.username.empty())
-            add({"AUTH", *e.password});
-        else
-            add({"AUTH", e.username, *e.password});
-    }
-    const auto db = std::to_string(e.db);
-    if (e.db != 0)
-        add({"SELECT", db});
-    add({"PING"});
-    if (!co_await roundtrip(bytes, count))
-        co_return false;
-    if (const auto why = first_error(replies_); !why.empty()) {
-        spdlog::error("redis: {} refused the handshake: {}", describe(e), why);
-        logged_down_ = true;
-        disconnect("handshake refused");
-        co_return false;
-    }
-    co_return true;
-}
-
-net::awaitable<bool> redis_sink::roundtrip(const std::string& bytes, std::size_t count) {
-    replies_.clear();
-    arm_deadline();
-    boost::system::error_code ec;
-    co_await net::async_write(socket_, net::buffer(bytes),
-                              net::redirect_error(net::use_awaitable, ec));
-    while (!ec && replies_.size() < count) {
-        auto r = reader_.next();
-        if (r.state == reply_reader::status::reply) {
-            replies_.push_back(std::move(r.reply));
-            continue;
-        }
-        if (r.state == reply_reader::status::protocol_error) {
-            disarm_deadline();
-            spdlog::error("redis: protocol error: {}", reader_.error());
-            disconnect("protocol error");
-            co_return false;
-        }
-        const std::size_t n = co_await socket_.async_read_some(
-            net::buffer(read_buffer_), net::redirect_error(net::use_awaitable, ec));
-        if (!ec)
-            reader_.feed(std::string_view(read_buffer_.data(), n));
-    }
-    disarm_deadline();
-    if (ec) {
-        disconnect(timed_out_ ? std::string_view("request timed out") : ec.message());
-        co_return false;
-    }
-    co_return true;
-}
-
-void redis_sink::arm_deadline() {
-    const auto generation = ++deadline_generation_;
-    timed_out_ = false;
-    deadline_.expires_after(options_.command_timeout);
-    deadline_.async_wait([this, generation](boost::system::error_code ec) {
-        // A cancel() that comes after expiry cannot stop a queued handler: the generation can.
-        if (ec || generation != deadline_generation_)
-            return;
-        timed_out_ = true;
-        socket_.close(ec);
-    });
-}
-
-void redis_sink::disarm_deadline() {
-    ++deadline_generation_;
-    deadline_.cancel();
-}
-
-void redis_sink::disconnect(std::string_view why) {
-    if (connected_)
-        spdlog::warn("redis: connection to {} lost: {}; reconnecting", describe(options_.endpoint),
-                     why);
-    connected_ = false;
-    boost::system::error_code ec;
-    socket_.close(ec);
-}
-
-net::awaitable<bool> redis_sink::settle_after_reconnect() {
+net::awaitable<bool> redis_backend::settle_after_reconnect() {
     if (inflight_.empty())
         co_return true;
     // The last flush's EXEC reply never came: its sequence key says whether it ran.
     const std::string probe = plan_flushseq_probe(options_.key_prefix, options_.daemon_id);
-    const bool answered = co_await roundtrip(probe, 1);
+    const bool answered = co_await connection_.roundtrip(probe, 1);
     if (answered)
-        settle_probed(check_flushseq_probe(*replies_.front(), inflight_seq_));
+        settle_probed(check_flushseq_probe(*connection_.replies().front(), inflight_seq_));
     co_return answered;
 }
 
-void redis_sink::settle_probed(flushseq_state state) {
+void redis_backend::settle_probed(flushseq_state state) {
     switch (state) {
     case flushseq_state::applied:
         spdlog::info("redis: flush {} was applied before the connection dropped", inflight_seq_);
@@ -284,36 +137,36 @@ void redis_sink::settle_probed(flushseq_state state) {
     ledger_.settle_failed(inflight_);
 }
 
-std::chrono::milliseconds redis_sink::refresh_period() const {
+std::chrono::milliseconds redis_backend::refresh_period() const {
     // In milliseconds: a 1 s or 2 s expire_key_time divided in whole seconds would be 0, and a
     // refresh would be due forever.
     return std::chrono::duration_cast<std::chrono::milliseconds>(options_.expire_key_time) / 3;
 }
 
-bool redis_sink::has_live_series() const {
+bool redis_backend::has_live_series() const {
     for (const auto& [name, fam] : store_.families())
         if (uses_live_key(fam->spec()) && !fam->all_series().empty())
             return true;
     return false;
 }
 
-std::chrono::milliseconds redis_sink::lease_period() const {
+std::chrono::milliseconds redis_backend::lease_period() const {
     return options_.live_lease / 3;
 }
 
-bool redis_sink::has_changes() const {
+bool redis_backend::has_changes() const {
     return !store_.dirty_series().empty() || meta_written_.size() < store_.families().size();
 }
 
-bool redis_sink::flush_due() const {
+bool redis_backend::flush_due() const {
     const auto now = clock::now();
     // Key refreshes and lease renewals are due at their time, whatever the flush cadence.
-    if (now >= next_refresh_ || (now >= next_lease_ && has_live_series()))
+    if (now >= due_.refresh || (now >= due_.lease && has_live_series()))
         return true;
-    return has_changes() && (draining_ || early_ || now >= next_flush_);
+    return has_changes() && (draining_ || due_.early || now >= due_.flush);
 }
 
-net::awaitable<bool> redis_sink::serve() {
+net::awaitable<bool> redis_backend::serve() {
     for (;;) {
         if (!waiters_.empty()) {
             if (!co_await read_snapshot())
@@ -337,34 +190,34 @@ net::awaitable<bool> redis_sink::serve() {
         }
         // Changes wait for the flush cadence; without any, look again one interval from now
         // (ops do not wake this loop: they only mark series).
-        auto until = has_changes() ? next_flush_ : clock::now() + options_.flush_interval;
-        until = std::min(until, next_refresh_);
-        if (has_live_series()) // else next_lease_ stays in the past: not a reason to wake
-            until = std::min(until, next_lease_);
+        auto until = has_changes() ? due_.flush : clock::now() + options_.flush_interval;
+        until = std::min(until, due_.refresh);
+        if (has_live_series()) // else due_.lease stays in the past: not a reason to wake
+            until = std::min(until, due_.lease);
         wake_.expires_at(until);
         boost::system::error_code ec;
         co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
 }
 
-net::awaitable<bool> redis_sink::flush(bool retire_live) {
+net::awaitable<bool> redis_backend::flush(bool retire_live) {
     const auto started = clock::now();
-    next_flush_ = started + options_.flush_interval;
+    due_.flush = started + options_.flush_interval;
     // Every lease / 3: renew the live key's lease and write all our live contributions again
     // (cheap, and it heals a key that expired or a Redis that lost it).
-    const bool keepalive = !retire_live && started >= next_lease_ && has_live_series();
-    if (started >= next_lease_)
-        next_lease_ = started + lease_period();
+    const bool keepalive = !retire_live && started >= due_.lease && has_live_series();
+    if (started >= due_.lease)
+        due_.lease = started + lease_period();
     if (keepalive)
         ledger_.mark_live_series();
     ledger_.collect(inflight_, unix_ms(), options_.max_flush_series);
     // What did not fit (or a burst that already reached the threshold) goes next, at once.
-    early_ = store_.dirty_series().size() >= options_.early_flush_series;
+    due_.early = store_.dirty_series().size() >= options_.early_flush_series;
     // Every expire_key_time / 3: keep our families' keys alive, and write every metadata record
     // again (HSETNX: a no-op unless someone deleted it, e.g. FLUSHDB while we stayed connected).
-    const bool refreshing = started >= next_refresh_;
+    const bool refreshing = started >= due_.refresh;
     if (refreshing)
-        next_refresh_ = started + refresh_period();
+        due_.refresh = started + refresh_period();
     std::vector<const family_spec*> metadata;
     std::vector<const family_spec*> refresh;
     for (const auto& [name, fam] : store_.families()) {
@@ -393,9 +246,9 @@ net::awaitable<bool> redis_sink::flush(bool retire_live) {
     if (plan.skipped != 0)
         spdlog::warn("redis: {} series deltas could not be written (non-finite values)",
                      plan.skipped);
-    if (!co_await roundtrip(plan.bytes, plan.replies))
+    if (!co_await connection_.roundtrip(plan.bytes, plan.replies))
         co_return false; // inflight_ waits for the probe after the reconnect
-    const auto outcome = check_transaction(replies_, plan.queued);
+    const auto outcome = check_transaction(connection_.replies(), plan.queued);
     switch (outcome.state) {
     case transaction_outcome::status::applied:
         if (outcome.error_elements != 0) {
@@ -424,22 +277,23 @@ net::awaitable<bool> redis_sink::flush(bool retire_live) {
         break;
     }
     spdlog::error("redis: unexpected reply to flush {}; reconnecting", inflight_seq_);
-    disconnect("unexpected reply");
+    connection_.disconnect("unexpected reply");
     co_return false;
 }
 
-net::awaitable<bool> redis_sink::read_snapshot() {
+net::awaitable<bool> redis_backend::read_snapshot() {
     // Arguments that are temporaries inside a co_await expression crash g++ 12 builds
     // (SIGILL in the coroutine): always name them first.
     const std::string meta_request =
         plan_meta_read(options_.key_prefix) + plan_daemons_read(options_.key_prefix);
-    if (!co_await roundtrip(meta_request, 2))
+    if (!co_await connection_.roundtrip(meta_request, 2))
         co_return false;
-    const meta_read meta = parse_meta_reply(*replies_.front());
-    const std::vector<std::string> daemons = parse_daemons_reply(*replies_.back());
+    const auto& meta_replies = connection_.replies();
+    const meta_read meta = parse_meta_reply(*meta_replies.front());
+    const std::vector<std::string> daemons = parse_daemons_reply(*meta_replies.back());
     if (!meta.ok) {
         finish_waiters(nullptr, "the metadata hash is not a hash: " +
-                                    std::string(reply_text(*replies_.front())));
+                                    std::string(reply_text(*meta_replies.front())));
         co_return true;
     }
     stats_.malformed_meta += meta.malformed;
@@ -450,9 +304,9 @@ net::awaitable<bool> redis_sink::read_snapshot() {
             spdlog::warn("redis: family {} (exporting this daemon's declaration)", c);
     }
     const scrape_plan plan = plan_scrape(options_.key_prefix, selected.families, daemons);
-    if (!co_await roundtrip(plan.bytes, plan.replies))
+    if (!co_await connection_.roundtrip(plan.bytes, plan.replies))
         co_return false;
-    scrape_result result = parse_scrape(plan, selected.families, replies_, daemons);
+    scrape_result result = parse_scrape(plan, selected.families, connection_.replies(), daemons);
     if (!result.ok) {
         finish_waiters(nullptr, "snapshot failed: " + result.error);
         co_return true;
@@ -476,7 +330,8 @@ net::awaitable<bool> redis_sink::read_snapshot() {
     co_return true;
 }
 
-void redis_sink::finish_waiters(std::shared_ptr<const redis_view> view, const std::string& error) {
+void redis_backend::finish_waiters(std::shared_ptr<const redis_view> view,
+                                   const std::string& error) {
     for (waiter* w : waiters_) {
         w->view = view;
         w->error = error;
@@ -488,11 +343,12 @@ void redis_sink::finish_waiters(std::shared_ptr<const redis_view> view, const st
     waiters_.clear();
 }
 
-net::awaitable<std::shared_ptr<const redis_view>> redis_sink::snapshot(std::string& error) {
-    if (!connected_ || stopped_) {
+net::awaitable<redis_snapshot> redis_backend::snapshot() {
+    redis_snapshot out;
+    if (!connection_.connected() || stopped_) {
         ++stats_.snapshot_failures;
-        error = stopped_ ? "metricsd is stopping" : "Redis is unreachable";
-        co_return nullptr;
+        out.error = stopped_ ? "metricsd is stopping" : "Redis is unreachable";
+        co_return out;
     }
     waiter w(ioc_);
     waiters_.push_back(&w);
@@ -501,20 +357,21 @@ net::awaitable<std::shared_ptr<const redis_view>> redis_sink::snapshot(std::stri
         boost::system::error_code ec;
         co_await w.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
-    error = std::move(w.error);
-    co_return std::move(w.view);
+    out.view = std::move(w.view);
+    out.error = std::move(w.error);
+    co_return out;
 }
 
-net::awaitable<bool> redis_sink::drain(clock::time_point deadline) {
+net::awaitable<bool> redis_backend::drain(clock::time_point deadline) {
     draining_ = true;
     wake();
     net::steady_timer poll(ioc_);
     while (!stopped_ && clock::now() < deadline) {
-        if (!connected_ && store_.dirty_series().empty() && inflight_.empty())
+        if (!connection_.connected() && store_.dirty_series().empty() && inflight_.empty())
             break; // nothing to write: no reason to wait for a Redis that is not there
         poll.expires_after(std::chrono::milliseconds(5));
         co_await poll.async_wait(net::use_awaitable);
-        if (!connected_)
+        if (!connection_.connected())
             wake(); // cut a reconnect backoff short
     }
     if (stopped_)
@@ -526,10 +383,8 @@ net::awaitable<bool> redis_sink::drain(clock::time_point deadline) {
                       lost);
     // Ends run(): its IO fails on the closed socket, its waits are woken, and it sees stopped_.
     stopped_ = true;
-    boost::system::error_code ec;
-    socket_.close(ec);
+    connection_.abort();
     wake();
-    disarm_deadline();
     co_return lost == 0;
 }
 
