@@ -2,7 +2,6 @@
 
 #include "daemon/net/spawn.hpp"
 #include "daemon/redis/redis_flush.hpp"
-#include "daemon/redis/redis_scrape.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -14,14 +13,6 @@ namespace metricsd::daemon {
 namespace {
 
 using clock = std::chrono::steady_clock;
-constexpr auto never = clock::time_point::max();
-
-std::int64_t unix_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string default_daemon_id() {
     std::array<char, 256> host{};
     if (::gethostname(host.data(), host.size() - 1) != 0)
@@ -32,15 +23,6 @@ std::string default_daemon_id() {
 }
 
 } // namespace
-
-/// A scrape waiting for the next snapshot: woken by cancelling its timer.
-struct redis_backend::waiter {
-    explicit waiter(net::io_context& ioc) : timer(ioc, never) {}
-    net::steady_timer timer;
-    std::shared_ptr<const redis_view> view;
-    std::string error;
-    bool done = false;
-};
 
 redis_backend::redis_backend(net::io_context& ioc, store& st, redis_backend_options options)
     : ioc_(ioc), store_(st), ledger_(st), options_(std::move(options)),
@@ -57,6 +39,12 @@ redis_backend::redis_backend(net::io_context& ioc, store& st, redis_backend_opti
 
 redis_backend::~redis_backend() {
     store_.set_dirty_alarm(0, {});
+}
+
+std::int64_t redis_backend::unix_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 void redis_backend::start() {
@@ -210,7 +198,7 @@ net::awaitable<bool> redis_backend::flush(bool retire_live) {
         due_.lease = started + lease_period();
     if (keepalive)
         ledger_.mark_live_series();
-    ledger_.collect(inflight_, unix_ms(), options_.max_flush_series);
+    ledger_.collect(inflight_, unix_now_ms(), options_.max_flush_series);
     // What did not fit (or a burst that already reached the threshold) goes next, at once.
     due_.early = store_.dirty_series().size() >= options_.early_flush_series;
     // Every expire_key_time / 3: keep our families' keys alive, and write every metadata record
@@ -279,87 +267,6 @@ net::awaitable<bool> redis_backend::flush(bool retire_live) {
     spdlog::error("redis: unexpected reply to flush {}; reconnecting", inflight_seq_);
     connection_.disconnect("unexpected reply");
     co_return false;
-}
-
-net::awaitable<bool> redis_backend::read_snapshot() {
-    // Arguments that are temporaries inside a co_await expression crash g++ 12 builds
-    // (SIGILL in the coroutine): always name them first.
-    const std::string meta_request =
-        plan_meta_read(options_.key_prefix) + plan_daemons_read(options_.key_prefix);
-    if (!co_await connection_.roundtrip(meta_request, 2))
-        co_return false;
-    const auto& meta_replies = connection_.replies();
-    const meta_read meta = parse_meta_reply(*meta_replies.front());
-    const std::vector<std::string> daemons = parse_daemons_reply(*meta_replies.back());
-    if (!meta.ok) {
-        finish_waiters(nullptr, "the metadata hash is not a hash: " +
-                                    std::string(reply_text(*meta_replies.front())));
-        co_return true;
-    }
-    stats_.malformed_meta += meta.malformed;
-    const scrape_selection selected = select_families(store_, meta);
-    for (const auto& c : selected.conflicts) {
-        ++stats_.meta_conflicts;
-        if (conflicts_logged_.insert(c).second)
-            spdlog::warn("redis: family {} (exporting this daemon's declaration)", c);
-    }
-    const scrape_plan plan = plan_scrape(options_.key_prefix, selected.families, daemons);
-    if (!co_await connection_.roundtrip(plan.bytes, plan.replies))
-        co_return false;
-    scrape_result result = parse_scrape(plan, selected.families, connection_.replies(), daemons);
-    if (!result.ok) {
-        finish_waiters(nullptr, "snapshot failed: " + result.error);
-        co_return true;
-    }
-    stats_.malformed_fields += result.malformed_fields;
-    stats_.wrong_type_keys += result.wrong_type_keys;
-    stats_.bad_values += result.bad_values;
-    ++stats_.snapshots;
-    // Daemons whose live key is gone died (or lost Redis) for longer than the lease: take them
-    // out of the set in our next flush, so scrapes stop reading their keys.
-    for (const auto& d : result.live)
-        if (!d.present && d.id != options_.daemon_id)
-            stale_daemons_.insert(d.id);
-    // No flush is in flight (one request at a time): the snapshot holds every flush sent, and
-    // the store's changed series are exactly what it lacks.
-    std::vector<series_delta> pending;
-    ledger_.pending_deltas(unix_ms(), pending);
-    finish_waiters(std::make_shared<const redis_view>(selected, std::move(result), pending,
-                                                      options_.daemon_id),
-                   {});
-    co_return true;
-}
-
-void redis_backend::finish_waiters(std::shared_ptr<const redis_view> view,
-                                   const std::string& error) {
-    for (waiter* w : waiters_) {
-        w->view = view;
-        w->error = error;
-        w->done = true;
-        w->timer.cancel();
-    }
-    if (!view && !waiters_.empty())
-        stats_.snapshot_failures += waiters_.size();
-    waiters_.clear();
-}
-
-net::awaitable<redis_snapshot> redis_backend::snapshot() {
-    redis_snapshot out;
-    if (!connection_.connected() || stopped_) {
-        ++stats_.snapshot_failures;
-        out.error = stopped_ ? "metricsd is stopping" : "Redis is unreachable";
-        co_return out;
-    }
-    waiter w(ioc_);
-    waiters_.push_back(&w);
-    wake();
-    while (!w.done) {
-        boost::system::error_code ec;
-        co_await w.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-    }
-    out.view = std::move(w.view);
-    out.error = std::move(w.error);
-    co_return out;
 }
 
 net::awaitable<bool> redis_backend::drain(clock::time_point deadline) {

@@ -94,6 +94,7 @@ private:
     std::chrono::milliseconds lease_period() const;
     /// How often our keys' EXPIRE and our metadata records are written again.
     std::chrono::milliseconds refresh_period() const;
+    static std::int64_t unix_now_ms();
 
     net::io_context& ioc_;
     store& store_;

@@ -216,6 +216,27 @@ TEST_F(http_handler_test, scrape_exception_is_500_and_reported) {
     EXPECT_EQ(handler.stats().scrape_errors, 1u);
 }
 
+/// A scrape whose backend cannot be read: no captures, so the coroutine outlives nothing.
+net::awaitable<scrape_outcome> unreachable(exposition_format) {
+    scrape_outcome out;
+    out.unavailable = "Redis is unreachable";
+    co_return out;
+}
+
+TEST(http_handler_scrape, unavailable_is_503_with_the_reason_and_not_counted_a_scrape) {
+    http_handler h{unreachable};
+    const http_result get = handled(h, http_request{http::verb::get, "/metrics", 11});
+    EXPECT_EQ(get.response.result(), http::status::service_unavailable);
+    EXPECT_EQ(get.response.body(), "metrics unavailable: Redis is unreachable\n");
+    EXPECT_EQ(get.route, http_route::metrics);
+    EXPECT_TRUE(get.error.empty());
+    const http_result head = handled(h, http_request{http::verb::head, "/metrics", 11});
+    EXPECT_EQ(head.response.result(), http::status::service_unavailable);
+    EXPECT_TRUE(head.response.body().empty());
+    EXPECT_EQ(h.stats().scrapes, 0u);
+    EXPECT_EQ(h.stats().count(http_route::metrics, 503), 2u);
+}
+
 TEST_F(http_handler_test, keep_alive_and_version_follow_the_request) {
     http_request req{http::verb::get, "/healthz", 11};
     EXPECT_TRUE(handled(handler, req).response.keep_alive());

@@ -244,6 +244,25 @@ TEST_F(redis_delta, a_flush_takes_at_most_its_limit_and_leaves_the_rest_changed)
     EXPECT_TRUE(st.dirty_series().empty());
 }
 
+TEST_F(redis_delta, expiry_keeps_a_series_until_its_flush_settles_then_drops_its_record) {
+    series_ttl_policy ttl;
+    ttl.default_ttl = std::chrono::seconds(10);
+    st.set_series_ttl(ttl);
+    const auto* f = declare({"c_total", metric_type::counter, "", {"k"}});
+    test::bind(st, f, {"a"}, w1);
+    auto batch = flush(); // in flight: the store holds the series for the ledger
+    EXPECT_EQ(ledger.size(), 1u);
+    st.retire_worker(w1);
+    const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    st.expire_idle_series(t0);
+    EXPECT_EQ(st.expire_idle_series(t0 + std::chrono::seconds(10)), 0u);
+    EXPECT_EQ(st.series_count(), 1u);
+    ledger.settle_applied(batch);
+    EXPECT_EQ(st.expire_idle_series(t0 + std::chrono::seconds(20)), 1u);
+    EXPECT_EQ(st.series_count(), 0u);
+    EXPECT_EQ(ledger.size(), 0u); // the erase hook dropped its record
+}
+
 TEST_F(redis_delta, early_flush_alarm_fires_at_the_threshold) {
     const auto* f = declare({"c_total", metric_type::counter, "", {"i"}});
     int alarms = 0;

@@ -1,0 +1,105 @@
+// The read side of the Redis backend: a scrape waits for the next snapshot, which serve()
+// reads between two flushes (see redis_backend.hpp).
+#include "daemon/redis/redis_backend.hpp"
+#include "daemon/redis/redis_scrape.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace metricsd::daemon {
+namespace {
+
+constexpr auto never = std::chrono::steady_clock::time_point::max();
+
+} // namespace
+
+/// A scrape waiting for the next snapshot: woken by cancelling its timer.
+struct redis_backend::waiter {
+    explicit waiter(net::io_context& ioc) : timer(ioc, never) {}
+    net::steady_timer timer;
+    std::shared_ptr<const redis_view> view;
+    std::string error;
+    bool done = false;
+};
+
+net::awaitable<bool> redis_backend::read_snapshot() {
+    // Arguments that are temporaries inside a co_await expression crash g++ 12 builds
+    // (SIGILL in the coroutine): always name them first.
+    const std::string meta_request =
+        plan_meta_read(options_.key_prefix) + plan_daemons_read(options_.key_prefix);
+    if (!co_await connection_.roundtrip(meta_request, 2))
+        co_return false;
+    const auto& meta_replies = connection_.replies();
+    const meta_read meta = parse_meta_reply(*meta_replies.front());
+    const std::vector<std::string> daemons = parse_daemons_reply(*meta_replies.back());
+    if (!meta.ok) {
+        finish_waiters(nullptr, "the metadata hash is not a hash: " +
+                                    std::string(reply_text(*meta_replies.front())));
+        co_return true;
+    }
+    stats_.malformed_meta += meta.malformed;
+    const scrape_selection selected = select_families(store_, meta);
+    for (const auto& c : selected.conflicts) {
+        ++stats_.meta_conflicts;
+        if (conflicts_logged_.insert(c).second)
+            spdlog::warn("redis: family {} (exporting this daemon's declaration)", c);
+    }
+    const scrape_plan plan = plan_scrape(options_.key_prefix, selected.families, daemons);
+    if (!co_await connection_.roundtrip(plan.bytes, plan.replies))
+        co_return false;
+    scrape_result result = parse_scrape(plan, selected.families, connection_.replies(), daemons);
+    if (!result.ok) {
+        finish_waiters(nullptr, "snapshot failed: " + result.error);
+        co_return true;
+    }
+    stats_.malformed_fields += result.malformed_fields;
+    stats_.wrong_type_keys += result.wrong_type_keys;
+    stats_.bad_values += result.bad_values;
+    ++stats_.snapshots;
+    // Daemons whose live key is gone died (or lost Redis) for longer than the lease: take them
+    // out of the set in our next flush, so scrapes stop reading their keys.
+    for (const auto& d : result.live)
+        if (!d.present && d.id != options_.daemon_id)
+            stale_daemons_.insert(d.id);
+    // No flush is in flight (one request at a time): the snapshot holds every flush sent, and
+    // the store's changed series are exactly what it lacks.
+    std::vector<series_delta> pending;
+    ledger_.pending_deltas(unix_now_ms(), pending);
+    finish_waiters(std::make_shared<const redis_view>(selected, std::move(result), pending,
+                                                      options_.daemon_id),
+                   {});
+    co_return true;
+}
+
+void redis_backend::finish_waiters(std::shared_ptr<const redis_view> view,
+                                   const std::string& error) {
+    for (waiter* w : waiters_) {
+        w->view = view;
+        w->error = error;
+        w->done = true;
+        w->timer.cancel();
+    }
+    if (!view && !waiters_.empty())
+        stats_.snapshot_failures += waiters_.size();
+    waiters_.clear();
+}
+
+net::awaitable<redis_snapshot> redis_backend::snapshot() {
+    redis_snapshot out;
+    if (!connection_.connected() || stopped_) {
+        ++stats_.snapshot_failures;
+        out.error = stopped_ ? "metricsd is stopping" : "Redis is unreachable";
+        co_return out;
+    }
+    waiter w(ioc_);
+    waiters_.push_back(&w);
+    wake();
+    while (!w.done) {
+        boost::system::error_code ec;
+        co_await w.timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+    out.view = std::move(w.view);
+    out.error = std::move(w.error);
+    co_return out;
+}
+
+} // namespace metricsd::daemon
