@@ -32,7 +32,7 @@ struct redis_config {
     std::string key_prefix;                       ///< keys are `[prefix-]name`, as pytheus
     std::chrono::seconds expire_key_time{3600};   ///< EXPIRE on every touched key
     std::chrono::milliseconds flush_interval{100};
-    /// Lease of a daemon's live* gauge contributions in Redis (see redis_sink_options).
+    /// Lease of a daemon's live* gauge contributions in Redis (see redis_backend_options).
     std::chrono::milliseconds live_lease{15'000};
 };
 

@@ -1,4 +1,4 @@
-// The Redis backend's counters (redis_sink::stats()), shown as metricsd_redis_* self-metrics.
+// The Redis backend's counters (redis_backend::stats()), shown as metricsd_redis_* self-metrics.
 // Pure: plain numbers.
 #pragma once
 
@@ -6,7 +6,7 @@
 
 namespace metricsd::daemon {
 
-/// The Redis backend's numbers (redis_sink::stats()).
+/// The Redis backend's numbers (redis_backend::stats()).
 struct redis_stats {
     bool connected = false;
     std::uint64_t connects = 0;         ///< connections established (the first one included)
