@@ -86,10 +86,11 @@ const std::vector<config_field>& config_fields() {
         text_field({.key = "listen",
                     .env = "METRICSD_LISTEN",
                     .flag = "--listen",
-                    .help = "HTTP HOST:PORT for /metrics (port 0: any free port)"},
+                    .help = "HTTP HOST:PORT for /metrics (port 0: any free port; an empty host "
+                            "or * listens on every interface)"},
                    [](auto& c) -> auto& { return c.listen; }, listen_address,
-                   {.values = "`HOST:PORT`, `[IPv6]:PORT`",
-                    .pattern = "^(\\[[^\\]]+\\]|[^:\\[\\]]+):[0-9]{1,5}$"}),
+                   {.values = "`HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `*:PORT` (every interface)",
+                    .pattern = "^(\\[[^\\]]+\\]|[^:\\[\\]]*):[0-9]{1,5}$"}),
         config_field{
             {.key = "backend",
              .env = "METRICSD_BACKEND",

@@ -55,7 +55,9 @@ host_port parse_host_port(std::string_view text, const host_port_rules& rules) {
     // An empty port after ':' is a missing one, not the default: "host:" is a typo.
     if ((!port_text && !rules.default_port) || (port_text && port_text->empty()))
         fail(host_port_errc::missing_port, text, "the port is missing (want HOST:PORT)");
-    if (host.empty())
+    if (rules.any_host && !out.bracketed && (host.empty() || host == "*"))
+        host = {};
+    else if (host.empty())
         fail(host_port_errc::missing_host, text, "the host is missing");
     out.host = std::string(host);
     out.port = port_text ? parse_port(*port_text, rules) : *rules.default_port;

@@ -14,7 +14,7 @@ namespace metricsd::daemon {
 
 /// A parsed HOST:PORT.
 struct host_port {
-    std::string host; ///< without brackets: "127.0.0.1", "::1", "localhost"
+    std::string host; ///< without brackets: "127.0.0.1", "::1", "localhost"; "": any (any_host)
     std::uint16_t port = 0;
     bool bracketed = false; ///< written as [host] (an IPv6 address)
 };
@@ -25,7 +25,15 @@ struct host_port_rules {
     std::optional<std::uint16_t> default_port;
     /// Lowest accepted port: 0 where it means "any free port" (listening), 1 to connect.
     std::uint16_t min_port = 0;
+    /// An empty host or `*` stands for every interface (`:9477`, `*:9477`, as Prometheus
+    /// exporters write listen addresses); host_port::host is "" then. Otherwise both are
+    /// missing_host errors.
+    bool any_host = false;
 };
+
+/// Where the HTTP endpoint listens: port required (0 picks a free one), any host allowed.
+inline const host_port_rules listen_address_rules{
+    .default_port = std::nullopt, .min_port = 0, .any_host = true};
 
 /// Which part of a HOST:PORT text is wrong.
 enum class host_port_errc : std::uint8_t {

@@ -73,7 +73,7 @@ const std::string& listen_address(const setting_value& v) {
     const auto& s = text(v);
     const std::string expect = "expected HOST:PORT (e.g. 127.0.0.1:9477, [::1]:9477, 0.0.0.0:0)";
     try {
-        parse_host_port(s, {.default_port = std::nullopt, .min_port = 0});
+        parse_host_port(s, listen_address_rules);
     } catch (const host_port_error& e) {
         if (e.code == host_port_errc::bad_port)
             throw bad_value("port must be a number from 0 to 65535");

@@ -1,5 +1,7 @@
 #include "daemon/http/http_server.hpp"
 
+#include "daemon/config/host_port.hpp"
+
 #include "daemon/net/spawn.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -130,21 +132,19 @@ void listen_on(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
                              "': " + std::string(why));
 }
 
-net::ip::address parse_host(std::string_view text, std::string_view host) {
+/// The shape was checked by parse_host_port (the configuration's rules); this makes it an
+/// address. Host names other than localhost are refused: the daemon does not resolve names.
+net::ip::address to_address(std::string_view text, const host_port& hp) {
+    if (hp.host.empty())
+        return net::ip::address_v4::any();
+    if (!hp.bracketed && hp.host == "localhost")
+        return net::ip::address_v4::loopback();
     beast::error_code ec;
-    net::ip::address address;
-    if (host.empty() || host == "*") {
-        address = net::ip::address_v4::any();
-    } else if (host == "localhost") {
-        address = net::ip::address_v4::loopback();
-    } else if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-        address = net::ip::make_address_v6(std::string(host.substr(1, host.size() - 2)), ec);
-    } else {
-        address = net::ip::make_address_v4(std::string(host), ec);
-    }
+    net::ip::address address = hp.bracketed ? net::ip::address(net::ip::make_address_v6(hp.host, ec))
+                                            : net::ip::address(net::ip::make_address_v4(hp.host, ec));
     if (ec) {
-        bad_address(text, "host must be an IPv4 address, a bracketed IPv6 address, localhost "
-                          "or empty");
+        bad_address(text, "host must be an IPv4 address, a bracketed IPv6 address, localhost, "
+                          "* or empty");
     }
     return address;
 }
@@ -152,19 +152,13 @@ net::ip::address parse_host(std::string_view text, std::string_view host) {
 } // namespace
 
 tcp::endpoint parse_listen_endpoint(std::string_view text) {
-    const std::size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-        bad_address(text, "expected HOST:PORT");
+    host_port hp;
+    try {
+        hp = parse_host_port(text, listen_address_rules);
+    } catch (const host_port_error& e) {
+        bad_address(text, e.what());
     }
-    const std::string_view port_text = text.substr(colon + 1);
-    unsigned port = 0;
-    const auto [end, errc] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (port_text.empty() || errc != std::errc{} || end != port_text.data() + port_text.size() ||
-        port > 65535) {
-        bad_address(text, "port must be a number from 0 to 65535");
-    }
-    return {parse_host(text, text.substr(0, colon)), static_cast<unsigned short>(port)};
+    return {to_address(text, hp), hp.port};
 }
 
 std::string to_string(const tcp::endpoint& endpoint) {

@@ -3,6 +3,7 @@
 #include "daemon/persistence/state_format.hpp"
 #include "daemon/store/store.hpp"
 
+#include <metricsd/protocol/family_definition.hpp>
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -26,12 +27,7 @@ struct saved_series {
     bool has_value = false, has_buckets = false, has_sum = false, has_count = false;
 };
 
-struct saved_family {
-    std::string name;
-    std::string help;
-    metric_type type = metric_type::counter;
-    std::vector<std::string> label_names;
-    std::vector<std::string> bucket_texts;
+struct saved_family : protocol::family_definition {
     std::vector<saved_series> series;
 };
 
@@ -183,15 +179,7 @@ std::string_view checked_body(std::string_view bytes) {
 
 /// Declare one family in `s` and set its series' cells; returns the failure, if any.
 std::string restore_family(store& s, const saved_family& f, worker_id restorer) {
-    const std::vector<std::string_view> labels(f.label_names.begin(), f.label_names.end());
-    const std::vector<std::string_view> buckets(f.bucket_texts.begin(), f.bucket_texts.end());
-    protocol::family_decl decl;
-    decl.type = f.type;
-    decl.name = f.name;
-    decl.help = f.help;
-    decl.label_names = labels;
-    decl.buckets = buckets;
-    auto declared = s.declare_family(decl);
+    auto declared = s.declare_family(protocol::family_decl_view(f).decl());
     if (!declared)
         return "family \"" + f.name + "\": " + declared.error().message;
     for (const auto& saved : f.series) {

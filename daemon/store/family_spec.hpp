@@ -4,6 +4,7 @@
 
 #include "daemon/store/outcome.hpp"
 
+#include <metricsd/protocol/family_definition.hpp>
 #include <metricsd/protocol/family_rules.hpp>
 #include <metricsd/protocol/messages.hpp>
 
@@ -12,15 +13,10 @@
 
 namespace metricsd::daemon {
 
-/// Everything that defines a family. Two declarations of one name must agree on all of it but
-/// help (the first help text wins, so a rolling deploy that rewords help breaks nobody).
-struct family_spec {
-    std::string name;
-    std::string help;
-    protocol::metric_type type = protocol::metric_type::counter;
-    protocol::gauge_mode mode = protocol::gauge_mode::livesum;
-    std::vector<std::string> label_names;
-    std::vector<std::string> bucket_texts; ///< as declared, kept verbatim for Redis keys
+/// Everything that defines a family: the declaration (shared with the clients) and what the
+/// rules parsed from it. Two declarations of one name must agree on all of it but help (the
+/// first help text wins, so a rolling deploy that rewords help breaks nobody).
+struct family_spec : protocol::family_definition {
     std::vector<double> bounds;            ///< parsed bucket_texts; +Inf is implicit
     std::vector<std::string> le_labels;    ///< canonical `le` texts, then "+Inf" (rendered once)
 };

@@ -74,7 +74,7 @@ histogram_family client::histogram(std::string_view name, std::string_view help,
                                    const std::vector<std::string>& label_names,
                                    const std::vector<std::string>& buckets) {
     auto def = make_def(name, help, metric_type::histogram, label_names);
-    def.buckets = buckets;
+    def.bucket_texts = buckets;
     const auto f = core_->declare_family(std::move(def));
     return histogram_family(core_.get(), f.handle, f.label_count, f.unlabelled);
 }

@@ -34,7 +34,7 @@ std::string describe(const family_def& d) {
     s += " with labels [";
     for (std::size_t i = 0; i < d.label_names.size(); ++i)
         s += (i ? "," : "") + d.label_names[i];
-    return s + "]" + (d.buckets.empty() ? "" : " and its buckets");
+    return s + "]" + (d.bucket_texts.empty() ? "" : " and its buckets");
 }
 
 } // namespace
@@ -67,17 +67,7 @@ registry::family_result registry::add_family(family_def def) {
 }
 
 void registry::encode_family(std::uint32_t handle, const family_entry& f) {
-    const std::vector<std::string_view> labels(f.def.label_names.begin(), f.def.label_names.end());
-    const std::vector<std::string_view> buckets(f.def.buckets.begin(), f.def.buckets.end());
-    protocol::family_decl decl;
-    decl.handle = handle;
-    decl.type = f.def.type;
-    decl.mode = f.def.mode;
-    decl.name = f.def.name;
-    decl.help = f.def.help;
-    decl.label_names = labels;
-    decl.buckets = buckets;
-    protocol::encode(frames_, decl);
+    protocol::encode(frames_, protocol::family_decl_view(f.def, handle).decl());
 }
 
 registry::series_result registry::add_series(std::uint32_t family,

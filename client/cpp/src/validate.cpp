@@ -24,17 +24,9 @@ std::string quoted(std::string_view s) {
 
 std::vector<double> validate_family(const family_def& def) {
     // The rules are the daemon's (protocol/family_rules.hpp); only the views are built here.
-    const std::vector<std::string_view> labels(def.label_names.begin(), def.label_names.end());
-    const std::vector<std::string_view> buckets(def.buckets.begin(), def.buckets.end());
-    protocol::family_decl decl;
-    decl.type = def.type;
-    decl.mode = def.mode;
-    decl.name = def.name;
-    decl.help = def.help;
-    decl.label_names = labels;
-    decl.buckets = buckets;
+    const protocol::family_decl_view view(def);
     std::vector<double> bounds;
-    if (auto v = protocol::check_family(decl, bounds))
+    if (auto v = protocol::check_family(view.decl(), bounds))
         reject(v->message);
     return bounds;
 }

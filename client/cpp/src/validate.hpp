@@ -2,6 +2,7 @@
 // ERROR frames later. The family rules are the daemon's own (protocol/family_rules.hpp).
 #pragma once
 
+#include <metricsd/protocol/family_definition.hpp>
 #include <metricsd/protocol/wire.hpp>
 
 #include <span>
@@ -11,15 +12,8 @@
 
 namespace metricsd::detail {
 
-/// Everything that defines a family, owned.
-struct family_def {
-    std::string name;
-    std::string help;
-    protocol::metric_type type = protocol::metric_type::counter;
-    protocol::gauge_mode mode = protocol::gauge_mode::livesum;
-    std::vector<std::string> label_names;
-    std::vector<std::string> buckets; ///< histogram bounds as text
-};
+/// Everything that defines a family, owned: the declaration the daemon gets.
+using family_def = protocol::family_definition;
 
 /// Check the family rules (name, help, gauge mode, label names, buckets); returns the parsed
 /// bounds (empty unless histogram). Throws std::invalid_argument with the rule's message.

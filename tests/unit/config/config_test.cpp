@@ -223,7 +223,10 @@ TEST(config, invalid_values_say_what_is_expected) {
         error_of("{\"listen\": \"::1:9477\"}"),
         "test.json:1:12: listen: expected HOST:PORT (e.g. 127.0.0.1:9477, [::1]:9477, "
         "0.0.0.0:0): host '::1' has a ':'; write an IPv6 address as [addr], got \"::1:9477\"");
-    EXPECT_NE(error_of("{\"listen\": \":9477\"}").find("the host is missing"), std::string::npos);
+    // An empty host or `*` is every interface, as Prometheus exporters write it.
+    EXPECT_EQ(error_of("{\"listen\": \":9477\"}"), "");
+    EXPECT_EQ(error_of("{\"listen\": \"*:9477\"}"), "");
+    EXPECT_NE(error_of("{\"listen\": \"[]:9477\"}").find("the host is missing"), std::string::npos);
     EXPECT_NE(error_of("{\"listen\": \"[::1:9477\"}").find("closing ']'"), std::string::npos);
     EXPECT_NE(error_of("{\"listen\": \"h:\"}").find("expected HOST:PORT"), std::string::npos);
     EXPECT_NE(error_of("{\"listen\": \"h:-1\"}").find("port must be a number from 0 to 65535"),

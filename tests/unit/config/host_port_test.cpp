@@ -84,5 +84,14 @@ TEST(host_port, errors_name_the_part_at_fault) {
     EXPECT_EQ(error_of("[]", connect_rules).code, host_port_errc::missing_host);
 }
 
+TEST(host_port, any_host_is_empty_or_a_star_for_listen_addresses) {
+    for (const char* any : {":9477", "*:9477"}) {
+        const auto hp = parse_host_port(any, listen_address_rules);
+        EXPECT_EQ(hp.host, "") << any;
+        EXPECT_EQ(hp.port, 9477) << any;
+    }
+    EXPECT_EQ(error_of("[]:9477", listen_address_rules).code, host_port_errc::missing_host);
+}
+
 } // namespace
 } // namespace metricsd::daemon
