@@ -38,8 +38,6 @@ struct store_limits {
 class family {
 public:
     explicit family(family_spec spec) : spec_(std::move(spec)) {}
-    /// A family built outside the store (a view of data another backend holds).
-    family(family_spec spec, series_map all) : spec_(std::move(spec)), series_(std::move(all)) {}
     const family_spec& spec() const noexcept { return spec_; }
     const series_map& all_series() const noexcept { return series_; }
     /// Series expiry: idle time after which this family's series go (0: never).
