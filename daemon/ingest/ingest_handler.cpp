@@ -2,6 +2,7 @@
 
 #include <metricsd/protocol/encoder.hpp>
 
+#include <algorithm>
 #include <string>
 #include <type_traits>
 
@@ -102,12 +103,51 @@ void ingest_handler::send_error(error_code code, std::string_view message) {
 }
 
 template <class Slot>
-Slot& ingest_handler::slot_for(std::vector<Slot>& table, std::uint32_t handle) {
-    // Handles are dense small integers chosen by the client and capped by the decoder, so a
-    // vector indexed by handle is both the fastest lookup and bounded in size.
-    if (handle >= table.size())
-        table.resize(static_cast<std::size_t>(handle) + 1);
-    return table[handle];
+void ingest_handler::handle_table<Slot>::set(std::uint32_t h, const Slot& slot) {
+    if (h < dense_.size()) {
+        if (dense_[h].state == slot_state::unbound)
+            ++declared_;
+        dense_[h] = slot;
+        return;
+    }
+    if (auto it = sparse_.find(h); it != sparse_.end()) {
+        it->second = slot;
+        return;
+    }
+    ++declared_;
+    // Grow the dense vector (at least doubling, so growths and the migrations below happen
+    // O(log max handle) times) only while it stays within 4 x the declared handles: a client
+    // naming handle 1 048 575 gets one hash-map node, not a 32 MiB vector. Exact reservation
+    // keeps capacity == size, so the bound holds for capacity too.
+    const std::size_t new_size = std::max<std::size_t>(h + std::size_t{1}, 2 * dense_.size());
+    if (new_size > std::max<std::size_t>(dense_floor, 4 * declared_)) {
+        sparse_.emplace(h, slot);
+        return;
+    }
+    dense_.reserve(new_size);
+    dense_.resize(new_size);
+    dense_[h] = slot;
+    for (auto it = sparse_.begin(); it != sparse_.end();) {
+        if (it->first < new_size) {
+            dense_[it->first] = it->second;
+            it = sparse_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+template <class Slot>
+std::size_t ingest_handler::handle_table<Slot>::bytes() const noexcept {
+    // A node holds the next pointer and the pair; add a typical malloc header per node.
+    constexpr std::size_t node = sizeof(void*) + sizeof(std::pair<const std::uint32_t, Slot>) + 16;
+    // An unordered_map that never allocated uses one bucket inside itself.
+    const std::size_t buckets = sparse_.bucket_count() > 1 ? sparse_.bucket_count() : 0;
+    return dense_.capacity() * sizeof(Slot) + sparse_.size() * node + buckets * sizeof(void*);
+}
+
+std::size_t ingest_handler::handle_table_bytes() const noexcept {
+    return families_.bytes() + series_.bytes();
 }
 
 void ingest_handler::handle(const protocol::family_decl& m) {
@@ -116,18 +156,19 @@ void ingest_handler::handle(const protocol::family_decl& m) {
                       "family handle above this daemon's limit of " +
                           std::to_string(limits_.max_family_handle));
     auto result = store_.declare_family(m);
-    auto& slot = slot_for(families_, m.handle);
+    const family_slot* slot = families_.find(m.handle);
+    const bool was_bound = slot && slot->state == slot_state::bound;
     if (!result) {
         // A failed re-declaration leaves an earlier good binding alone.
-        if (slot.state != slot_state::bound)
-            slot.state = slot_state::rejected;
+        if (!was_bound)
+            families_.set(m.handle, {nullptr, slot_state::rejected});
         return report(result.error().code, m.handle, result.error().message);
     }
-    if (slot.state == slot_state::bound && slot.fam != result.value())
+    if (was_bound && slot->fam != result.value())
         return report(error_code::handle_conflict, m.handle,
                       "family handle " + std::to_string(m.handle) + " is bound to '" +
-                          slot.fam->spec().name + "'");
-    slot = {result.value(), slot_state::bound};
+                          slot->fam->spec().name + "'");
+    families_.set(m.handle, {result.value(), slot_state::bound});
 }
 
 void ingest_handler::handle(const protocol::series_decl& m) {
@@ -135,11 +176,14 @@ void ingest_handler::handle(const protocol::series_decl& m) {
         return report(error_code::handle_out_of_range, m.handle,
                       "series handle above this daemon's limit of " +
                           std::to_string(limits_.max_series_handle));
-    auto& slot = slot_for(series_, m.handle);
-    const family_slot* fam = m.family < families_.size() ? &families_[m.family] : nullptr;
+    // Look up without creating: a slot is stored only once the declaration has been judged,
+    // and then as one entry whatever the handle's value (handle_table::set).
+    const series_slot* slot = series_.find(m.handle);
+    const bool was_bound = slot && slot->state == slot_state::bound;
+    const family_slot* fam = families_.find(m.family);
     if (!fam || fam->state != slot_state::bound) {
-        if (slot.state != slot_state::bound)
-            slot.state = slot_state::rejected;
+        if (!was_bound)
+            series_.set(m.handle, {binding{}, slot_state::rejected});
         if (fam && fam->state == slot_state::rejected)
             return; // the family's own ERROR already told the client
         return report(error_code::unknown_family, m.handle,
@@ -147,14 +191,14 @@ void ingest_handler::handle(const protocol::series_decl& m) {
     }
     auto result = store_.declare_series(fam->fam, m.label_values, worker_);
     if (!result) {
-        if (slot.state != slot_state::bound)
-            slot.state = slot_state::rejected;
+        if (!was_bound)
+            series_.set(m.handle, {binding{}, slot_state::rejected});
         return report(result.error().code, m.handle, result.error().message);
     }
-    if (slot.state == slot_state::bound && slot.target.target != result.value().target)
+    if (was_bound && slot->target.target != result.value().target)
         return report(error_code::handle_conflict, m.handle,
                       "series handle " + std::to_string(m.handle) + " is bound to another series");
-    slot = {result.value(), slot_state::bound};
+    series_.set(m.handle, {result.value(), slot_state::bound});
 }
 
 void ingest_handler::handle(const protocol::op_batch& batch) {
@@ -163,19 +207,24 @@ void ingest_handler::handle(const protocol::op_batch& batch) {
     std::uint32_t first_handle = protocol::no_handle;
     protocol::op_record first_op;
     const std::size_t n = batch.size();
-    const std::size_t table_size = series_.size();
+    const series_slot* const dense = series_.dense().data();
+    const std::size_t table_size = series_.dense().size();
     for (std::size_t i = 0; i < n; ++i) {
         const auto op = batch[i];
         error_code code;
-        if (op.handle < table_size && series_[op.handle].state == slot_state::bound) {
-            const auto st = store_.apply(series_[op.handle].target, op.op, op.value);
+        // Dense handles (every well-behaved client) index the vector; only a handle beyond it
+        // pays for the hash lookup.
+        const series_slot& slot =
+            op.handle < table_size ? dense[op.handle] : series_.find_or_unbound(op.handle);
+        if (slot.state == slot_state::bound) {
+            const auto st = store_.apply(slot.target, op.op, op.value);
             if (st == apply_status::ok) {
                 ++stats_.ops_applied;
                 continue;
             }
             code =
                 st == apply_status::invalid_op ? error_code::invalid_op : error_code::invalid_value;
-        } else if (op.handle < table_size && series_[op.handle].state == slot_state::rejected) {
+        } else if (slot.state == slot_state::rejected) {
             ++stats_.ops_dropped;
             continue;
         } else {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace metricsd::daemon {
@@ -62,6 +63,18 @@ public:
     /// Append a final ERROR (e.g. shutting_down, too_many_connections) to output().
     void send_error(protocol::error_code code, std::string_view message);
 
+    /// Heap bytes held by this connection's family and series handle tables (dense part at its
+    /// capacity plus the sparse part's nodes and buckets). Grows only with declared handles.
+    std::size_t handle_table_bytes() const noexcept;
+    /// Handles this connection declared (bound or rejected), families + series.
+    std::size_t declared_handles() const noexcept {
+        return families_.declared() + series_.declared();
+    }
+
+    /// Handles below this are always stored densely; above it, a handle joins the dense vector
+    /// only while the vector stays within 2 x (declared handles), else it goes to a hash map.
+    static constexpr std::uint32_t dense_floor = 256;
+
 private:
     enum class slot_state : std::uint8_t { unbound, bound, rejected };
     struct family_slot {
@@ -73,20 +86,53 @@ private:
         slot_state state = slot_state::unbound;
     };
 
+    /// Slots by client-chosen handle. Well-behaved clients use dense handles from 0, so the
+    /// common case is a vector indexed by handle (the OPS hot path). A handle far above what
+    /// the connection declared goes to a hash map instead, so memory follows the number of
+    /// declared handles, never the largest handle value (issue 11 item 1).
+    template <class Slot>
+    class handle_table {
+    public:
+        /// The slot for `h`, or nullptr when `h` was never declared. Never allocates.
+        const Slot* find(std::uint32_t h) const noexcept {
+            if (h < dense_.size())
+                return dense_[h].state == slot_state::unbound ? nullptr : &dense_[h];
+            if (sparse_.empty())
+                return nullptr;
+            auto it = sparse_.find(h);
+            return it == sparse_.end() ? nullptr : &it->second;
+        }
+        /// Store `slot` (bound or rejected) under `h`, creating the entry if needed.
+        void set(std::uint32_t h, const Slot& slot);
+        /// Like find(), but an unbound slot instead of nullptr (for the OPS loop's fallback).
+        const Slot& find_or_unbound(std::uint32_t h) const noexcept {
+            const Slot* s = find(h);
+            return s ? *s : unbound_;
+        }
+        /// The dense part, for the OPS hot path: an index below size() needs no other lookup.
+        const std::vector<Slot>& dense() const noexcept { return dense_; }
+        std::size_t declared() const noexcept { return declared_; }
+        std::size_t bytes() const noexcept;
+
+    private:
+        static inline const Slot unbound_{};
+        std::vector<Slot> dense_;
+        std::unordered_map<std::uint32_t, Slot> sparse_;
+        std::size_t declared_ = 0; ///< entries not unbound, dense and sparse
+    };
+
     void handle(const protocol::family_decl& m);
     void handle(const protocol::series_decl& m);
     void handle(const protocol::op_batch& m);
     void report(protocol::error_code code, std::uint32_t handle, std::string_view message);
-    template <class Slot>
-    Slot& slot_for(std::vector<Slot>& table, std::uint32_t handle);
 
     store& store_;
     ingest_limits limits_;
     protocol::decoder decoder_;
     worker_id worker_;
     std::int64_t pid_;
-    std::vector<family_slot> families_;
-    std::vector<series_slot> series_;
+    handle_table<family_slot> families_;
+    handle_table<series_slot> series_;
     std::string out_;
     ingest_stats stats_;
     std::uint64_t frame_ = 0; ///< index of the frame being handled, for ERROR frames

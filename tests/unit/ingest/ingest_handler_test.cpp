@@ -265,5 +265,101 @@ TEST_F(ingest, garbage_after_good_frames_keeps_what_was_applied) {
     EXPECT_EQ(counter_value(s, "c_total"), 7);
 }
 
+// Issue 11 item 1: a 44-byte DECLARE_SERIES naming the largest series handle for a family never
+// declared used to grow the series table to 1 048 576 slots (32 MiB) before the family was
+// checked. Now it is one ERROR and one sparse entry (the handle becomes rejected).
+TEST_F(ingest, largest_series_handle_on_undeclared_family_errors_and_stays_small) {
+    ingest_handler h(s, 1);
+    const auto before = h.handle_table_bytes();
+    client_bytes c;
+    c.hello()
+        .series(protocol::limits::max_series_handle, 7)
+        .ops({{op_code::inc, protocol::limits::max_series_handle, 1}})
+        .sync(1);
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 3u);
+    ASSERT_TRUE(std::holds_alternative<protocol::error>(r[1]));
+    EXPECT_EQ(std::get<protocol::error>(r[1]).code, error_code::unknown_family);
+    EXPECT_EQ(std::get<protocol::error>(r[1]).handle, protocol::limits::max_series_handle);
+    EXPECT_EQ(texts[0], "family handle 7 was never declared");
+    EXPECT_EQ(std::get<protocol::ack>(r[2]).token, 1u);
+    // The handle is rejected (section 5): its op is dropped silently, not unknown_series.
+    EXPECT_EQ(h.stats().ops_dropped, 1u);
+    EXPECT_EQ(h.declared_handles(), 1u);
+    EXPECT_EQ(before, 0u);
+    EXPECT_LT(h.handle_table_bytes(), 1024u);
+}
+
+TEST_F(ingest, largest_family_and_series_handles_bind_without_dense_tables) {
+    ingest_handler h(s, 1);
+    client_bytes c;
+    c.hello()
+        .family(protocol::limits::max_family_handle, "top_total", metric_type::counter)
+        .series(protocol::limits::max_series_handle, protocol::limits::max_family_handle)
+        .ops({{op_code::inc, protocol::limits::max_series_handle, 5}})
+        .sync(2);
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(std::get<protocol::ack>(r[1]).token, 2u);
+    EXPECT_EQ(counter_value(s, "top_total"), 5);
+    EXPECT_EQ(h.declared_handles(), 2u);
+    EXPECT_LT(h.handle_table_bytes(), 1024u);
+}
+
+// Sparse handles cost per declared handle; dense ones stay in the vector (the OPS fast path).
+TEST_F(ingest, handle_table_memory_follows_declared_handles_not_their_values) {
+    constexpr std::uint32_t n = 2000;
+    for (const std::uint32_t stride : {1u, 3u, 500u}) {
+        store st;
+        ingest_handler h(st, 1);
+        client_bytes c;
+        c.hello().family(0, "spread_total", metric_type::counter, {"i"});
+        std::vector<std::string> values(n);
+        std::vector<protocol::op_record> ops;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            values[i] = std::to_string(i);
+            c.series(i * stride, 0, {values[i]});
+            ops.push_back({op_code::inc, i * stride, 1});
+        }
+        c.ops(ops).ops(ops).sync(3);
+        auto r = run(h, c.b);
+        ASSERT_EQ(r.size(), 2u) << stride;
+        EXPECT_EQ(std::get<protocol::ack>(r[1]).token, 3u);
+        EXPECT_EQ(h.stats().ops_applied, 2u * n) << stride;
+        for (std::uint32_t i = 0; i < n; i += 97)
+            EXPECT_EQ(counter_value(st, "spread_total", {values[i]}), 2) << stride << " " << i;
+        EXPECT_EQ(h.declared_handles(), n + 1);
+        // The bound documented in the README: <= 8 KiB + 208 B per declared series handle,
+        // <= 4 KiB + 128 B per declared family handle.
+        EXPECT_LE(h.handle_table_bytes(), 8192u + 4096u + 208u * n + 128u) << stride;
+    }
+}
+
+// A handle first stored sparsely moves into the vector when the vector grows past it, and
+// keeps its binding (and rejected handles keep theirs).
+TEST_F(ingest, sparse_handles_survive_the_dense_table_growing_over_them) {
+    ingest_handler h(s, 1);
+    client_bytes c;
+    c.hello()
+        .family(0, "m_total", metric_type::counter, {"i"})
+        .series(900, 0, {"high"})
+        .series(901, 5); // rejected: family 5 never declared
+    std::vector<std::string> values(600);
+    for (std::uint32_t i = 0; i < 600; ++i) {
+        values[i] = std::to_string(i);
+        c.series(i, 0, {values[i]});
+    }
+    c.ops({{op_code::inc, 900, 4}, {op_code::inc, 901, 1}, {op_code::inc, 599, 2}}).sync(4);
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(std::get<protocol::error>(r[1]).code, error_code::unknown_family);
+    EXPECT_EQ(std::get<protocol::ack>(r[2]).token, 4u);
+    EXPECT_EQ(counter_value(s, "m_total", {"high"}), 4);
+    EXPECT_EQ(counter_value(s, "m_total", {"599"}), 2);
+    EXPECT_EQ(h.stats().ops_dropped, 1u);
+    EXPECT_EQ(h.stats().ops_rejected, 0u);
+    EXPECT_EQ(h.declared_handles(), 603u);
+}
+
 } // namespace
 } // namespace metricsd::daemon
