@@ -214,17 +214,20 @@ void ingest_handler::handle(const protocol::op_batch& batch) {
         error_code code;
         // Dense handles (every well-behaved client) index the vector; only a handle beyond it
         // pays for the hash lookup.
-        const series_slot& slot =
-            op.handle < table_size ? dense[op.handle] : series_.find_or_unbound(op.handle);
-        if (slot.state == slot_state::bound) {
-            const auto st = store_.apply(slot.target, op.op, op.value);
+        const series_slot* slot;
+        if (op.handle < table_size) [[likely]]
+            slot = dense + op.handle;
+        else
+            slot = &series_.find_or_unbound(op.handle);
+        if (slot->state == slot_state::bound) {
+            const auto st = store_.apply(slot->target, op.op, op.value);
             if (st == apply_status::ok) {
                 ++stats_.ops_applied;
                 continue;
             }
             code =
                 st == apply_status::invalid_op ? error_code::invalid_op : error_code::invalid_value;
-        } else if (slot.state == slot_state::rejected) {
+        } else if (slot->state == slot_state::rejected) {
             ++stats_.ops_dropped;
             continue;
         } else {

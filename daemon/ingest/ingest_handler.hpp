@@ -104,8 +104,9 @@ private:
         }
         /// Store `slot` (bound or rejected) under `h`, creating the entry if needed.
         void set(std::uint32_t h, const Slot& slot);
-        /// Like find(), but an unbound slot instead of nullptr (for the OPS loop's fallback).
-        const Slot& find_or_unbound(std::uint32_t h) const noexcept {
+        /// Like find(), but an unbound slot instead of nullptr: the OPS loop's cold path for
+        /// handles beyond the vector, kept out of line so the loop stays small.
+        [[gnu::noinline]] const Slot& find_or_unbound(std::uint32_t h) const noexcept {
             const Slot* s = find(h);
             return s ? *s : unbound_;
         }
