@@ -59,7 +59,7 @@ app::app(app_options options)
                      options_.state_file);
     } else if (!options_.state_file.empty()) {
         prepare_state_directory(options_.state_file);
-        restore_state_file(options_.state_file, store_);
+        state_restore_skipped_series_ = restore_state_file(options_.state_file, store_);
         snapshots_ = std::make_unique<snapshotter>(ioc_, store_, options_.state_file,
                                                    options_.snapshot_interval);
     }
@@ -239,6 +239,7 @@ self_metrics_snapshot app::self_snapshot() const {
         s.state_file = true;
         s.state_snapshot_failures = snapshots_->stats().failures;
         s.state_snapshot_last_success_seconds = snapshots_->stats().last_success_seconds;
+        s.state_restore_skipped_series = state_restore_skipped_series_;
     }
     return s;
 }

@@ -83,6 +83,7 @@ private:
     std::unique_ptr<ingest_listener> ingest_;
     std::unique_ptr<http_server> http_;
     std::unique_ptr<snapshotter> snapshots_; ///< null without a state file
+    std::size_t state_restore_skipped_series_ = 0; ///< over the limits at start
     std::unique_ptr<redis_backend> redis_;   ///< null on the memory backend
     service_notifier systemd_{ioc_};
     bool stopping_ = false;

@@ -135,6 +135,10 @@ void write_state_snapshots(const self_metrics_writer& w, const self_metrics_snap
     w.single("metricsd_state_snapshot_last_success_time_seconds",
              "Unix time of the last state snapshot written, in seconds; 0 if none since start.",
              metric_type::gauge, s.state_snapshot_last_success_seconds);
+    w.single("metricsd_state_restore_skipped_series_total",
+             "Series of the state file not restored at start because they did not fit the "
+             "limits.",
+             metric_type::counter, s.state_restore_skipped_series);
 }
 
 } // namespace

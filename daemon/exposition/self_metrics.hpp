@@ -57,6 +57,7 @@ struct self_metrics_snapshot {
     bool state_file = false; ///< memory backend with a state file: show the snapshot families
     std::uint64_t state_snapshot_failures = 0;
     double state_snapshot_last_success_seconds = 0; ///< Unix time; 0: none since start
+    std::uint64_t state_restore_skipped_series = 0; ///< left out at start: over the limits
 };
 
 /// Append the metricsd_* families (HELP, TYPE, samples) without a trailer: call it after the

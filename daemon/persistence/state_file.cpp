@@ -11,21 +11,27 @@
 
 namespace metricsd::daemon {
 
-void restore_state_file(const std::string& path, store& s) {
+std::size_t restore_state_file(const std::string& path, store& s) {
     const auto bytes = read_file_if_exists(path);
     if (!bytes) {
         spdlog::info("no state file at {}; starting empty", path);
-        return;
+        return 0;
     }
     const auto r = restore_state(*bytes, s);
     if (!r) {
         const auto moved = set_aside(path);
         spdlog::warn("state file {} not restored ({}); moved it to {} and starting empty", path,
                      r.error, moved);
-        return;
+        return 0;
     }
     spdlog::info("restored {} families, {} series from {} (written at {} by {} instance {})",
                  r.families, r.series, path, r.meta.written_at, r.meta.hostname, r.meta.instance);
+    if (r.skipped_series > 0 || r.skipped_families > 0)
+        spdlog::warn("state file {}: {} families and {} series did not fit the limits and were "
+                     "dropped (restored in file order: families by name, series by label values; "
+                     "first refusal: {})",
+                     path, r.skipped_families, r.skipped_series, r.first_skipped);
+    return r.skipped_series;
 }
 
 void prepare_state_directory(const std::string& path) {

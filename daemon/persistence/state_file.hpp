@@ -5,6 +5,7 @@
 #include "daemon/net/net.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -13,10 +14,11 @@ namespace metricsd::daemon {
 class store;
 
 /// Load `path` into the empty store `s` if the file exists. A file that cannot be restored
-/// (corrupt, truncated, foreign, over the limits) is set aside as `<path>.corrupt-<time>` with
-/// a warning, and the daemon starts empty. Read or rename errors throw (start-up failure):
-/// carrying on would overwrite a file nobody could inspect.
-void restore_state_file(const std::string& path, store& s);
+/// (corrupt, truncated, foreign) is set aside as `<path>.corrupt-<time>` with a warning, and the
+/// daemon starts empty. Over lower limits, what fits is restored and the rest logged (see
+/// restore_state). Read or rename errors throw (start-up failure): carrying on would overwrite
+/// a file nobody could inspect. Returns the number of series skipped over the limits.
+std::size_t restore_state_file(const std::string& path, store& s);
 
 /// Before restore_state_file(), with the ingest socket bound (so no other daemon writes this
 /// path): remove the temporaries a killed daemon left beside `path`, logging each, and throw

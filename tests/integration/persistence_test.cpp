@@ -109,6 +109,31 @@ TEST(persistence, corrupt_state_file_is_set_aside_and_the_daemon_starts_empty) {
     EXPECT_EQ(sample_value(again.scrape(), "jobs_total{queue=\"mail\"}"), 3);
 }
 
+// Restarting with a lower --max-series: the file is not set aside; families restore by name
+// until the limit, the rest is logged and counted, and unrelated counters keep their totals.
+TEST(persistence, lower_limits_restore_what_fits_and_report_the_rest) {
+    temp_dir dir;
+    const auto state = dir.file("state");
+    {
+        daemon_process d(dir, {"--state-file", state});
+        send_some(d.socket_path(), 5); // jobs_total and latency_seconds, one series each
+        EXPECT_EQ(d.stop(), 0);
+    }
+    daemon_process d(dir, {"--state-file", state, "--max-series", "1"});
+    const auto log = d.process().log();
+    EXPECT_NE(log.find("restored 1 families, 1 series from " + state), std::string::npos) << log;
+    EXPECT_NE(log.find("1 families and 1 series did not fit the limits and were dropped"),
+              std::string::npos)
+        << log;
+    for (const auto& name : names_in(dir.path()))
+        EXPECT_FALSE(name.starts_with("state.corrupt-")) << name;
+    const auto text = d.scrape();
+    EXPECT_EQ(sample_value(text, "jobs_total{queue=\"mail\"}"), 5) << text;
+    EXPECT_TRUE(std::isnan(sample_value(text, "latency_seconds_count"))) << text;
+    EXPECT_EQ(sample_value(text, "metricsd_state_restore_skipped_series_total"), 1) << text;
+    EXPECT_EQ(d.stop(), 0);
+}
+
 /// Poll `done` every 100 ms for up to `seconds`; true once it holds.
 bool eventually(const std::function<bool()>& done, int seconds) {
     for (int i = 0; i < seconds * 10; ++i) {

@@ -140,7 +140,7 @@ TEST_F(snapshot_dir, unwritable_directory_is_refused_at_start) {
 }
 
 // Kept here rather than in the exposition tests: these families belong to the state file.
-TEST(snapshot_self_metrics, shown_only_with_a_state_file) {
+TEST(state_self_metrics, shown_only_with_a_state_file) {
     self_metrics_snapshot snap;
     std::string off;
     render_self_metrics(snap, exposition_format::text, off);
@@ -148,6 +148,7 @@ TEST(snapshot_self_metrics, shown_only_with_a_state_file) {
     snap.state_file = true;
     snap.state_snapshot_failures = 7;
     snap.state_snapshot_last_success_seconds = 1'700'000'000.5;
+    snap.state_restore_skipped_series = 3;
     std::string on;
     render_self_metrics(snap, exposition_format::openmetrics, on);
     EXPECT_NE(on.find("# TYPE metricsd_state_snapshot_failures counter\n"
@@ -157,6 +158,8 @@ TEST(snapshot_self_metrics, shown_only_with_a_state_file) {
     EXPECT_NE(on.find("# TYPE metricsd_state_snapshot_last_success_time_seconds gauge\n"
                       "metricsd_state_snapshot_last_success_time_seconds 1700000000.5\n"),
               std::string::npos)
+        << on;
+    EXPECT_NE(on.find("\nmetricsd_state_restore_skipped_series_total 3\n"), std::string::npos)
         << on;
 }
 
