@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <ctime>
 #include <fcntl.h>
+#include <memory>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
@@ -99,10 +100,11 @@ std::vector<std::string> remove_stale_temporaries(const std::string& path) {
         (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp-";
     std::vector<std::string> names;
     {
-        DIR* d = ::opendir(dir.c_str());
-        if (d == nullptr)
+        // Closed however the loop ends (emplace_back may throw).
+        const std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+        if (!d)
             fail("cannot list", dir);
-        while (const dirent* e = ::readdir(d)) {
+        while (const dirent* e = ::readdir(d.get())) {
             const std::string_view name = e->d_name;
             if (!name.starts_with(prefix) || name.size() == prefix.size())
                 continue;
@@ -112,7 +114,6 @@ std::vector<std::string> remove_stale_temporaries(const std::string& path) {
                             [](unsigned char c) { return std::isdigit(c) != 0; }))
                 names.emplace_back(name);
         }
-        ::closedir(d);
     }
     std::sort(names.begin(), names.end());
     std::vector<std::string> removed;
