@@ -1,6 +1,7 @@
 // metricsd: read the configuration (flags, config file, environment), set up logging, run the
 // daemon. Exit codes: 0 clean stop or valid --check-config, 1 start-up failure (invalid
-// configuration, socket in use, ...), CLI11's non-zero code for a command-line usage error.
+// configuration, socket in use, ...), 2 final state snapshot failed (app::run), CLI11's
+// non-zero code for a command-line usage error.
 #include "daemon/app/app.hpp"
 #include "daemon/app/cli.hpp"
 #include "daemon/app/logging.hpp"

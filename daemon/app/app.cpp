@@ -47,7 +47,10 @@ app::app(app_options options)
     if (options_.backend == backend_kind::redis)
         redis_ = std::make_unique<redis_backend>(ioc_, store_, options_.redis);
     http_handler handler{[this](exposition_format f) { return scrape(f); },
-                         [this] { return !stopping_ && (!redis_ || redis_->connected()); }};
+                         [this] {
+                             return !stopping_ && (!redis_ || redis_->connected()) &&
+                                    (!snapshots_ || snapshots_->healthy());
+                         }};
     http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler));
     // After both binds succeeded, so a second daemon refused at bind never touches the state
     // file of the one already running; before run(), so no worker writes into the store first.
@@ -55,7 +58,8 @@ app::app(app_options options)
         spdlog::warn("state file {} ignored: the redis backend keeps totals in Redis",
                      options_.state_file);
     } else if (!options_.state_file.empty()) {
-        restore_state_file(options_.state_file, store_);
+        prepare_state_directory(options_.state_file);
+        state_restore_skipped_series_ = restore_state_file(options_.state_file, store_);
         snapshots_ = std::make_unique<snapshotter>(ioc_, store_, options_.state_file,
                                                    options_.snapshot_interval);
     }
@@ -86,7 +90,15 @@ int app::run() {
     announce_ready();
     ioc_.run();
     // The sessions have drained (or the deadline passed): everything clients sent is counted.
-    if (snapshots_ && snapshots_->write_now())
+    if (snapshots_ && !snapshots_->write_now()) {
+        // Counts since the last good snapshot are lost: say so to systemd and scripts too.
+        spdlog::error("final state snapshot to {} failed: {}; exiting with code {}",
+                      options_.state_file, snapshots_->stats().last_error,
+                      exit_final_snapshot_failed);
+        spdlog::info("metricsd stopped");
+        return exit_final_snapshot_failed;
+    }
+    if (snapshots_)
         spdlog::info("state saved to {}", options_.state_file);
     spdlog::info("metricsd stopped");
     return 0;
@@ -223,6 +235,12 @@ self_metrics_snapshot app::self_snapshot() const {
     s.scrapes = http.handler.scrapes;
     s.scrape_errors = http.handler.scrape_errors;
     s.scrape_seconds_total = http.handler.scrape_seconds_total;
+    if (snapshots_) {
+        s.state_file = true;
+        s.state_snapshot_failures = snapshots_->stats().failures;
+        s.state_snapshot_last_success_seconds = snapshots_->stats().last_success_seconds;
+        s.state_restore_skipped_series = state_restore_skipped_series_;
+    }
     return s;
 }
 

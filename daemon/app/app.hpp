@@ -37,6 +37,10 @@ struct app_options {
     bool log_level_overridden = false;
 };
 
+/// Exit code of run() when the final state snapshot could not be written (the daemon stopped,
+/// but counts since the last good snapshot are lost). 1 is start-up failure (main.cpp).
+inline constexpr int exit_final_snapshot_failed = 2;
+
 /// Construct (binds both sockets, throws on failure), then run() until SIGTERM/SIGINT.
 class app {
 public:
@@ -45,7 +49,8 @@ public:
     app(const app&) = delete;
     app& operator=(const app&) = delete;
 
-    /// Serve until a stop signal, then drain and return the process exit code (0).
+    /// Serve until a stop signal, then drain and return the process exit code: 0, or
+    /// exit_final_snapshot_failed.
     int run();
 
 private:
@@ -78,6 +83,7 @@ private:
     std::unique_ptr<ingest_listener> ingest_;
     std::unique_ptr<http_server> http_;
     std::unique_ptr<snapshotter> snapshots_; ///< null without a state file
+    std::size_t state_restore_skipped_series_ = 0; ///< over the limits at start
     std::unique_ptr<redis_backend> redis_;   ///< null on the memory backend
     service_notifier systemd_{ioc_};
     bool stopping_ = false;

@@ -126,6 +126,21 @@ void write_http(const self_metrics_writer& w, const self_metrics_snapshot& s) {
              s.scrape_seconds_total);
 }
 
+void write_state_snapshots(const self_metrics_writer& w, const self_metrics_snapshot& s) {
+    if (!s.state_file)
+        return;
+    w.single("metricsd_state_snapshot_failures_total",
+             "State snapshots that could not be written (periodic and final).",
+             metric_type::counter, s.state_snapshot_failures);
+    w.single("metricsd_state_snapshot_last_success_time_seconds",
+             "Unix time of the last state snapshot written, in seconds; 0 if none since start.",
+             metric_type::gauge, s.state_snapshot_last_success_seconds);
+    w.single("metricsd_state_restore_skipped_series_total",
+             "Series of the state file not restored at start because they did not fit the "
+             "limits.",
+             metric_type::counter, s.state_restore_skipped_series);
+}
+
 } // namespace
 
 void render_self_metrics(const self_metrics_snapshot& s, exposition_format f, std::string& out) {
@@ -134,6 +149,7 @@ void render_self_metrics(const self_metrics_snapshot& s, exposition_format f, st
     write_ingest(w, s);
     write_store(w, s);
     write_http(w, s);
+    write_state_snapshots(w, s);
 }
 
 } // namespace metricsd::daemon

@@ -53,6 +53,11 @@ struct self_metrics_snapshot {
     std::uint64_t scrapes = 0;
     std::uint64_t scrape_errors = 0; ///< scrapes whose rendering failed (answered 500)
     double scrape_seconds_total = 0; ///< completed scrapes only: the current one is unfinished
+
+    bool state_file = false; ///< memory backend with a state file: show the snapshot families
+    std::uint64_t state_snapshot_failures = 0;
+    double state_snapshot_last_success_seconds = 0; ///< Unix time; 0: none since start
+    std::uint64_t state_restore_skipped_series = 0; ///< left out at start: over the limits
 };
 
 /// Append the metricsd_* families (HELP, TYPE, samples) without a trailer: call it after the

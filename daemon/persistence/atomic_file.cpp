@@ -1,8 +1,12 @@
 #include "daemon/persistence/atomic_file.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <dirent.h>
 #include <ctime>
 #include <fcntl.h>
+#include <memory>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
@@ -41,6 +45,10 @@ void write_all(int fd, std::string_view bytes, const std::string& path) {
     }
 }
 
+std::string temporary_name(const std::string& path) {
+    return path + ".tmp-" + std::to_string(::getpid());
+}
+
 bool exists(const std::string& path) {
     struct stat st {};
     return ::lstat(path.c_str(), &st) == 0;
@@ -49,7 +57,7 @@ bool exists(const std::string& path) {
 } // namespace
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    const std::string tmp = temporary_name(path);
     {
         fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
         if (f.fd < 0)
@@ -74,6 +82,48 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
     fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (d.fd < 0 || ::fsync(d.fd) != 0)
         fail("cannot fsync directory", dir);
+}
+
+void check_directory_writable(const std::string& path) {
+    const std::string tmp = temporary_name(path);
+    fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
+    if (f.fd < 0)
+        fail("state directory not writable: cannot create", tmp);
+    if (::unlink(tmp.c_str()) != 0)
+        fail("state directory not writable: cannot remove", tmp);
+}
+
+std::vector<std::string> remove_stale_temporaries(const std::string& path) {
+    const std::string dir = directory_of(path);
+    const auto slash = path.rfind('/');
+    const std::string prefix =
+        (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp-";
+    std::vector<std::string> names;
+    {
+        // Closed however the loop ends (emplace_back may throw).
+        const std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+        if (!d)
+            fail("cannot list", dir);
+        while (const dirent* e = ::readdir(d.get())) {
+            const std::string_view name = e->d_name;
+            if (!name.starts_with(prefix) || name.size() == prefix.size())
+                continue;
+            const auto pid = name.substr(prefix.size());
+            // Digits only: `state.tmp-notes` is someone else's file, not ours to delete.
+            if (std::all_of(pid.begin(), pid.end(),
+                            [](unsigned char c) { return std::isdigit(c) != 0; }))
+                names.emplace_back(name);
+        }
+    }
+    std::sort(names.begin(), names.end());
+    std::vector<std::string> removed;
+    for (const auto& name : names) {
+        const std::string full = (slash == std::string::npos ? name : dir + "/" + name);
+        if (::unlink(full.c_str()) != 0 && errno != ENOENT)
+            fail("cannot remove stale temporary file", full);
+        removed.push_back(full);
+    }
+    return removed;
 }
 
 std::optional<std::string> read_file_if_exists(const std::string& path) {

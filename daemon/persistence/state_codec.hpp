@@ -45,15 +45,25 @@ struct restore_result {
     bool ok = false;
     std::string error; ///< empty when ok; else a complete sentence for the log
     state_metadata meta;
-    std::size_t families = 0;
-    std::size_t series = 0;
+    std::size_t families = 0; ///< restored
+    std::size_t series = 0;   ///< restored
+    /// Left out because they did not fit the store's limits (see restore_state).
+    std::size_t skipped_families = 0;
+    std::size_t skipped_series = 0; ///< those of skipped families included
+    std::string first_skipped;      ///< the first limit refusal, for the log; empty if none
     explicit operator bool() const noexcept { return ok; }
 };
 
 /// Restore an encoded state into `s`, which must be empty (restore happens at start-up, before
 /// any worker connects). Everything is validated first (header, checksum, JSON, names, bucket
-/// counts, values, the store's limits); on any error `s` is left untouched and the result says
-/// why. Never throws on bad input.
+/// counts, values); on any error `s` is left untouched and the result says why. Never throws
+/// on bad input.
+///
+/// Limits lower than when the file was written (max families, series, series per family,
+/// label value length) do not refuse the file: families and series are restored in file order
+/// (families by name, series by label values) until a limit refuses one; what is refused is
+/// skipped and counted in skipped_families / skipped_series, and the rest goes on, so an
+/// unrelated counter never loses its total because another family grew.
 restore_result restore_state(std::string_view bytes, store& s);
 
 } // namespace metricsd::daemon

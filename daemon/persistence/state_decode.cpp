@@ -177,14 +177,51 @@ std::string_view checked_body(std::string_view bytes) {
     return body;
 }
 
-/// Declare one family in `s` and set its series' cells; returns the failure, if any.
-std::string restore_family(store& s, const saved_family& f, worker_id restorer) {
+/// A refusal that only says the store's limits are lower than when the file was written (the
+/// file's CRC already vouches for the bytes): skip what does not fit and restore the rest.
+bool over_a_limit(protocol::error_code code) {
+    using protocol::error_code;
+    return code == error_code::family_series_limit || code == error_code::total_series_limit ||
+           code == error_code::invalid_label_value; // a value over max_label_value_length
+}
+
+/// What did not fit the limits, over one restore.
+struct skipped {
+    std::size_t families = 0; ///< skipped whole, with their series
+    std::size_t series = 0;   ///< all skipped series, those of skipped families included
+    std::string first;        ///< the first refusal, for the log
+    void add(std::size_t n_families, std::size_t n_series, const std::string& why) {
+        if (first.empty())
+            first = why;
+        families += n_families;
+        series += n_series;
+    }
+};
+
+/// Declare one family in `s` and set its series' cells, in file order, skipping what does not
+/// fit the limits; returns any other failure.
+std::string restore_family(store& s, const saved_family& f, worker_id restorer, skipped& skip) {
+    // With the total series limit reached, declare no family that would stay empty.
+    if (!f.series.empty() && s.series_count() >= s.limits().max_series_total) {
+        skip.add(1, f.series.size(),
+                 "family \"" + f.name + "\": series limit reached (" +
+                     std::to_string(s.limits().max_series_total) + ")");
+        return "";
+    }
     auto declared = s.declare_family(protocol::family_decl_view(f).decl());
+    if (!declared && over_a_limit(declared.error().code)) {
+        skip.add(1, f.series.size(), "family \"" + f.name + "\": " + declared.error().message);
+        return "";
+    }
     if (!declared)
         return "family \"" + f.name + "\": " + declared.error().message;
     for (const auto& saved : f.series) {
         const std::vector<std::string_view> values(saved.values.begin(), saved.values.end());
         auto b = s.declare_series(declared.value(), values, restorer);
+        if (!b && over_a_limit(b.error().code)) {
+            skip.add(0, 1, "family \"" + f.name + "\": " + b.error().message);
+            continue;
+        }
         if (!b)
             return "family \"" + f.name + "\": " + b.error().message;
         // The binding's target is the series itself: exact values, no replayed ops.
@@ -198,12 +235,12 @@ std::string restore_family(store& s, const saved_family& f, worker_id restorer) 
     return "";
 }
 
-/// Restore every family into `s`; returns the first failure.
-std::string apply_to(store& s, const std::vector<saved_family>& families) {
+/// Restore every family into `s` (skipping what does not fit); returns the first other failure.
+std::string apply_to(store& s, const std::vector<saved_family>& families, skipped& skip) {
     const worker_id restorer = s.add_worker(0);
     std::string error;
     for (const auto& f : families)
-        if (error = restore_family(s, f, restorer); !error.empty())
+        if (error = restore_family(s, f, restorer, skip); !error.empty())
             break;
     // Counters, histograms and summaries keep their cells when a worker retires.
     s.retire_worker(restorer);
@@ -240,11 +277,17 @@ restore_result restore_state(std::string_view bytes, store& s) {
         // A dry run on a scratch store with the same limits catches names, conflicts and limits;
         // only then is the real store touched, with the same operations in the same order.
         store scratch(s.limits());
-        if (auto error = apply_to(scratch, families); !error.empty())
+        skipped dry_run;
+        if (auto error = apply_to(scratch, families, dry_run); !error.empty())
             throw bad_state{error};
-        if (auto error = apply_to(s, families); !error.empty())
+        skipped skip;
+        if (auto error = apply_to(s, families, skip); !error.empty())
             throw bad_state{error}; // unreachable: same ops on an empty store with same limits
-        r.families = families.size();
+        r.families = families.size() - skip.families;
+        r.series -= skip.series;
+        r.skipped_families = skip.families;
+        r.skipped_series = skip.series;
+        r.first_skipped = std::move(skip.first);
         r.ok = true;
     } catch (const bad_state& e) {
         r.error = e.message;

@@ -5,6 +5,8 @@
 #include "daemon/net/net.hpp"
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace metricsd::daemon {
@@ -12,10 +14,31 @@ namespace metricsd::daemon {
 class store;
 
 /// Load `path` into the empty store `s` if the file exists. A file that cannot be restored
-/// (corrupt, truncated, foreign, over the limits) is set aside as `<path>.corrupt-<time>` with
-/// a warning, and the daemon starts empty. Read or rename errors throw (start-up failure):
-/// carrying on would overwrite a file nobody could inspect.
-void restore_state_file(const std::string& path, store& s);
+/// (corrupt, truncated, foreign) is set aside as `<path>.corrupt-<time>` with a warning, and the
+/// daemon starts empty. Over lower limits, what fits is restored and the rest logged (see
+/// restore_state). Read or rename errors throw (start-up failure): carrying on would overwrite
+/// a file nobody could inspect. Returns the number of series skipped over the limits.
+std::size_t restore_state_file(const std::string& path, store& s);
+
+/// Before restore_state_file(), with the ingest socket bound (so no other daemon writes this
+/// path): remove the temporaries a killed daemon left beside `path`, logging each, and throw
+/// std::system_error (a start-up failure) unless the directory lets us create files: a daemon
+/// that could never save its state must not start and lose every count at its first stop.
+void prepare_state_directory(const std::string& path);
+
+/// Consecutive failed snapshots after which /readyz answers 503, until one succeeds.
+inline constexpr std::uint64_t snapshot_failures_before_unready = 3;
+/// Failed snapshots are logged at the first, then at most once per this period with the count
+/// not logged since the last line, instead of at every interval.
+inline constexpr std::chrono::seconds snapshot_failure_log_period{60};
+
+/// What the snapshots did since start, for the self-metrics and readiness.
+struct snapshot_stats {
+    std::uint64_t failures = 0;             ///< every failed snapshot, the final one included
+    std::uint64_t consecutive_failures = 0; ///< since the last success
+    double last_success_seconds = 0;        ///< Unix time of the last success; 0: none yet
+    std::string last_error;                 ///< of the last failure; empty after a success
+};
 
 /// Writes snapshots of a store to its state file: periodically on the io_context, and once
 /// more when asked (at shutdown, after the ingest connections drained).
@@ -28,9 +51,16 @@ public:
     void start();
     /// Cancel the timer so ioc.run() can return. Idempotent.
     void stop();
-    /// Write a snapshot now. Failures are logged, never thrown: the daemon keeps serving and
-    /// the previous snapshot stays intact (the file is replaced atomically).
-    bool write_now() const;
+    /// Write a snapshot now. Failures are counted and logged (rate-limited), never thrown: the
+    /// daemon keeps serving and the previous snapshot stays intact (the file is replaced
+    /// atomically).
+    bool write_now();
+
+    const snapshot_stats& stats() const noexcept { return stats_; }
+    /// False after snapshot_failures_before_unready failures in a row, until a success.
+    bool healthy() const noexcept {
+        return stats_.consecutive_failures < snapshot_failures_before_unready;
+    }
 
 private:
     net::awaitable<void> run();
@@ -40,6 +70,10 @@ private:
     std::chrono::seconds interval_;
     net::steady_timer timer_;
     bool stopped_ = false;
+    snapshot_stats stats_;
+    bool failure_logged_ = false; ///< last_failure_log_ is set
+    std::chrono::steady_clock::time_point last_failure_log_{};
+    std::uint64_t failures_not_logged_ = 0; ///< since last_failure_log_
 };
 
 } // namespace metricsd::daemon

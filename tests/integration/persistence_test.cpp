@@ -1,13 +1,20 @@
 // The memory backend's state file in the real daemon: counters and histograms survive a
-// restart exactly; periodic snapshots; a corrupt file is set aside and the daemon starts empty.
+// restart exactly; periodic snapshots; a corrupt file is set aside and the daemon starts empty;
+// failed snapshots are counted, make /readyz 503 and the exit code non-zero; stale temporaries
+// are removed and an unwritable directory refused at start.
 #include "daemon_fixture.hpp"
 #include "raw_client.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <dirent.h>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <sstream>
 #include <sys/stat.h>
 #include <thread>
 
@@ -100,6 +107,139 @@ TEST(persistence, corrupt_state_file_is_set_aside_and_the_daemon_starts_empty) {
     // The new state replaces the corrupt one; the next start restores it.
     daemon_process again(dir, {"--state-file", state});
     EXPECT_EQ(sample_value(again.scrape(), "jobs_total{queue=\"mail\"}"), 3);
+}
+
+// Restarting with a lower --max-series: the file is not set aside; families restore by name
+// until the limit, the rest is logged and counted, and unrelated counters keep their totals.
+TEST(persistence, lower_limits_restore_what_fits_and_report_the_rest) {
+    temp_dir dir;
+    const auto state = dir.file("state");
+    {
+        daemon_process d(dir, {"--state-file", state});
+        send_some(d.socket_path(), 5); // jobs_total and latency_seconds, one series each
+        EXPECT_EQ(d.stop(), 0);
+    }
+    daemon_process d(dir, {"--state-file", state, "--max-series", "1"});
+    const auto log = d.process().log();
+    EXPECT_NE(log.find("restored 1 families, 1 series from " + state), std::string::npos) << log;
+    EXPECT_NE(log.find("1 families and 1 series did not fit the limits and were dropped"),
+              std::string::npos)
+        << log;
+    for (const auto& name : names_in(dir.path()))
+        EXPECT_FALSE(name.starts_with("state.corrupt-")) << name;
+    const auto text = d.scrape();
+    EXPECT_EQ(sample_value(text, "jobs_total{queue=\"mail\"}"), 5) << text;
+    EXPECT_TRUE(std::isnan(sample_value(text, "latency_seconds_count"))) << text;
+    EXPECT_EQ(sample_value(text, "metricsd_state_restore_skipped_series_total"), 1) << text;
+    EXPECT_EQ(d.stop(), 0);
+}
+
+/// Poll `done` every 100 ms for up to `seconds`; true once it holds.
+bool eventually(const std::function<bool()>& done, int seconds) {
+    for (int i = 0; i < seconds * 10; ++i) {
+        if (done())
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return done();
+}
+
+std::size_t lines_with(const std::string& log, const std::string& needle) {
+    std::size_t n = 0;
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);)
+        n += line.find(needle) != std::string::npos ? 1 : 0;
+    return n;
+}
+
+/// The state file's directory becomes a regular file: every snapshot fails with ENOTDIR. A
+/// chmod 0500 would not do: the tests run as root, and root writes there anyway.
+void break_directory(const std::string& sub) {
+    std::filesystem::remove_all(sub);
+    std::ofstream(sub) << "in the way";
+}
+
+void repair_directory(const std::string& sub) {
+    std::filesystem::remove(sub);
+    std::filesystem::create_directory(sub);
+}
+
+TEST(persistence, failed_snapshots_are_counted_make_it_unready_and_fail_the_exit_code) {
+    temp_dir dir;
+    const auto sub = dir.file("sub");
+    std::filesystem::create_directory(sub);
+    const auto state = sub + "/state";
+    daemon_process d(dir, {"--state-file", state, "--snapshot-interval", "1"});
+    send_some(d.socket_path(), 1);
+    const auto value = [&](const std::string& name) { return sample_value(d.scrape(), name); };
+    const auto readyz = [&] { return http_get(d.port(), "/readyz").status; };
+    EXPECT_EQ(value("metricsd_state_snapshot_failures_total"), 0);
+    ASSERT_TRUE(eventually(
+        [&] { return value("metricsd_state_snapshot_last_success_time_seconds") > 0; }, 10))
+        << "no snapshot within 10 s";
+    const double first_success = value("metricsd_state_snapshot_last_success_time_seconds");
+    EXPECT_EQ(readyz(), 200);
+
+    break_directory(sub);
+    ASSERT_TRUE(eventually([&] { return readyz() == 503; }, 15)) << d.process().log();
+    EXPECT_EQ(http_get(d.port(), "/readyz").body, "not ready\n");
+    EXPECT_GE(value("metricsd_state_snapshot_failures_total"), 3);
+    EXPECT_EQ(value("metricsd_state_snapshot_last_success_time_seconds"), first_success);
+    // Scrapes still work: only the durability of the counts is at risk.
+    EXPECT_EQ(value("jobs_total{queue=\"mail\"}"), 1);
+    const std::string failed = "state snapshot to " + state + " failed";
+    auto log = d.process().log();
+    EXPECT_EQ(lines_with(log, failed), 1u) << log; // not one per interval
+    EXPECT_EQ(lines_with(log, "/readyz answers 503 until one succeeds"), 1u) << log;
+
+    repair_directory(sub);
+    ASSERT_TRUE(eventually([&] { return readyz() == 200; }, 15)) << d.process().log();
+    EXPECT_GT(value("metricsd_state_snapshot_last_success_time_seconds"), first_success);
+    const double failures = value("metricsd_state_snapshot_failures_total");
+    EXPECT_GE(failures, 3);
+    EXPECT_NE(d.process().log().find("written again after"), std::string::npos);
+
+    // Broken at shutdown: the final snapshot fails, and the exit code says so.
+    break_directory(sub);
+    EXPECT_EQ(d.stop(), 2);
+    log = d.process().log();
+    EXPECT_NE(log.find("final state snapshot to " + state + " failed"), std::string::npos) << log;
+    EXPECT_EQ(log.find("state saved to"), std::string::npos) << log;
+}
+
+TEST(persistence, stale_temporary_files_are_removed_at_start) {
+    temp_dir dir;
+    const auto state = dir.file("state");
+    // What a daemon killed in the middle of a snapshot leaves, plus files that are not ours.
+    for (const char* name : {"state.tmp-12345", "state.tmp-1", "state.tmp-notes", "other.tmp-1"})
+        std::ofstream(dir.file(name)) << "partial";
+    daemon_process d(dir, {"--state-file", state});
+    const auto names = names_in(dir.path());
+    const auto has = [&](const std::string& n) {
+        return std::find(names.begin(), names.end(), n) != names.end();
+    };
+    EXPECT_FALSE(has("state.tmp-12345"));
+    EXPECT_FALSE(has("state.tmp-1"));
+    EXPECT_TRUE(has("state.tmp-notes"));
+    EXPECT_TRUE(has("other.tmp-1"));
+    const auto log = d.process().log();
+    EXPECT_EQ(lines_with(log, "removed stale temporary state file " + state + ".tmp-"), 2u)
+        << log;
+    EXPECT_EQ(d.stop(), 0);
+    EXPECT_TRUE(exists(state));
+}
+
+TEST(persistence, unwritable_state_directory_fails_at_start) {
+    temp_dir dir;
+    std::ofstream(dir.file("sub")) << "a file, not a directory";
+    const auto state = dir.file("sub") + "/state";
+    child_process d({daemon_binary(), "--socket", dir.file("s.sock"), "--listen", "127.0.0.1:0",
+                     "--state-file", state},
+                    dir.file("unwritable.log"));
+    EXPECT_EQ(d.wait(), 1);
+    EXPECT_NE(d.log().find("state directory not writable: cannot create " + state + ".tmp-"),
+              std::string::npos)
+        << d.log();
 }
 
 } // namespace

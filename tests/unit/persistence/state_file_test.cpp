@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -239,15 +240,84 @@ TEST(state_file, well_formed_but_invalid_content_is_refused) {
               "family \"c\": 'c' has 1 label(s); got 0 value(s)");
 }
 
-TEST(state_file, a_file_beyond_the_current_limits_is_refused_whole) {
+/// Label values of each family's series in `s`, by family name, in store order.
+std::map<std::string, std::vector<std::vector<std::string>>> series_keys(const store& s) {
+    std::map<std::string, std::vector<std::vector<std::string>>> out;
+    for (const auto& [name, f] : s.families()) {
+        auto& keys = out[name];
+        for (const auto& [values, cell] : f->all_series())
+            keys.push_back(values);
+    }
+    return out;
+}
+
+// Lower limits than when the file was written: what fits is restored, in file order (families
+// by name, series by label values), and the rest is skipped and reported, never the whole file.
+TEST(state_file, a_file_beyond_the_current_limits_restores_what_fits) {
     const std::string bytes = awkward_state();
-    store_limits tight;
-    tight.max_series_per_family = 2; // jobs_total has 3 series
-    store s(tight);
-    const auto r = restore_state(bytes, s);
-    EXPECT_FALSE(r);
-    EXPECT_NE(r.error.find("per-family limit"), std::string::npos) << r.error;
-    expect_untouched(s);
+    store full;
+    ASSERT_TRUE(restore_state(bytes, full));
+    auto keys = series_keys(full);
+    ASSERT_EQ(keys.size(), 3u); // jobs_total (3 series), lat_seconds (3), size_bytes (1)
+    ASSERT_EQ(keys["jobs_total"].size(), 3u);
+    ASSERT_EQ(keys["lat_seconds"].size(), 3u);
+    ASSERT_EQ(keys["size_bytes"].size(), 1u);
+
+    store_limits per_family;
+    per_family.max_series_per_family = 2;
+    store a(per_family);
+    auto r = restore_state(bytes, a);
+    ASSERT_TRUE(r) << r.error;
+    EXPECT_EQ(r.families, 3u);
+    EXPECT_EQ(r.series, 5u);
+    EXPECT_EQ(r.skipped_families, 0u);
+    EXPECT_EQ(r.skipped_series, 2u);
+    EXPECT_NE(r.first_skipped.find("family \"jobs_total\""), std::string::npos)
+        << r.first_skipped;
+    auto got = series_keys(a);
+    EXPECT_EQ(got["jobs_total"], (std::vector(keys["jobs_total"].begin(),
+                                              keys["jobs_total"].begin() + 2)));
+    EXPECT_EQ(got["lat_seconds"], (std::vector(keys["lat_seconds"].begin(),
+                                               keys["lat_seconds"].begin() + 2)));
+    EXPECT_EQ(got["size_bytes"], keys["size_bytes"]);
+    EXPECT_EQ(a.series_count(), 5u);
+
+    store_limits total;
+    total.max_series_total = 4;
+    store b(total);
+    r = restore_state(bytes, b);
+    ASSERT_TRUE(r) << r.error;
+    EXPECT_EQ(r.families, 2u);
+    EXPECT_EQ(r.series, 4u);
+    EXPECT_EQ(r.skipped_families, 1u); // size_bytes: the limit is reached, no empty family
+    EXPECT_EQ(r.skipped_series, 3u);
+    got = series_keys(b);
+    EXPECT_EQ(got.size(), 2u);
+    EXPECT_EQ(got["jobs_total"], keys["jobs_total"]);
+    EXPECT_EQ(got["lat_seconds"], (std::vector<std::vector<std::string>>{keys["lat_seconds"].front()}));
+    // What is restored is exact: the "/" histogram keeps its seven observations.
+    const auto& restored_hist = b.families().at("lat_seconds")->all_series().begin()->second;
+    EXPECT_EQ(restored_hist.histogram.count, 7);
+
+    store_limits families;
+    families.max_families = 1;
+    store c(families);
+    r = restore_state(bytes, c);
+    ASSERT_TRUE(r) << r.error;
+    EXPECT_EQ(r.families, 1u);
+    EXPECT_EQ(r.series, 3u);
+    EXPECT_EQ(r.skipped_families, 2u);
+    EXPECT_EQ(r.skipped_series, 4u);
+    EXPECT_EQ(series_keys(c).begin()->first, "jobs_total");
+
+    store_limits short_values;
+    short_values.max_label_value_length = 3; // "a\"b\\c\n" (6 bytes) and "ünïcode" do not fit
+    store d(short_values);
+    r = restore_state(bytes, d);
+    ASSERT_TRUE(r) << r.error;
+    EXPECT_EQ(r.series, 5u);
+    EXPECT_EQ(r.skipped_series, 2u);
+    EXPECT_EQ(series_keys(d)["jobs_total"], (std::vector<std::vector<std::string>>{{""}}));
 }
 
 TEST(state_file, restore_needs_an_empty_store) {
