@@ -221,13 +221,14 @@ net::awaitable<void> ingest_listener::refuse(uds::socket& sock, protocol::error_
     ++totals_.closed.errors[static_cast<std::size_t>(code) & 127];
     std::string frame;
     try {
-        protocol::encode(frame, protocol::error{code, protocol::no_handle, protocol::no_frame,
-                                                message});
+        protocol::encode(frame,
+                         protocol::error{code, protocol::no_handle, protocol::no_frame, message});
     } catch (const std::bad_alloc&) {
         co_return; // nothing to say it with: EOF is all the client gets
     }
     boost::system::error_code ec;
-    co_await net::async_write(sock, net::buffer(frame), net::redirect_error(net::use_awaitable, ec));
+    co_await net::async_write(sock, net::buffer(frame),
+                              net::redirect_error(net::use_awaitable, ec));
     sock.close(ec);
 }
 

@@ -66,8 +66,7 @@ private:
     net::awaitable<void> accept_loop();
     net::awaitable<void> run_session(uds::socket sock);
     net::awaitable<void> serve(uds::socket& sock, std::int64_t pid);
-    net::awaitable<void> refuse(uds::socket& sock, protocol::error_code code,
-                                std::string message);
+    net::awaitable<void> refuse(uds::socket& sock, protocol::error_code code, std::string message);
     void drain(session& s);
 
     net::io_context& ioc_;

@@ -68,7 +68,8 @@ public:
     tcp_connection& operator=(const tcp_connection&) = delete;
 
     void send(const std::string& bytes) {
-        if (::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size()))
+        if (::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(bytes.size()))
             throw std::runtime_error("send failed");
     }
 
@@ -78,9 +79,9 @@ public:
             const auto head_end = buffered_.find("\r\n\r\n");
             if (head_end != std::string::npos) {
                 const auto at = buffered_.find("Content-Length: ");
-                const std::size_t length =
-                    at != std::string::npos && at < head_end ? std::stoul(buffered_.substr(at + 16))
-                                                             : 0;
+                const std::size_t length = at != std::string::npos && at < head_end
+                                               ? std::stoul(buffered_.substr(at + 16))
+                                               : 0;
                 if (buffered_.size() >= head_end + 4 + length) {
                     std::string response = buffered_.substr(0, head_end + 4 + length);
                     buffered_.erase(0, response.size());
