@@ -73,6 +73,9 @@ void write_ingest(const self_metrics_writer& w, const self_metrics_snapshot& s) 
     w.single("metricsd_ingest_connections_rejected_total",
              "Ingest connections refused over the connection limit.", counter,
              s.ingest_connections_rejected);
+    w.single("metricsd_ingest_accept_errors_total",
+             "Failed accepts on the ingest socket (e.g. EMFILE, ENFILE), retried after a pause.",
+             counter, s.ingest_accept_errors);
 }
 
 void write_store(const self_metrics_writer& w, const self_metrics_snapshot& s) {

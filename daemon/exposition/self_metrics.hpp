@@ -38,6 +38,7 @@ struct self_metrics_snapshot {
     std::uint64_t ingest_connections_open = 0;
     std::uint64_t ingest_connections_total = 0;
     std::uint64_t ingest_connections_rejected = 0;
+    std::uint64_t ingest_accept_errors = 0;
 
     std::uint64_t series = 0;
     std::uint64_t families = 0;

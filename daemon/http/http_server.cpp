@@ -2,6 +2,8 @@
 
 #include "daemon/config/host_port.hpp"
 
+#include "daemon/net/log_limiter.hpp"
+#include "daemon/net/retry_backoff.hpp"
 #include "daemon/net/spawn.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -16,12 +18,23 @@
 
 namespace metricsd::daemon {
 
+namespace {
+using namespace std::chrono_literals;
+/// Pauses after failed accepts: out of descriptors, retrying at once only spins.
+constexpr auto accept_retry_first = 10ms;
+constexpr auto accept_retry_max = 1s;
+/// How often a repeating HTTP accept warning may be logged.
+constexpr auto log_interval = 10s;
+} // namespace
+
 struct detail::http_server_state {
     http_server_state(net::io_context& ioc, http_handler h, http_limits l)
         : acceptor(ioc), retry_timer(ioc), handler(std::move(h)), limits(l) {}
 
     tcp::acceptor acceptor;
     net::steady_timer retry_timer; ///< pause after a failed accept (EMFILE would spin)
+    retry_backoff backoff{accept_retry_first, accept_retry_max}; ///< reset by a success
+    log_limiter accept_log{log_interval};
     http_handler handler;
     http_limits limits;
     session_registry<beast::tcp_stream> sessions;
@@ -84,8 +97,13 @@ net::awaitable<void> back_off(state& st, const beast::error_code& ec) {
     if (ec == net::error::connection_aborted) {
         co_return; // the client gave up while queued: nothing wrong on our side
     }
-    spdlog::warn("http: accept failed: {}; retrying in 100 ms", ec.message());
-    st.retry_timer.expires_after(std::chrono::milliseconds(100));
+    const auto pause = st.backoff.next();
+    if (const auto suppressed = st.accept_log.admit()) {
+        spdlog::warn("http: accept failed: {}; retrying in {} ms ({} more failures since the "
+                     "last report)",
+                     ec.message(), pause.count(), *suppressed);
+    }
+    st.retry_timer.expires_after(pause);
     beast::error_code ignored; // operation_aborted from close(): the loop sees st.closed
     co_await st.retry_timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
 }
@@ -102,6 +120,7 @@ net::awaitable<void> accept_loop(state_ptr st) {
             co_await back_off(*st, ec);
             continue;
         }
+        st->backoff.reset();
         admit(st, std::move(socket));
     }
 }

@@ -23,7 +23,7 @@ struct http_stats {
     std::uint64_t connections_accepted = 0; ///< every accepted socket, rejected ones included
     std::uint64_t connections_rejected = 0; ///< over max_connections: closed at once, unserved
     std::uint64_t connections_open = 0;     ///< sessions alive now
-    std::uint64_t accept_errors = 0;        ///< failed accepts (EMFILE, ...): retried after 100 ms
+    std::uint64_t accept_errors = 0;        ///< failed accepts (EMFILE, ...): retried, 10 ms..1 s
 };
 
 /// Parses a listen address "HOST:PORT". HOST is an IPv4 literal, a bracketed IPv6 literal

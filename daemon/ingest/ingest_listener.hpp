@@ -2,9 +2,12 @@
 #pragma once
 
 #include "daemon/ingest/ingest_handler.hpp"
+#include "daemon/net/log_limiter.hpp"
 #include "daemon/net/net.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <unordered_set>
 
@@ -22,13 +25,19 @@ struct ingest_options {
     /// the socket belongs to systemd and outlives daemon restarts.
     int activated_fd = -1;
     ingest_limits limits;
+    /// Test seam: called before each handler.process(). Whatever it throws is handled as an
+    /// exception from the handler (the client is refused with ERROR internal). Empty in the
+    /// daemon.
+    std::function<void()> before_process;
 };
 
 /// Totals over every connection, open and closed.
 struct ingest_totals {
     ingest_stats closed; ///< sums of connections that have ended
     std::uint64_t connections_total = 0;
-    std::uint64_t connections_rejected = 0;
+    std::uint64_t connections_rejected = 0; ///< over max_connections (ERROR too_many_connections)
+    std::uint64_t accept_errors = 0;        ///< failed accepts (EMFILE, ENFILE, ...), retried
+    std::uint64_t sessions_failed = 0;      ///< sessions ended by an exception (ERROR internal)
 };
 
 /// Owns the listening socket and the sessions. io_context thread only; not thread-safe.
@@ -53,18 +62,29 @@ public:
 
 private:
     struct session;
+    class registration;
     net::awaitable<void> accept_loop();
     net::awaitable<void> run_session(uds::socket sock);
+    net::awaitable<void> serve(uds::socket& sock, std::int64_t pid);
+    net::awaitable<void> refuse(uds::socket& sock, protocol::error_code code, std::string message);
     void drain(session& s);
 
     net::io_context& ioc_;
     store& store_;
     ingest_options options_;
     uds::acceptor acceptor_;
+    net::steady_timer retry_timer_; ///< the pause after a failed accept; close() cancels it
+    log_limiter accept_log_;        ///< failed accepts: one line per interval
+    log_limiter reject_log_;        ///< connections over max_connections
+    log_limiter failure_log_;       ///< sessions ended by an exception
     bool closing_ = false;
     bool socket_file_owned_ = false;
     std::unordered_set<session*> sessions_;
     ingest_totals totals_;
+    /// Expires with the listener. A session frame can outlive it (the io_context is stopped at
+    /// the shutdown deadline and destroys suspended frames later); its registration then
+    /// leaves the listener alone.
+    std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
 };
 
 } // namespace metricsd::daemon

@@ -88,6 +88,9 @@ metricsd_ingest_connections_total 5
 # HELP metricsd_ingest_connections_rejected_total Ingest connections refused over the connection limit.
 # TYPE metricsd_ingest_connections_rejected_total counter
 metricsd_ingest_connections_rejected_total 0
+# HELP metricsd_ingest_accept_errors_total Failed accepts on the ingest socket (e.g. EMFILE, ENFILE), retried after a pause.
+# TYPE metricsd_ingest_accept_errors_total counter
+metricsd_ingest_accept_errors_total 0
 # HELP metricsd_series Series in the store.
 # TYPE metricsd_series gauge
 metricsd_series 7
@@ -166,6 +169,9 @@ metricsd_ingest_connections_total 5
 # HELP metricsd_ingest_connections_rejected Ingest connections refused over the connection limit.
 # TYPE metricsd_ingest_connections_rejected counter
 metricsd_ingest_connections_rejected_total 0
+# HELP metricsd_ingest_accept_errors Failed accepts on the ingest socket (e.g. EMFILE, ENFILE), retried after a pause.
+# TYPE metricsd_ingest_accept_errors counter
+metricsd_ingest_accept_errors_total 0
 # HELP metricsd_series Series in the store.
 # TYPE metricsd_series gauge
 metricsd_series 7
@@ -216,7 +222,7 @@ TEST(self_metrics, openmetrics_family_names_are_unique) {
         const std::string name = out.substr(pos, out.find(' ', pos) - pos);
         EXPECT_TRUE(names.insert(name).second) << "duplicate family " << name;
     }
-    EXPECT_EQ(names.size(), 23u);
+    EXPECT_EQ(names.size(), 24u); // 23 + metricsd_ingest_accept_errors
 }
 
 TEST(self_metrics, escapes_label_values_and_writes_no_trailer) {
