@@ -47,7 +47,7 @@ app::app(app_options options)
     if (options_.backend == backend_kind::redis)
         redis_ = std::make_unique<redis_backend>(ioc_, store_, options_.redis);
     http_handler handler{[this](exposition_format f) { return scrape(f); },
-                         [this] { return !stopping_ && (!redis_ || redis_->connected()); }};
+                         [this] { return !stopping_ && (!redis_ || redis_->readable()); }};
     http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler));
     // After both binds succeeded, so a second daemon refused at bind never touches the state
     // file of the one already running; before run(), so no worker writes into the store first.
