@@ -48,7 +48,7 @@ app::app(app_options options)
         redis_ = std::make_unique<redis_backend>(ioc_, store_, options_.redis);
     http_handler handler{[this](exposition_format f) { return scrape(f); },
                          [this] {
-                             return !stopping_ && (!redis_ || redis_->connected()) &&
+                             return !stopping_ && (!redis_ || redis_->readable()) &&
                                     (!snapshots_ || snapshots_->healthy());
                          }};
     http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler));

@@ -4,6 +4,7 @@
 #include "daemon/store/number_format.hpp"
 
 #include <cassert>
+#include <charconv>
 
 namespace metricsd::daemon {
 
@@ -62,6 +63,14 @@ family_writer::family_writer(const family_desc& fam, exposition_format f, std::s
       le_labels_(fam.le_labels) {
     if (f == exposition_format::openmetrics && fam.type == metric_type::counter)
         value_suffix_ = "_total";
+    openmetrics_ = f == exposition_format::openmetrics;
+    if (openmetrics_ && fam.type == metric_type::histogram)
+        for (std::size_t i = 0; i < le_labels_.size() && !negative_bounds_; ++i) {
+            const std::string_view le = le_labels_[i];
+            double bound = 0;
+            const auto end = le.data() + le.size();
+            negative_bounds_ = std::from_chars(le.data(), end, bound).ptr == end && bound < 0;
+        }
     if (!fam.help.empty()) {
         out_ += "# HELP ";
         out_ += name_;
@@ -101,6 +110,20 @@ void family_writer::sample(std::string_view suffix, text_list values, double v,
     out_ += '\n';
 }
 
+// OpenMetrics 1.0 makes a histogram's or summary's Sum a counter: it MUST NOT be NaN or negative,
+// and a histogram with negative bucket thresholds MUST NOT have one at all; strict parsers
+// refuse the whole exposition otherwise. Sum is optional, so it is left out then: for the whole
+// family when a bound is negative (its sum could go negative at any time), for one series when
+// its sum is NaN (+Inf and -Inf observed) or negative. +Inf is a valid counter value and stays.
+// The Prometheus 0.0.4 text format has no such rule (its parser takes any float for _sum, and
+// PromQL's rate() of a NaN or negative sum is simply NaN or odd), so it keeps every _sum, as
+// it always has: scrapers and dashboards reading the text format see no change.
+void family_writer::sum(text_list values, double v) {
+    if (openmetrics_ && (negative_bounds_ || !(v >= 0)))
+        return;
+    sample("_sum", values, v);
+}
+
 void family_writer::value(text_list values, double v) {
     sample(value_suffix_, values, v);
 }
@@ -117,7 +140,7 @@ void family_writer::histogram(text_list values, std::span<const double> bucket_c
         cumulative += bucket_counts[i];
         sample("_bucket", values, cumulative, "le", le_labels_[i]);
     }
-    sample("_sum", values, sum);
+    this->sum(values, sum);
     sample("_count", values, count);
 }
 
@@ -126,12 +149,12 @@ void family_writer::cumulative_histogram(text_list values, std::span<const doubl
     assert(cumulative.size() == le_labels_.size());
     for (std::size_t i = 0; i < cumulative.size(); ++i)
         sample("_bucket", values, cumulative[i], "le", le_labels_[i]);
-    sample("_sum", values, sum);
+    this->sum(values, sum);
     sample("_count", values, count);
 }
 
 void family_writer::summary(text_list values, double sum, double count) {
-    sample("_sum", values, sum);
+    this->sum(values, sum);
     sample("_count", values, count);
 }
 

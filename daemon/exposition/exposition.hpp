@@ -92,12 +92,18 @@ public:
     void summary(text_list values, double sum, double count);
 
 private:
+    /// The `_sum` sample, unless OpenMetrics forbids it for this family or value.
+    void sum(text_list values, double v);
     void sample(std::string_view suffix, text_list values, double v,
                 std::string_view extra_name = {}, std::string_view extra_value = {});
 
     std::string& out_;
     std::string_view name_;         ///< the family's name in this format
     std::string_view value_suffix_; ///< "_total" for OpenMetrics counters
+    /// OpenMetrics: `_sum` is a counter there, so a NaN or negative one is left out (see
+    /// family_writer::sum), and a histogram with a negative bucket bound never has one.
+    bool openmetrics_ = false;
+    bool negative_bounds_ = false;
     text_list label_names_;
     text_list le_labels_;
 };

@@ -136,6 +136,8 @@ void put_family(std::string& out, const family& f) {
     for (const auto& [values, cell] : f.all_series()) {
         if (!is_visible(cell))
             continue; // expired while a worker held it: gone for Prometheus, gone here too
+        if (spec.type == metric_type::counter && !std::isfinite(cell.value)) [[unlikely]]
+            continue; // store::apply refuses overflow; never persist a counter that can't move
         out += first ? "\n" : ",\n"; // one series per line: readable with head/grep
         first = false;
         put_series(out, spec.type, values, cell);

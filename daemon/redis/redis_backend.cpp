@@ -76,6 +76,8 @@ net::awaitable<void> redis_backend::run() {
             continue;
         }
         ++stats_.connects;
+        reads_ok_ = false; // not ready until a snapshot read works on this connection
+        reread_ = clock::now();
         spdlog::info("redis: connected to {}", describe(options_.endpoint));
         meta_written_.clear();     // Redis may have lost them (restart without persistence)
         due_.lease = clock::now(); // and our live key may have expired meanwhile: rewrite it
@@ -161,6 +163,13 @@ net::awaitable<bool> redis_backend::serve() {
                 co_return false;
             continue;
         }
+        if (!reads_ok_ && clock::now() >= reread_) {
+            // Readiness must say what a scrape would: find out without waiting for one.
+            reread_ = clock::now() + reread_period;
+            if (!co_await read_snapshot())
+                co_return false;
+            continue;
+        }
         if (flush_due()) {
             if (!co_await flush())
                 co_return false;
@@ -182,6 +191,8 @@ net::awaitable<bool> redis_backend::serve() {
         until = std::min(until, due_.refresh);
         if (has_live_series()) // else due_.lease stays in the past: not a reason to wake
             until = std::min(until, due_.lease);
+        if (!reads_ok_)
+            until = std::min(until, reread_);
         wake_.expires_at(until);
         boost::system::error_code ec;
         co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));

@@ -65,6 +65,12 @@ public:
     net::awaitable<bool> drain(std::chrono::steady_clock::time_point deadline);
 
     bool connected() const noexcept { return connection_.connected(); }
+    /// For /readyz: true when a scrape would get a view now, i.e. Redis is connected and the
+    /// last snapshot read worked. Write errors do not count: they do not stop reads. After a
+    /// (re)connect, and every `reread_period` while reads fail, serve() reads a snapshot on
+    /// its own, so readiness follows Redis without waiting for a scrape.
+    bool readable() const noexcept { return connection_.connected() && reads_ok_; }
+    static constexpr std::chrono::seconds reread_period{1};
     redis_stats stats() const;
     const redis_backend_options& options() const noexcept { return options_; }
 
@@ -113,6 +119,9 @@ private:
     std::unordered_set<std::string> conflicts_logged_;
     std::list<waiter*> waiters_;
 
+    bool reads_ok_ = false;                   ///< the last snapshot read on this connection worked
+    std::chrono::steady_clock::time_point reread_; ///< next read of its own while !reads_ok_
+    bool meta_wrong_type_logged_ = false;
     bool draining_ = false;
     bool stopped_ = false;
     redis_stats stats_;

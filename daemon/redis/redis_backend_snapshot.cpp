@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace metricsd::daemon {
 namespace {
 
@@ -29,11 +31,25 @@ net::awaitable<bool> redis_backend::read_snapshot() {
     if (!co_await connection_.roundtrip(meta_request, 2))
         co_return false;
     const auto& meta_replies = connection_.replies();
-    const meta_read meta = parse_meta_reply(*meta_replies.front());
+    meta_read meta = parse_meta_reply(*meta_replies.front());
     const std::vector<std::string> daemons = parse_daemons_reply(*meta_replies.back());
+    const redisReply& meta_reply = *meta_replies.front();
+    if (!meta.ok && meta_reply.type == REDIS_REPLY_ERROR &&
+        reply_text(meta_reply).starts_with("WRONGTYPE")) {
+        // Someone overwrote the metadata hash (our HSETNX fail too: write errors). Reads still
+        // work: export this daemon's own declarations, as with an empty hash, and count the key
+        // like any other wrong-typed one, rather than refuse every scrape.
+        ++stats_.wrong_type_keys;
+        if (!std::exchange(meta_wrong_type_logged_, true))
+            spdlog::warn("redis: the metadata hash is not a hash ({}); scrapes show only this "
+                         "daemon's declarations until it is deleted",
+                         reply_text(meta_reply));
+        meta.ok = true;
+    }
     if (!meta.ok) {
+        reads_ok_ = false;
         finish_waiters(nullptr, "the metadata hash is not a hash: " +
-                                    std::string(reply_text(*meta_replies.front())));
+                                    std::string(reply_text(meta_reply)));
         co_return true;
     }
     stats_.malformed_meta += meta.malformed;
@@ -48,13 +64,16 @@ net::awaitable<bool> redis_backend::read_snapshot() {
         co_return false;
     scrape_result result = parse_scrape(plan, selected.families, connection_.replies(), daemons);
     if (!result.ok) {
+        reads_ok_ = false;
         finish_waiters(nullptr, "snapshot failed: " + result.error);
         co_return true;
     }
     stats_.malformed_fields += result.malformed_fields;
     stats_.wrong_type_keys += result.wrong_type_keys;
     stats_.bad_values += result.bad_values;
-    ++stats_.snapshots;
+    reads_ok_ = true;
+    if (!waiters_.empty())
+        ++stats_.snapshots; // not the reads serve() makes on its own for readiness
     // Daemons whose live key is gone died (or lost Redis) for longer than the lease: take them
     // out of the set in our next flush, so scrapes stop reading their keys.
     for (const auto& d : result.live)

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <list>
 #include <map>
 #include <memory>
@@ -195,12 +196,18 @@ inline apply_status store::apply(const binding& b, protocol::op_code op, double 
     case binding::kind::counter:
         if (op != op_code::inc)
             return apply_status::invalid_op;
-        // A counter only goes up: negative, NaN and infinite increments would poison it.
-        if (!(v >= 0) || std::isinf(v))
+    {
+        // A counter only goes up and stays finite: negative, NaN and infinite increments, and
+        // one that would overflow it to +Inf (which it could never leave, and the state file
+        // would keep), are refused rather than saturated, so the client hears of it. One
+        // branch: NaN fails `v >= 0`, and an infinite `v` or an overflow fails `next <= max`.
+        const double next = b.target->value + v;
+        if (!(v >= 0 && next <= std::numeric_limits<double>::max())) [[unlikely]]
             return apply_status::invalid_value;
-        b.target->value += v;
+        b.target->value = next;
         note_op(*b.target);
         return apply_status::ok;
+    }
     case binding::kind::gauge_slot:
     case binding::kind::gauge_shared: {
         double& cell = b.cell == binding::kind::gauge_slot ? b.slot->value : b.target->value;

@@ -1068,6 +1068,47 @@ TEST_F(redis_backend, credentials_in_the_url_authenticate_and_a_wrong_password_i
     EXPECT_EQ(wrong.stop(), 0);
 }
 
+// Issue 11: a wrong-typed metadata hash (someone SET it: every flush's HSETNX then fails with
+// WRONGTYPE) made every scrape 503 while /readyz said 200. A write error must not take reads
+// down: the scrape exports this daemon's own declarations and counts the wrong-typed key;
+// readiness agrees with the scrape. When reads do fail while Redis stays connected (here an
+// ACL that denies HGETALL), /readyz says 503 as the scrape does, and 200 again once reads work.
+TEST_F(redis_backend, readiness_agrees_with_scrapes_and_write_errors_keep_reads_up) {
+    auto& redis = start_redis();
+    auto admin = redis.connect();
+    admin->command({"ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all"});
+    const std::string url = "redis://app:pw@127.0.0.1:" + std::to_string(redis.port()) + "/0";
+    daemon_process d(dir_, redis_flags(url));
+    metricsd::client c(options_for(d));
+    c.counter("jobs_total", "Jobs.").inc(3);
+    ASSERT_TRUE(c.flush());
+    expect_samples(scrape_until(d, {{"jobs_total", 3}}), {{"jobs_total", 3}});
+    EXPECT_EQ(status_of(d, "/readyz"), 200);
+
+    admin->command({"DEL", "metricsd:meta"});
+    admin->command({"SET", "metricsd:meta", "not a hash"});
+    c.counter("jobs_total", "Jobs.").inc(2);
+    ASSERT_TRUE(c.flush());
+    const std::string body = scrape_until(d, {{"jobs_total", 5}});
+    EXPECT_EQ(sample_value(body, "jobs_total"), 5) << body;
+    EXPECT_GE(sample_value(body, "metricsd_redis_skipped_total{what=\"wrong_type_key\"}"), 1);
+    EXPECT_EQ(status_of(d, "/readyz"), 200);
+    EXPECT_TRUE(eventually([&] {
+        return sample_value(d.scrape(), "metricsd_redis_write_errors_total") >= 1;
+    })) << "the failed HSETNX is counted";
+    EXPECT_EQ(admin->text({"GET", "jobs_total"}), "5");
+
+    // Reads fail, the connection stays: both say 503, then both 200 again.
+    admin->command({"ACL", "SETUSER", "app", "-hgetall"});
+    EXPECT_EQ(status_of(d, "/metrics"), 503);
+    EXPECT_TRUE(eventually([&] { return status_of(d, "/readyz") == 503; }));
+    EXPECT_EQ(status_of(d, "/metrics"), 503);
+    admin->command({"ACL", "SETUSER", "app", "+hgetall"});
+    EXPECT_TRUE(eventually([&] { return status_of(d, "/readyz") == 200; }));
+    EXPECT_EQ(status_of(d, "/metrics"), 200);
+    EXPECT_EQ(d.stop(), 0);
+}
+
 // An idle daemon sleeps between its periodic writes (key refreshes every expire_key_time / 3,
 // lease renewals every live_lease / 3): it neither spins nor stops renewing.
 TEST_F(redis_backend, an_idle_daemon_sleeps_and_keeps_its_keys_alive) {

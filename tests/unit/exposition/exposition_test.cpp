@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -192,6 +193,83 @@ TEST(exposition, appends_to_the_buffer_and_reuses_it) {
               "text/plain; version=0.0.4; charset=utf-8");
     EXPECT_EQ(daemon::content_type(exposition_format::openmetrics),
               "application/openmetrics-text; version=1.0.0; charset=utf-8");
+}
+
+// Issue 11: OpenMetrics 1.0 makes _sum a counter (never NaN, never negative) and forbids it on
+// a histogram with negative bucket thresholds; strict parsers refused these expositions whole.
+TEST(exposition, openmetrics_leaves_out_a_nan_sum) {
+    daemon::store s;
+    const auto w = s.add_worker(1);
+    const auto h = must_declare(s, {"h", metric_type::histogram, "", {"k"}, {"1"}});
+    const auto nan_sum = bind(s, h, {"nan"}, w);
+    ASSERT_EQ(s.apply(nan_sum, op_code::observe, INFINITY), daemon::apply_status::ok);
+    ASSERT_EQ(s.apply(nan_sum, op_code::observe, -INFINITY), daemon::apply_status::ok);
+    ASSERT_EQ(s.apply(bind(s, h, {"inf"}, w), op_code::observe, INFINITY),
+              daemon::apply_status::ok);
+    EXPECT_EQ(render(s, exposition_format::openmetrics),
+              "# TYPE h histogram\n"
+              "h_bucket{k=\"inf\",le=\"1.0\"} 0\n"
+              "h_bucket{k=\"inf\",le=\"+Inf\"} 1\n"
+              "h_sum{k=\"inf\"} +Inf\n"
+              "h_count{k=\"inf\"} 1\n"
+              "h_bucket{k=\"nan\",le=\"1.0\"} 1\n"
+              "h_bucket{k=\"nan\",le=\"+Inf\"} 2\n"
+              "h_count{k=\"nan\"} 2\n"
+              "# EOF\n");
+    // 0.0.4 keeps every _sum, as it always has (see family_writer::sum).
+    EXPECT_NE(render(s, exposition_format::text).find("h_sum{k=\"nan\"} NaN\n"),
+              std::string::npos);
+}
+
+TEST(exposition, openmetrics_histogram_with_negative_buckets_has_no_sum) {
+    daemon::store s;
+    const auto w = s.add_worker(1);
+    const auto h = must_declare(s, {"t", metric_type::histogram, "", {}, {"-10", "0", "10"}});
+    const auto b = bind(s, h, {}, w);
+    ASSERT_EQ(s.apply(b, op_code::observe, 5), daemon::apply_status::ok);
+    EXPECT_EQ(render(s, exposition_format::openmetrics),
+              "# TYPE t histogram\n"
+              "t_bucket{le=\"-10.0\"} 0\n"
+              "t_bucket{le=\"0.0\"} 0\n"
+              "t_bucket{le=\"10.0\"} 1\n"
+              "t_bucket{le=\"+Inf\"} 1\n"
+              "t_count 1\n"
+              "# EOF\n");
+    EXPECT_EQ(render(s, exposition_format::text),
+              "# TYPE t histogram\n"
+              "t_bucket{le=\"-10.0\"} 0\n"
+              "t_bucket{le=\"0.0\"} 0\n"
+              "t_bucket{le=\"10.0\"} 1\n"
+              "t_bucket{le=\"+Inf\"} 1\n"
+              "t_sum 5\n"
+              "t_count 1\n");
+}
+
+TEST(exposition, openmetrics_leaves_out_a_negative_sum) {
+    daemon::store s;
+    const auto w = s.add_worker(1);
+    const auto h = must_declare(s, {"d", metric_type::histogram, "", {"k"}, {"1"}});
+    const auto sm = must_declare(s, {"z", metric_type::summary, "", {"k"}});
+    for (const auto* f : {h, sm}) {
+        ASSERT_EQ(s.apply(bind(s, f, {"neg"}, w), op_code::observe, -2), daemon::apply_status::ok);
+        ASSERT_EQ(s.apply(bind(s, f, {"pos"}, w), op_code::observe, 2), daemon::apply_status::ok);
+    }
+    EXPECT_EQ(render(s, exposition_format::openmetrics),
+              "# TYPE d histogram\n"
+              "d_bucket{k=\"neg\",le=\"1.0\"} 1\n"
+              "d_bucket{k=\"neg\",le=\"+Inf\"} 1\n"
+              "d_count{k=\"neg\"} 1\n"
+              "d_bucket{k=\"pos\",le=\"1.0\"} 0\n"
+              "d_bucket{k=\"pos\",le=\"+Inf\"} 1\n"
+              "d_sum{k=\"pos\"} 2\n"
+              "d_count{k=\"pos\"} 1\n"
+              "# TYPE z summary\n"
+              "z_count{k=\"neg\"} 1\n"
+              "z_sum{k=\"pos\"} 2\n"
+              "z_count{k=\"pos\"} 1\n"
+              "# EOF\n");
+    EXPECT_NE(render(s, exposition_format::text).find("z_sum{k=\"neg\"} -2\n"),
+              std::string::npos);
 }
 
 // The writers' neutral model, as the Redis view and the daemon's own metrics use it.

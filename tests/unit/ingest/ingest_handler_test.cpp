@@ -167,6 +167,22 @@ TEST_F(ingest, invalid_ops_and_values_are_reported) {
     EXPECT_EQ(counter_value(s, "c_total"), 0);
 }
 
+TEST_F(ingest, counter_overflow_is_refused_with_invalid_value_and_counted) {
+    // Issue 11: inc(1.7e308) twice made the counter +Inf. The second op is refused now: the
+    // client gets an ERROR frame, the op counts as rejected, the counter keeps its value.
+    ingest_handler h(s, 1);
+    client_bytes c;
+    c.hello().family(0, "c_total", metric_type::counter).series(0, 0);
+    c.ops({{op_code::inc, 0, 1.7e308}}).ops({{op_code::inc, 0, 1.7e308}});
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 2u);
+    const auto& e = std::get<protocol::error>(r[1]);
+    EXPECT_EQ(e.code, error_code::invalid_value);
+    EXPECT_EQ(e.handle, 0u);
+    EXPECT_EQ(counter_value(s, "c_total"), 1.7e308);
+    EXPECT_EQ(h.stats().ops_rejected, 1u);
+}
+
 TEST_F(ingest, rejected_declaration_reports_once_and_drops_its_ops_silently) {
     ingest_handler h(s, 1);
     client_bytes c;

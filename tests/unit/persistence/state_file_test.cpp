@@ -155,6 +155,27 @@ TEST(state_file, restored_series_keep_counting) {
     EXPECT_EQ(h->all_series().at({"/"}).histogram.count, 8);
 }
 
+TEST(state_file, a_non_finite_counter_is_never_written) {
+    // Issue 11: a counter that overflowed to +Inf was persisted, and came back +Inf after every
+    // restart. store::apply refuses the overflow now; a counter that is non-finite anyway (a
+    // state file from an older daemon) is left out: it starts again from zero, a reset.
+    store s;
+    const auto w = s.add_worker(1);
+    const auto c = declare(s, {"jobs_total", metric_type::counter, "Jobs.", {"q"}}).value();
+    s.apply(bind(s, c, {"ok"}, w), op_code::inc, 3);
+    bind(s, c, {"inf"}, w).target->value = INFINITY;
+    bind(s, c, {"nan"}, w).target->value = NAN;
+    const std::string bytes = encode_state(s, meta);
+    EXPECT_EQ(bytes.find("Inf"), std::string::npos) << bytes;
+    EXPECT_EQ(bytes.find("NaN"), std::string::npos) << bytes;
+    store restored;
+    const auto r = restore_state(bytes, restored);
+    ASSERT_TRUE(r) << r.error;
+    const auto& series = restored.families().at("jobs_total")->all_series();
+    ASSERT_EQ(series.size(), 1u);
+    EXPECT_EQ(series.at({"ok"}).value, 3);
+}
+
 TEST(state_file, header_is_readable) {
     const std::string bytes = awkward_state();
     EXPECT_TRUE(bytes.starts_with("metricsd-state 1 crc32="));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace metricsd::test {
@@ -200,6 +201,23 @@ TEST(store_series, enforces_per_family_and_total_limits) {
     std::vector<std::string_view> three{"3"};
     EXPECT_EQ(s.declare_series(b.value(), three, w).error().code, error_code::total_series_limit);
     EXPECT_EQ(s.series_count(), 5u);
+}
+
+TEST(store_ops, counter_refuses_an_increment_that_would_overflow_to_infinity) {
+    // Issue 11: inc(1.7e308) twice made the counter +Inf, for ever, and the state file kept it.
+    daemon::store s;
+    const auto w = s.add_worker(1);
+    auto f = declare(s, {"c"});
+    auto b = bind(s, f.value(), {}, w);
+    EXPECT_EQ(s.apply(b, op_code::inc, 1.7e308), apply_status::ok);
+    EXPECT_EQ(s.apply(b, op_code::inc, 1.7e308), apply_status::invalid_value);
+    EXPECT_EQ(b.target->value, 1.7e308) << "a refused op leaves the counter as it was";
+    const double max = std::numeric_limits<double>::max();
+    EXPECT_EQ(s.apply(b, op_code::inc, max - 1.7e308), apply_status::ok) << "up to max is fine";
+    EXPECT_EQ(b.target->value, max);
+    EXPECT_EQ(s.apply(b, op_code::inc, 0), apply_status::ok);
+    EXPECT_EQ(s.apply(b, op_code::inc, max), apply_status::invalid_value);
+    EXPECT_EQ(b.target->value, max);
 }
 
 TEST(store_ops, counter_accepts_only_non_negative_finite_increments) {
