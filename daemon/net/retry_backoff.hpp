@@ -1,4 +1,5 @@
-// An exponential pause for a loop whose operation keeps failing (accept on EMFILE/ENFILE).
+// An exponential pause for a loop whose operation keeps failing: accept on EMFILE/ENFILE,
+// connecting to Redis.
 #pragma once
 
 #include <algorithm>

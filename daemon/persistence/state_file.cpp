@@ -63,18 +63,11 @@ bool snapshotter::write_now() {
         ++stats_.failures;
         ++stats_.consecutive_failures;
         stats_.last_error = e.what();
-        const auto now = std::chrono::steady_clock::now();
-        if (!failure_logged_ || now - last_failure_log_ >= snapshot_failure_log_period) {
-            // The first failure, then one line per period: a full disk must not also fill the
-            // log at every interval, nor a flapping one every other interval.
+        // The first failure, then one line per period: a full disk must not also fill the log
+        // at every interval, nor a flapping one every other interval.
+        if (const auto not_logged = failure_log_.admit())
             spdlog::error("state snapshot to {} failed: {} ({} in a row, {} not logged)", path_,
-                          e.what(), stats_.consecutive_failures, failures_not_logged_);
-            last_failure_log_ = now;
-            failure_logged_ = true;
-            failures_not_logged_ = 0;
-        } else {
-            ++failures_not_logged_;
-        }
+                          e.what(), stats_.consecutive_failures, *not_logged);
         if (stats_.consecutive_failures == snapshot_failures_before_unready)
             spdlog::error("state snapshots to {} failed {} times in a row; /readyz answers 503 "
                           "until one succeeds",

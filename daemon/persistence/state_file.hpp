@@ -2,6 +2,7 @@
 // interval and at shutdown. io_context thread only.
 #pragma once
 
+#include "daemon/net/log_limiter.hpp"
 #include "daemon/net/net.hpp"
 
 #include <chrono>
@@ -71,9 +72,7 @@ private:
     net::steady_timer timer_;
     bool stopped_ = false;
     snapshot_stats stats_;
-    bool failure_logged_ = false; ///< last_failure_log_ is set
-    std::chrono::steady_clock::time_point last_failure_log_{};
-    std::uint64_t failures_not_logged_ = 0; ///< since last_failure_log_
+    log_limiter failure_log_{snapshot_failure_log_period};
 };
 
 } // namespace metricsd::daemon

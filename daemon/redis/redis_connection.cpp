@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <initializer_list>
 
 namespace metricsd::daemon {
@@ -24,12 +23,10 @@ std::string first_error(std::span<const reply_ptr> replies) {
 redis_connection::redis_connection(net::io_context& ioc, redis_endpoint endpoint,
                                    std::chrono::milliseconds command_timeout)
     : ioc_(ioc), endpoint_(std::move(endpoint)), command_timeout_(command_timeout), socket_(ioc),
-      deadline_(ioc), read_buffer_(64 * 1024), backoff_(first_backoff) {}
+      deadline_(ioc), read_buffer_(64 * 1024), backoff_(first_backoff, max_backoff) {}
 
 std::chrono::milliseconds redis_connection::next_backoff() noexcept {
-    const auto wait = backoff_;
-    backoff_ = std::min(backoff_ * 2, max_backoff);
-    return wait;
+    return backoff_.next();
 }
 
 net::awaitable<bool> redis_connection::connect() {
@@ -39,7 +36,7 @@ net::awaitable<bool> redis_connection::connect() {
         ok = co_await handshake();
     if (!ok)
         co_return false;
-    backoff_ = first_backoff;
+    backoff_.reset();
     connected_ = true;
     logged_down_ = false;
     co_return true;

@@ -7,6 +7,7 @@
 
 #include "daemon/config/redis_url.hpp"
 #include "daemon/net/net.hpp"
+#include "daemon/net/retry_backoff.hpp"
 #include "daemon/redis/redis_codec.hpp"
 
 #include <chrono>
@@ -70,7 +71,7 @@ private:
     reply_reader reader_;
     std::vector<reply_ptr> replies_;
     std::vector<char> read_buffer_;
-    std::chrono::milliseconds backoff_;
+    retry_backoff backoff_;
     bool timed_out_ = false;
     bool connected_ = false;
     bool logged_down_ = false; ///< this outage was logged already
