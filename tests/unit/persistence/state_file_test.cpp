@@ -4,6 +4,7 @@
 #include "daemon/exposition/store_exposition.hpp"
 #include "daemon/persistence/state_codec.hpp"
 #include "daemon/store/store.hpp"
+#include "series_expiry_fixture.hpp"
 #include "store_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -24,6 +25,8 @@ using protocol::metric_type;
 using protocol::op_code;
 using test::bind;
 using test::declare;
+using test::samples;
+using test::at;
 namespace fs = std::filesystem;
 
 const state_metadata meta{1'700'000'000, "host-a", "0123456789abcdef"};
@@ -418,26 +421,6 @@ TEST_F(state_dir, set_aside_keeps_every_bad_file) {
     EXPECT_EQ(read_file_if_exists(first), "garbage 1");
     EXPECT_EQ(read_file_if_exists(second), "garbage 2");
     EXPECT_THROW(set_aside(path), std::system_error);
-}
-
-/// Sweep times for series expiry: `t` seconds after an arbitrary origin.
-std::chrono::steady_clock::time_point at(int t) {
-    return std::chrono::steady_clock::time_point{} + std::chrono::hours(1) + std::chrono::seconds(t);
-}
-
-/// The sample lines of `name` in the rendered store.
-std::string samples(const store& s, const std::string& name) {
-    std::string text;
-    render_families(s, exposition_format::text, text);
-    std::string out;
-    for (std::size_t pos = 0; pos < text.size();) {
-        const auto end = text.find('\n', pos);
-        const std::string line = text.substr(pos, end - pos + 1);
-        if (line.starts_with(name) && !line.starts_with("#"))
-            out += line;
-        pos = end + 1;
-    }
-    return out;
 }
 
 TEST(state_file_series_expiry, the_state_file_leaves_hidden_series_out) {

@@ -4,6 +4,7 @@
 #include "daemon/exposition/store_exposition.hpp"
 #include "daemon/store/series_expiry.hpp"
 #include "daemon/store/store.hpp"
+#include "series_expiry_fixture.hpp"
 #include "store_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -25,33 +26,8 @@ using protocol::metric_type;
 using protocol::op_code;
 using std::chrono::seconds;
 
-/// Sweep times: a steady_clock time point `t` seconds after an arbitrary origin.
-std::chrono::steady_clock::time_point at(int t) {
-    return std::chrono::steady_clock::time_point{} + std::chrono::hours(1) + seconds(t);
-}
-
 series_ttl_policy ttl(int default_s, std::map<std::string, seconds, std::less<>> families = {}) {
     return {seconds(default_s), std::move(families)};
-}
-
-std::string render(const daemon::store& s) {
-    std::string out;
-    daemon::render_families(s, daemon::exposition_format::text, out);
-    return out;
-}
-
-/// The sample lines of `name` in the rendered store (HELP/TYPE lines left out).
-std::string samples(const daemon::store& s, const std::string& name) {
-    const std::string text = render(s);
-    std::string out;
-    for (std::size_t pos = 0; pos < text.size();) {
-        const auto end = text.find('\n', pos);
-        const std::string line = text.substr(pos, end - pos + 1);
-        if (line.starts_with(name) && !line.starts_with("#"))
-            out += line;
-        pos = end + 1;
-    }
-    return out;
 }
 
 void apply(daemon::store& s, const daemon::binding& b, op_code op, double v) {
