@@ -49,7 +49,7 @@ run: build
 
 # Benchmarks: medians of several runs, with the machine they ran on.
 bench: build
-	@bench/run $(BUILD_DIR)
+	@bench/run $(BUILD_DIR) --results bench/RESULTS.md
 
 format:
 	@git ls-files '*.cpp' '*.hpp' '*.h' | xargs clang-format -i
