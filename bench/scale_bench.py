@@ -26,6 +26,7 @@ Prints one result line per measurement (`name key=value ...`); details go to std
 """
 import argparse
 import http.client
+import importlib.util
 import json
 import os
 import pathlib
@@ -232,23 +233,29 @@ def run_workers(argvs: list, envs: list, seconds: float, on_window=None) -> list
     their JSON lines. `on_window(start, stop)` runs in this thread during the load window."""
     procs = [subprocess.Popen(a, env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for a, e in zip(argvs, envs)]
-    for p in procs:
-        line = p.stdout.readline()
-        if line.strip() != "ready":
-            raise SystemExit(f"worker did not start: {line!r}")
-    start = time.time() + 0.2
-    for p in procs:
-        p.stdin.write(f"{start!r}\n")
-        p.stdin.flush()
-    if on_window:
-        on_window(start, start + seconds)
-    results = []
-    for p in procs:
-        out, _ = p.communicate(timeout=300)
-        if p.returncode != 0:
-            raise SystemExit(f"worker exited {p.returncode}")
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
+    try:
+        for p in procs:
+            line = p.stdout.readline()
+            if line.strip() != "ready":
+                raise SystemExit(f"worker did not start: {line!r}")
+        start = time.time() + 0.2
+        for p in procs:
+            p.stdin.write(f"{start!r}\n")
+            p.stdin.flush()
+        if on_window:
+            on_window(start, start + seconds)
+        results = []
+        for p in procs:
+            out, _ = p.communicate(timeout=300)
+            if p.returncode != 0:
+                raise SystemExit(f"worker exited {p.returncode}")
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        return results
+    finally:
+        for p in procs:  # after a failure: no worker outlives the bench
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def worker_env(**extra) -> dict:
@@ -574,11 +581,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown rows {sorted(unknown)}; rows are {', '.join(ROWS)}")
     raise_fd_limit()
-    try:
-        import prometheus_client  # noqa: F401
-        have_prom = True
-    except ImportError:
-        have_prom = False
+    have_prom = importlib.util.find_spec("prometheus_client") is not None
+    if not have_prom:
         print("# prometheus_client not installed (apt-get install python3-prometheus-client): "
               "no anchors")
     largest = [s for s in SCRAPE_SIZES if s <= args.max_series]
