@@ -412,10 +412,12 @@ def scrape_row(bindir: str, sizes: list, runs: int, ingest_at: int) -> None:
                 daemon.stop()
 
 
-def ingest_while_scraping(daemon: Daemon, count: int, seconds: float = 3.0) -> None:
-    """2 raw connections send pre-encoded frames (4096 incs over their own 16 series) for
-    `seconds`, then SYNC; ops/s = ops / (start -> both ACKs). Once idle, once with a thread
-    scraping /metrics back to back."""
+def ingest_while_scraping(daemon: Daemon, count: int) -> None:
+    """2 raw connections send pre-encoded frames (4096 incs over their own 16 series) for a
+    window, then SYNC; ops/s = ops / (start -> both ACKs). Once idle, once with a thread
+    scraping /metrics back to back. The window holds at least ~5 scrapes (3 s, or 5 idle scrape
+    times if longer), so where a scrape falls in it moves the rate little."""
+    seconds = max(3.0, 5 * scrape(daemon.port)[0])
     conns = [RawConnection(daemon.socket) for _ in range(2)]
     payloads = []
     for c, conn in enumerate(conns):
@@ -461,7 +463,7 @@ def ingest_while_scraping(daemon: Daemon, count: int, seconds: float = 3.0) -> N
             scraping.join()
         rates[mode] = sum(sent) / elapsed
         total += sum(sent)
-        result("ingest_rate", series=count, mode=mode, ops_per_sec=rates[mode],
+        result("ingest_rate", series=count, mode=mode, seconds=seconds, ops_per_sec=rates[mode],
                scrapes=len(scrapes),
                scrape_median_ms=1e3 * statistics.median(scrapes) if scrapes else 0.0)
     _, body = scrape(daemon.port)

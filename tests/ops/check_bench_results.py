@@ -44,7 +44,9 @@ EXPECTED_ROWS = [
     "500 k delivered, 50.0 % dropped by the clients (daemon CPU 10 %) | prometheus_client "
     "multiprocess: 300 k ops/s, exact | scraped = sent, at any rate, at default priority "
     "| missed |",
-    "| the same, daemon at nice -5 (the systemd unit's `Nice=`) | not measured in this run |  "
+    "| the same, daemon at nice -5 | not measured in this run |  | justifies the unit's CPU "
+    "share | — |",
+    "| the same, daemon at nice -10 (the systemd unit's `Nice=`) | not measured in this run |  "
     "| justifies the unit's CPU share | — |",
     "| scrape while ingesting | 95 % of the rate kept at 100,000 series (100.0 M → 95.0 M ops/s, "
     "20 scrapes); scrape p50/p99 under the 16-process load (10,000 series): C++ load "
