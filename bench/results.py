@@ -55,6 +55,10 @@ def ms(value: float) -> str:
     return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
 
 
+def pct(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
 def verdict(ok) -> str:
     return "—" if ok is None else ("**met**" if ok else "missed")
 
@@ -72,7 +76,7 @@ def e2e_cell(r: Results, nice: str) -> tuple:
         secs = num(f, "seconds")
         parts.append(f"{label}: {mops(sent / secs)} ops/s sent, {mops(delivered / secs)} "
                      f"delivered, {num(f, 'dropped_pct'):.1f} % dropped by the clients "
-                     f"(daemon CPU {num(f, 'daemon_cpu_pct'):.0f} %)")
+                     f"(daemon CPU {pct(num(f, 'daemon_cpu_pct'))} %)")
         ok = ok and delivered == sent
     return "; ".join(parts), ok
 
