@@ -396,6 +396,10 @@ net::awaitable<void> ingest_listener::serve(uds::socket& sock, std::int64_t pid)
     spdlog::debug("ingest connection from pid {}", pid);
     boost::system::error_code ec;
     std::size_t read_size = options_.min_read_size;
+    // Reads grow for throughput, but only to a quarter of the connection's budget: a small
+    // budget must refuse large frames and many handles, not the read size it picked itself.
+    const std::size_t max_read = std::max(
+        options_.min_read_size, std::min(options_.read_size, options_.limits.max_connection_bytes / 4));
     bool drained = true; // nothing read yet: wait for the first bytes without a buffer
     for (bool open = true; open && !closing_ && !self.ending;) {
         if (drained && handler.buffered_input() == 0) {
@@ -425,7 +429,7 @@ net::awaitable<void> ingest_listener::serve(uds::socket& sock, std::int64_t pid)
         // A short read emptied the socket; a full one means more is waiting: read more at once.
         drained = n < buf.size();
         if (!drained)
-            read_size = std::min(read_size * 2, options_.read_size);
+            read_size = std::min(read_size * 2, max_read);
         handler.commit(n);
         if (options_.before_process)
             options_.before_process();
@@ -448,7 +452,7 @@ net::awaitable<void> ingest_listener::serve(uds::socket& sock, std::int64_t pid)
             if (ec)
                 break;
         }
-        if (!account(self, handler.input_capacity()))
+        if (open && !account(self, handler.input_capacity()))
             break;
     }
     if (closing_) {
