@@ -214,7 +214,7 @@ const std::vector<config_field>& config_fields() {
                      "(0: never)"},
             0, 31'536'000, [](auto& c) -> auto& { return c.limits.idle_timeout; },
             "only when a new connection needs its slot at `max_connections` (`idle_timeout`); "
-            "see [Ingest connection limits](#ingest-connection-limits)"),
+            "see [Ingest connection limits](../README.md#ingest-connection-limits)"),
         integer_field(
             {.key = "limits.max_connection_bytes",
              .env = "METRICSD_LIMITS_MAX_CONNECTION_BYTES",

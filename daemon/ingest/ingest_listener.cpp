@@ -94,6 +94,7 @@ struct ingest_listener::session {
     clock::time_point last_active = clock::now(); ///< accepted, then each read
     bool handshaken = false;
     bool ending = false; ///< asked to end by the listener (timeout, eviction, memory)
+    bool waiting = false; ///< in async_wait for input: its buffer may be freed meanwhile
     protocol::error_code end_code = protocol::error_code::internal;
     std::string end_message;
     std::size_t accounted = 0; ///< bytes counted in connection_bytes_
@@ -362,7 +363,8 @@ void ingest_listener::log_memory_refusal(const session& s, std::size_t bytes, st
 
 net::awaitable<void> ingest_listener::sweep_loop() {
     using namespace std::chrono;
-    // A quarter of the timeout between checks: a half-open connection lives at most 1.25 x.
+    // A quarter of the handshake timeout between checks (a half-open connection lives at most
+    // 1.25 x), at most a second (an idle connection's buffer is freed within two).
     const auto tick = std::clamp<milliseconds>(options_.handshake_timeout / 4, 10ms, 1s);
     while (!closing_) {
         sweep_timer_.expires_after(tick);
@@ -370,10 +372,14 @@ net::awaitable<void> ingest_listener::sweep_loop() {
         co_await sweep_timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
         if (closing_)
             break;
-        if (pending_ == 0)
-            continue;
-        const auto deadline = session::clock::now() - options_.handshake_timeout;
+        const auto now = session::clock::now();
+        const auto deadline = now - options_.handshake_timeout;
         for (auto* s : sessions_) {
+            if (s->waiting && s->handler.input_capacity() != 0 && now - s->last_active >= tick) {
+                // Idle for a tick: an idle connection holds no input buffer.
+                s->handler.release_input();
+                account(*s, 0);
+            }
             if (s->handshaken || s->ending || s->last_active > deadline)
                 continue;
             if (const auto suppressed = timeout_log_.admit())
@@ -403,12 +409,14 @@ net::awaitable<void> ingest_listener::serve(uds::socket& sock, std::int64_t pid)
     bool drained = true; // nothing read yet: wait for the first bytes without a buffer
     for (bool open = true; open && !closing_ && !self.ending;) {
         if (drained && handler.buffered_input() == 0) {
-            // Idle (the last read emptied the socket and every frame was applied): hold no
-            // input buffer while waiting, so an idle connection costs no buffer.
-            handler.release_input();
-            account(self, 0);
+            // The last read emptied the socket and every frame was applied: wait for input
+            // without a read in flight, so no buffer is bound to the wait and sweep_loop can
+            // free it once the connection has been idle for a tick (freeing it at every wait
+            // would cost a busy connection an allocation, often fresh pages, per read).
+            self.waiting = true;
             co_await sock.async_wait(uds::socket::wait_read,
                                      net::redirect_error(net::use_awaitable, ec));
+            self.waiting = false;
             if (ec || closing_ || self.ending)
                 break;
         }

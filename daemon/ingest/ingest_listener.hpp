@@ -108,7 +108,7 @@ private:
     ingest_options options_;
     uds::acceptor acceptor_;
     net::steady_timer retry_timer_; ///< the pause after a failed accept; close() cancels it
-    net::steady_timer sweep_timer_; ///< handshake deadline checks; close() cancels it
+    net::steady_timer sweep_timer_; ///< handshake deadlines, idle buffers; close() cancels it
     log_limiter accept_log_;        ///< failed accepts: one line per interval
     log_limiter reject_log_;        ///< connections over max_connections
     log_limiter failure_log_;       ///< sessions ended by an exception
