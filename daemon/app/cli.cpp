@@ -102,6 +102,13 @@ app_options to_app_options(const config& c) {
     o.ingest.socket_mode = c.socket_mode;
     o.ingest.max_connections = c.limits.max_connections;
     o.ingest.limits.max_frame_payload = static_cast<std::uint32_t>(c.limits.max_frame);
+    o.ingest.max_pending_connections = c.limits.max_pending_connections;
+    o.ingest.handshake_timeout = c.limits.handshake_timeout;
+    o.ingest.idle_timeout = c.limits.idle_timeout;
+    o.ingest.limits.max_connection_bytes = c.limits.max_connection_bytes;
+    o.ingest.max_ingest_bytes = c.limits.max_ingest_bytes;
+    o.ingest.limits.max_series_label_bytes =
+        static_cast<std::uint32_t>(c.limits.max_series_label_bytes);
     o.limits.max_series_total = c.limits.max_series;
     o.limits.max_series_per_family = c.limits.max_series_per_family;
     o.limits.max_families = c.limits.max_families;

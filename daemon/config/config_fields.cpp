@@ -191,6 +191,55 @@ const std::vector<config_field>& config_fields() {
              .usage_checked = true},
             4096, protocol::limits::max_frame_payload,
             [](auto& c) -> auto& { return c.limits.max_frame; }, "the protocol's limit"),
+        integer_field(
+            {.key = "limits.max_pending_connections",
+             .env = "METRICSD_LIMITS_MAX_PENDING_CONNECTIONS",
+             .flag = "--max-pending-connections",
+             .help = "Ingest connections that have not completed the handshake"},
+            1, 1'000'000, [](auto& c) -> auto& { return c.limits.max_pending_connections; },
+            "beyond it the oldest of them is closed (`too_many_connections`); part of "
+            "`max_connections`"),
+        integer_field(
+            {.key = "limits.handshake_timeout_ms",
+             .env = "METRICSD_LIMITS_HANDSHAKE_TIMEOUT_MS",
+             .flag = "--handshake-timeout-ms",
+             .help = "Milliseconds an ingest connection has to complete the handshake"},
+            100, 3'600'000, [](auto& c) -> auto& { return c.limits.handshake_timeout; },
+            "then it is closed (`handshake_timeout`)"),
+        integer_field(
+            {.key = "limits.idle_timeout_s",
+             .env = "METRICSD_LIMITS_IDLE_TIMEOUT_S",
+             .flag = "--idle-timeout",
+             .help = "Seconds of silence after which an ingest connection may be closed "
+                     "(0: never)"},
+            0, 31'536'000, [](auto& c) -> auto& { return c.limits.idle_timeout; },
+            "only when a new connection needs its slot at `max_connections` (`idle_timeout`); "
+            "see [Ingest connection limits](../README.md#ingest-connection-limits)"),
+        integer_field(
+            {.key = "limits.max_connection_bytes",
+             .env = "METRICSD_LIMITS_MAX_CONNECTION_BYTES",
+             .flag = "--max-connection-bytes",
+             .help = "Memory one ingest connection may hold, bytes"},
+            65'536, std::uint64_t{1} << 40,
+            [](auto& c) -> auto& { return c.limits.max_connection_bytes; },
+            "input being received, output not yet read, handle tables; beyond it the client "
+            "gets `connection_memory_limit`"),
+        integer_field(
+            {.key = "limits.max_ingest_bytes",
+             .env = "METRICSD_LIMITS_MAX_INGEST_BYTES",
+             .flag = "--max-ingest-bytes",
+             .help = "Memory all ingest connections together may hold, bytes"},
+            65'536, std::uint64_t{1} << 40,
+            [](auto& c) -> auto& { return c.limits.max_ingest_bytes; },
+            "the connection whose growth passes it gets `connection_memory_limit`"),
+        integer_field(
+            {.key = "limits.max_series_label_bytes",
+             .env = "METRICSD_LIMITS_MAX_SERIES_LABEL_BYTES",
+             .flag = "--max-series-label-bytes",
+             .help = "Bytes of label values of one series, in total"},
+            1, protocol::limits::max_labels * protocol::limits::max_label_value_length,
+            [](auto& c) -> auto& { return c.limits.max_series_label_bytes; },
+            "a series over it is refused (`invalid_label_value`)"),
         text_field({.key = "state.file",
                     .env = "METRICSD_STATE_FILE",
                     .flag = "--state-file",

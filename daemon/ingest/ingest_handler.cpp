@@ -89,6 +89,13 @@ bool ingest_handler::process() {
                 // The daemon-role decoder never yields daemon->client messages.
             },
             r.msg);
+        if (memory_bytes() > limits_.max_connection_bytes) [[unlikely]] {
+            send_error(error_code::connection_memory_limit,
+                       "this connection would hold " + std::to_string(memory_bytes()) +
+                           " bytes (input, output, handles); the limit is " +
+                           std::to_string(limits_.max_connection_bytes));
+            return false;
+        }
     }
 }
 
@@ -188,6 +195,17 @@ void ingest_handler::handle(const protocol::series_decl& m) {
             return; // the family's own ERROR already told the client
         return report(error_code::unknown_family, m.handle,
                       "family handle " + std::to_string(m.family) + " was never declared");
+    }
+    std::size_t label_bytes = 0;
+    for (const auto& v : m.label_values)
+        label_bytes += v.size();
+    if (label_bytes > limits_.max_series_label_bytes) {
+        if (!was_bound)
+            series_.set(m.handle, {binding{}, slot_state::rejected});
+        return report(error_code::invalid_label_value, m.handle,
+                      "label values of series handle " + std::to_string(m.handle) + " total " +
+                          std::to_string(label_bytes) + " bytes; the limit is " +
+                          std::to_string(limits_.max_series_label_bytes));
     }
     auto result = store_.declare_series(fam->fam, m.label_values, worker_);
     if (!result) {

@@ -20,6 +20,14 @@ struct ingest_limits {
     std::uint32_t max_frame_payload = protocol::limits::max_frame_payload;
     std::uint32_t max_family_handle = protocol::limits::max_family_handle;
     std::uint32_t max_series_handle = protocol::limits::max_series_handle;
+    /// Total bytes of one series' label values (not announced in WELCOME; a declaration over
+    /// it is refused with invalid_label_value). The per-value limit alone lets 32 long values
+    /// make one series cost tens of KiB.
+    std::uint32_t max_series_label_bytes = 2048;
+    /// Heap bytes the connection may hold (memory_bytes()); checked after every frame, so
+    /// handle tables stop growing at it: the client gets connection_memory_limit and the
+    /// connection closes.
+    std::size_t max_connection_bytes = 4u << 20;
 };
 
 /// Counters a connection adds to the daemon's self-metrics.
@@ -46,6 +54,14 @@ public:
     /// Space for the next socket read, then commit what was read.
     std::span<char> prepare(std::size_t n) { return decoder_.prepare(n); }
     void commit(std::size_t n) noexcept;
+    /// Free the input buffer if it holds nothing (an idle connection then costs no buffer).
+    void release_input() noexcept { decoder_.release(); }
+    /// Bytes missing to complete the frame being received (0: none pending), so a read can
+    /// ask for exactly that instead of over-allocating for a large frame.
+    std::size_t frame_remaining() const noexcept { return decoder_.frame_remaining(); }
+    std::size_t buffered_input() const noexcept { return decoder_.buffered(); }
+    std::size_t input_capacity() const noexcept { return decoder_.capacity(); }
+    bool handshake_done() const noexcept { return decoder_.handshake_done(); }
     /// Convenience for tests: prepare + copy + commit.
     void feed(std::string_view bytes);
 
@@ -66,6 +82,11 @@ public:
     /// Heap bytes held by this connection's family and series handle tables (dense part at its
     /// capacity plus the sparse part's nodes and buckets). Grows only with declared handles.
     std::size_t handle_table_bytes() const noexcept;
+    /// Heap bytes this connection holds: input buffer, pending output and handle tables (what
+    /// the per-connection memory budget counts).
+    std::size_t memory_bytes() const noexcept {
+        return decoder_.capacity() + out_.capacity() + handle_table_bytes();
+    }
     /// Handles this connection declared (bound or rejected), families + series.
     std::size_t declared_handles() const noexcept {
         return families_.declared() + series_.declared();

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -59,27 +60,66 @@ void add(ingest_stats& into, const ingest_stats& s) {
         into.errors[i] += s.errors[i];
 }
 
+/// Best effort, never waits: a client that does not read must not hold up its own closing.
+void write_final(uds::socket& sock, std::string& out) {
+    boost::system::error_code ec;
+    sock.non_blocking(true, ec);
+    std::size_t sent = 0;
+    while (sent < out.size()) {
+        const std::size_t n = sock.write_some(net::buffer(out.data() + sent, out.size() - sent), ec);
+        if (ec)
+            break;
+        sent += n;
+    }
+    out.clear();
+    sock.close(ec);
+}
+
+constexpr std::size_t memory_limit_index =
+    static_cast<std::size_t>(protocol::error_code::connection_memory_limit);
+
+/// Pending output above this is freed once sent: one burst of ERRORs or ACKs must not pin
+/// its peak for the connection's life.
+constexpr std::size_t kept_output_capacity = 64 * 1024;
+
 } // namespace
 
 /// A live connection, reachable from close() through sessions_. Lives in the session coroutine.
 struct ingest_listener::session {
+    using clock = std::chrono::steady_clock;
+    session(uds::socket& so, ingest_handler& h, std::int64_t p) : sock(so), handler(h), pid(p) {}
     uds::socket& sock;
     ingest_handler& handler;
+    std::int64_t pid;
+    clock::time_point last_active = clock::now(); ///< accepted, then each read
+    bool handshaken = false;
+    bool ending = false; ///< asked to end by the listener (timeout, eviction, memory)
+    bool waiting = false; ///< in async_wait for input: its buffer may be freed meanwhile
+    protocol::error_code end_code = protocol::error_code::internal;
+    std::string end_message;
+    std::size_t accounted = 0; ///< bytes counted in connection_bytes_
 };
 
 /// Keeps a session in sessions_ exactly as long as it lives: however the session coroutine
-/// ends (return, exception, destruction of its frame), the session leaves the set and its
-/// counts join the closed totals, so stats() and close() never reach a dead session.
+/// ends (return, exception, destruction of its frame), the session leaves the set, its counts
+/// join the closed totals and its bytes leave the memory accounting, so stats() and close()
+/// never reach a dead session.
 class ingest_listener::registration {
 public:
     registration(ingest_listener& listener, session& s)
         : listener_(listener), session_(s), alive_(listener.alive_) {
         listener_.sessions_.insert(&session_);
+        ++listener_.pending_;
     }
     ~registration() {
         if (alive_.expired())
             return;
         listener_.sessions_.erase(&session_);
+        if (session_.ending)
+            --listener_.ending_;
+        else if (!session_.handshaken)
+            --listener_.pending_;
+        listener_.connection_bytes_ -= session_.accounted;
         add(listener_.totals_.closed, session_.handler.stats());
     }
     registration(const registration&) = delete;
@@ -93,7 +133,8 @@ private:
 
 ingest_listener::ingest_listener(net::io_context& ioc, store& s, ingest_options options)
     : ioc_(ioc), store_(s), options_(std::move(options)), acceptor_(ioc), retry_timer_(ioc),
-      accept_log_(log_interval), reject_log_(log_interval), failure_log_(log_interval) {
+      sweep_timer_(ioc), accept_log_(log_interval), reject_log_(log_interval),
+      failure_log_(log_interval), timeout_log_(log_interval), memory_log_(log_interval) {
     if (options_.activated_fd >= 0) {
         boost::system::error_code ec;
         acceptor_.assign(uds(), options_.activated_fd, ec);
@@ -124,6 +165,7 @@ ingest_listener::~ingest_listener() {
 
 void ingest_listener::start() {
     spawn_logged(ioc_, accept_loop(), "ingest accept loop");
+    spawn_logged(ioc_, sweep_loop(), "ingest handshake deadlines");
 }
 
 ingest_stats ingest_listener::stats() const {
@@ -170,7 +212,7 @@ net::awaitable<void> ingest_listener::run_session(uds::socket sock) {
     // The kernel's word for who is on the other end, not the client's (DESIGN principle 2).
     if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
         cred.pid = 0;
-    if (sessions_.size() >= options_.max_connections) {
+    if (!make_room(cred.pid)) {
         ++totals_.connections_rejected;
         if (const auto suppressed = reject_log_.admit())
             spdlog::warn("ingest connection from pid {} refused: connection limit reached ({}); "
@@ -232,34 +274,201 @@ net::awaitable<void> ingest_listener::refuse(uds::socket& sock, protocol::error_
     sock.close(ec);
 }
 
+bool ingest_listener::make_room(std::int64_t pid) {
+    const auto now = session::clock::now();
+    // Half-open connections first: past their own cap the oldest goes, whatever the total, so
+    // a flood of them only ever churns among themselves while real clients get in.
+    if (pending_ >= options_.max_pending_connections) {
+        session* oldest = nullptr;
+        for (auto* s : sessions_)
+            if (!s->handshaken && !s->ending && (!oldest || s->last_active < oldest->last_active))
+                oldest = s;
+        if (oldest) {
+            if (const auto suppressed = reject_log_.admit())
+                spdlog::warn("ingest connection from pid {} closed before its handshake: {} "
+                             "connections await the handshake (the limit); {} more refused "
+                             "since the last report",
+                             oldest->pid, pending_, *suppressed);
+            end(*oldest, protocol::error_code::too_many_connections,
+                "too many connections awaiting the handshake (" +
+                    std::to_string(options_.max_pending_connections) + ")");
+        }
+    }
+    if (sessions_.size() - ending_ < options_.max_connections)
+        return true;
+    if (options_.idle_timeout.count() == 0)
+        return false;
+    session* idlest = nullptr;
+    for (auto* s : sessions_)
+        if (s->handshaken && !s->ending && (!idlest || s->last_active < idlest->last_active))
+            idlest = s;
+    if (!idlest || now - idlest->last_active < options_.idle_timeout)
+        return false;
+    const auto idle_s =
+        std::chrono::duration_cast<std::chrono::seconds>(now - idlest->last_active).count();
+    if (const auto suppressed = timeout_log_.admit())
+        spdlog::warn("ingest connection from pid {} closed after {} s idle: pid {} needs its "
+                     "slot at the connection limit ({}); {} more timeouts since the last report",
+                     idlest->pid, idle_s, pid, options_.max_connections, *suppressed);
+    end(*idlest, protocol::error_code::idle_timeout,
+        "idle for " + std::to_string(idle_s) + " s while the daemon is at its connection limit");
+    return true;
+}
+
+void ingest_listener::end(session& s, protocol::error_code code, std::string message) {
+    if (s.ending)
+        return;
+    if (!s.handshaken)
+        --pending_;
+    s.ending = true;
+    ++ending_;
+    s.end_code = code;
+    s.end_message = std::move(message);
+    boost::system::error_code ec;
+    s.sock.cancel(ec); // wakes the session out of its read or write; it sends the ERROR
+}
+
+void ingest_listener::mark_handshaken(session& s) {
+    s.handshaken = true;
+    if (!s.ending)
+        --pending_;
+}
+
+bool ingest_listener::account(session& s, std::size_t input_bytes) {
+    const std::size_t bytes = s.handler.memory_bytes() - s.handler.input_capacity() + input_bytes;
+    connection_bytes_ = connection_bytes_ - s.accounted + bytes;
+    s.accounted = bytes;
+    const std::size_t own_limit = options_.limits.max_connection_bytes;
+    if (bytes <= own_limit && connection_bytes_ <= options_.max_ingest_bytes)
+        return true;
+    const bool own = bytes > own_limit;
+    log_memory_refusal(s, own ? bytes : connection_bytes_,
+                       own ? own_limit : options_.max_ingest_bytes, own);
+    end(s, protocol::error_code::connection_memory_limit,
+        own ? "this connection would hold " + std::to_string(bytes) +
+                  " bytes (input, output, handles); the limit is " + std::to_string(own_limit)
+            : "ingest connections would hold " + std::to_string(connection_bytes_) +
+                  " bytes; the limit is " + std::to_string(options_.max_ingest_bytes));
+    return false;
+}
+
+void ingest_listener::log_memory_refusal(const session& s, std::size_t bytes, std::size_t limit,
+                                         bool own) {
+    if (const auto suppressed = memory_log_.admit())
+        spdlog::warn("ingest connection from pid {} refused: it would hold {} bytes, over the {} "
+                     "limit of {} bytes; {} more refused since the last report",
+                     s.pid, bytes, own ? "per-connection" : "all-connections", limit,
+                     *suppressed);
+}
+
+net::awaitable<void> ingest_listener::sweep_loop() {
+    using namespace std::chrono;
+    // A quarter of the handshake timeout between checks (a half-open connection lives at most
+    // 1.25 x), at most a second (an idle connection's buffer is freed within two).
+    const auto tick = std::clamp<milliseconds>(options_.handshake_timeout / 4, 10ms, 1s);
+    while (!closing_) {
+        sweep_timer_.expires_after(tick);
+        boost::system::error_code ec;
+        co_await sweep_timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+        if (closing_)
+            break;
+        const auto now = session::clock::now();
+        const auto deadline = now - options_.handshake_timeout;
+        for (auto* s : sessions_) {
+            if (s->waiting && s->handler.input_capacity() != 0 && now - s->last_active >= tick) {
+                // Idle for a tick: an idle connection holds no input buffer.
+                s->handler.release_input();
+                account(*s, 0);
+            }
+            if (s->handshaken || s->ending || s->last_active > deadline)
+                continue;
+            if (const auto suppressed = timeout_log_.admit())
+                spdlog::warn("ingest connection from pid {} closed: no handshake within {} ms "
+                             "({} bytes received); {} more timeouts since the last report",
+                             s->pid, options_.handshake_timeout.count(), s->handler.stats().bytes,
+                             *suppressed);
+            end(*s, protocol::error_code::handshake_timeout,
+                "no handshake within " + std::to_string(options_.handshake_timeout.count()) +
+                    " ms");
+        }
+    }
+}
+
+
 net::awaitable<void> ingest_listener::serve(uds::socket& sock, std::int64_t pid) {
     ingest_handler handler(store_, pid, options_.limits);
-    session self{sock, handler};
+    session self{sock, handler, pid};
     const registration registered(*this, self);
     spdlog::debug("ingest connection from pid {}", pid);
     boost::system::error_code ec;
-    for (bool open = true; open && !closing_;) {
-        auto buf = handler.prepare(options_.read_size);
+    std::size_t read_size = options_.min_read_size;
+    // Reads grow for throughput, but only to a quarter of the connection's budget: a small
+    // budget must refuse large frames and many handles, not the read size it picked itself.
+    const std::size_t max_read = std::max(
+        options_.min_read_size, std::min(options_.read_size, options_.limits.max_connection_bytes / 4));
+    bool drained = true; // nothing read yet: wait for the first bytes without a buffer
+    for (bool open = true; open && !closing_ && !self.ending;) {
+        if (drained && handler.buffered_input() == 0) {
+            // The last read emptied the socket and every frame was applied: wait for input
+            // without a read in flight, so no buffer is bound to the wait and sweep_loop can
+            // free it once the connection has been idle for a tick (freeing it at every wait
+            // would cost a busy connection an allocation, often fresh pages, per read).
+            self.waiting = true;
+            co_await sock.async_wait(uds::socket::wait_read,
+                                     net::redirect_error(net::use_awaitable, ec));
+            self.waiting = false;
+            if (ec || closing_ || self.ending)
+                break;
+        }
+        // A frame still arriving needs exactly its remaining bytes (the buffer then holds it
+        // once, ~1x its size); otherwise read as much as the adaptive size says.
+        const std::size_t remaining = handler.frame_remaining();
+        const std::size_t want = remaining != 0 ? remaining : read_size;
+        const std::size_t input =
+            std::max(handler.input_capacity(), handler.buffered_input() + want);
+        if (!account(self, input))
+            break;
+        auto buf = handler.prepare(want);
         const std::size_t n = co_await sock.async_read_some(
             net::buffer(buf.data(), buf.size()), net::redirect_error(net::use_awaitable, ec));
         if (ec)
             break;
+        self.last_active = session::clock::now();
+        // A short read emptied the socket; a full one means more is waiting: read more at once.
+        drained = n < buf.size();
+        if (!drained)
+            read_size = std::min(read_size * 2, max_read);
         handler.commit(n);
         if (options_.before_process)
             options_.before_process();
+        const auto memory_refusals = handler.stats().errors[memory_limit_index];
         open = handler.process();
-        if (!handler.output().empty()) {
+        if (!self.handshaken && handler.handshake_done())
+            mark_handshaken(self);
+        if (handler.stats().errors[memory_limit_index] != memory_refusals)
+            log_memory_refusal(self, handler.memory_bytes(), options_.limits.max_connection_bytes,
+                               true);
+        auto& out = handler.output();
+        if (!out.empty()) {
             // Waiting here applies backpressure to this client only: one that never reads its
             // ACKs stalls itself, not the daemon.
-            co_await net::async_write(sock, net::buffer(handler.output()),
+            co_await net::async_write(sock, net::buffer(out),
                                       net::redirect_error(net::use_awaitable, ec));
-            handler.output().clear();
+            out.clear();
+            if (out.capacity() > kept_output_capacity)
+                std::string().swap(out);
             if (ec)
                 break;
         }
+        if (open && !account(self, handler.input_capacity()))
+            break;
     }
-    if (closing_)
+    if (closing_) {
         drain(self);
+    } else if (self.ending) {
+        handler.send_error(self.end_code, self.end_message);
+        write_final(sock, handler.output());
+    }
     spdlog::debug("ingest connection from pid {} closed", pid);
 }
 
@@ -278,17 +487,7 @@ void ingest_listener::drain(session& s) {
             break;
     }
     s.handler.send_error(protocol::error_code::shutting_down, "metricsd is shutting down");
-    auto& out = s.handler.output();
-    std::size_t sent = 0;
-    while (sent < out.size()) {
-        const std::size_t n =
-            s.sock.write_some(net::buffer(out.data() + sent, out.size() - sent), ec);
-        if (ec)
-            break;
-        sent += n;
-    }
-    out.clear();
-    s.sock.close(ec);
+    write_final(s.sock, s.handler.output());
 }
 
 void ingest_listener::close() {
@@ -298,6 +497,7 @@ void ingest_listener::close() {
     boost::system::error_code ec;
     acceptor_.close(ec);
     retry_timer_.cancel();
+    sweep_timer_.cancel();
     if (socket_file_owned_) {
         ::unlink(options_.socket_path.c_str());
         socket_file_owned_ = false;

@@ -5,6 +5,7 @@
 #include "daemon/net/log_limiter.hpp"
 #include "daemon/net/net.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,7 +20,24 @@ struct ingest_options {
     std::string socket_path = "/run/metricsd/ingest.sock";
     unsigned socket_mode = 0660;        ///< permissions of the socket file
     std::size_t max_connections = 1024; ///< beyond it: ERROR too_many_connections, close
-    std::size_t read_size = 256 * 1024; ///< bytes per socket read (amortises syscalls)
+    /// Connections that have not completed the handshake. Beyond it the oldest of them is
+    /// closed (too_many_connections), so half-open connections cannot fill the slots while a
+    /// real client, which sends its handshake with connect, still gets in at once.
+    std::size_t max_pending_connections = 64;
+    /// A connection that has not completed the handshake by then is closed (handshake_timeout).
+    std::chrono::milliseconds handshake_timeout{10'000};
+    /// A handshaken connection silent this long may be closed (idle_timeout), but only when a
+    /// new connection needs its slot at max_connections: real workers are often quiet for
+    /// minutes, and closing one makes its live* gauge contributions vanish. 0: never.
+    std::chrono::seconds idle_timeout{300};
+    /// Heap bytes all connections together may hold (each as limits.max_connection_bytes
+    /// counts it, as of its last read); the connection whose growth passes it is refused with
+    /// connection_memory_limit.
+    std::size_t max_ingest_bytes = 256u << 20;
+    /// Socket reads start at min_read_size and double while reads fill the buffer, up to
+    /// read_size (amortises syscalls under load). An idle connection holds no input buffer.
+    std::size_t min_read_size = 4 * 1024;
+    std::size_t read_size = 256 * 1024;
     /// A listening Unix socket passed by systemd socket activation (LISTEN_FDS), or -1. When
     /// set, the daemon adopts it instead of binding socket_path, and never unlinks the path:
     /// the socket belongs to systemd and outlives daemon restarts.
@@ -55,6 +73,10 @@ public:
     void close();
 
     std::size_t open_connections() const noexcept { return sessions_.size(); }
+    /// Open connections that have not completed the handshake.
+    std::size_t pending_connections() const noexcept { return pending_; }
+    /// Heap bytes held by open connections, as of each one's last read.
+    std::size_t connection_bytes() const noexcept { return connection_bytes_; }
     const ingest_totals& totals() const noexcept { return totals_; }
     /// Sum of the stats of open connections and of the closed ones.
     ingest_stats stats() const;
@@ -64,9 +86,21 @@ private:
     struct session;
     class registration;
     net::awaitable<void> accept_loop();
+    net::awaitable<void> sweep_loop();
     net::awaitable<void> run_session(uds::socket sock);
     net::awaitable<void> serve(uds::socket& sock, std::int64_t pid);
     net::awaitable<void> refuse(uds::socket& sock, protocol::error_code code, std::string message);
+    /// Make room for a new connection: evict the oldest pre-handshake one over
+    /// max_pending_connections, or the longest-idle one at max_connections. False: no room.
+    bool make_room(std::int64_t pid);
+    /// Ask a session to end with an ERROR frame `code` (it wakes, sends it, closes).
+    void end(session& s, protocol::error_code code, std::string message);
+    /// Update the memory accounting of `s` for an input buffer of `input_bytes`; false (and
+    /// the session ends) when that would pass limits.max_connection_bytes or
+    /// max_ingest_bytes.
+    bool account(session& s, std::size_t input_bytes);
+    void log_memory_refusal(const session& s, std::size_t bytes, std::size_t limit, bool own);
+    void mark_handshaken(session& s);
     void drain(session& s);
 
     net::io_context& ioc_;
@@ -74,12 +108,18 @@ private:
     ingest_options options_;
     uds::acceptor acceptor_;
     net::steady_timer retry_timer_; ///< the pause after a failed accept; close() cancels it
+    net::steady_timer sweep_timer_; ///< handshake deadlines, idle buffers; close() cancels it
     log_limiter accept_log_;        ///< failed accepts: one line per interval
     log_limiter reject_log_;        ///< connections over max_connections
     log_limiter failure_log_;       ///< sessions ended by an exception
+    log_limiter timeout_log_;       ///< handshake timeouts and idle evictions
+    log_limiter memory_log_;        ///< connections over their memory budget
     bool closing_ = false;
     bool socket_file_owned_ = false;
     std::unordered_set<session*> sessions_;
+    std::size_t pending_ = 0;          ///< sessions before the handshake, not ending
+    std::size_t ending_ = 0;           ///< sessions asked to end, still registered
+    std::size_t connection_bytes_ = 0; ///< sum of every session's accounted bytes
     ingest_totals totals_;
     /// Expires with the listener. A session frame can outlive it (the io_context is stopped at
     /// the shutdown deadline and destroys suspended frames later); its registration then

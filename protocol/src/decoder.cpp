@@ -18,9 +18,6 @@ namespace {
 
 using namespace detail;
 
-// Enough for a typical socket read of a batch without growing; cheap per connection.
-constexpr std::size_t initial_capacity = 64 * 1024;
-
 bool accepts(role r, std::uint16_t type) {
     return r == role::daemon ? (type >= 0x01 && type <= 0x04) : (type >= 0x81 && type <= 0x83);
 }
@@ -58,18 +55,29 @@ std::span<char> decoder::prepare(std::size_t n) {
     }
     // Compacting once the consumed prefix passes half the buffer moves at most as many bytes
     // as were consumed since the previous compaction: amortised O(1) per byte.
-    if (buf_.size() - end_ < n || begin_ > buf_.size() / 2) {
+    if (capacity_ - end_ < n || begin_ > capacity_ / 2) {
         compact();
     }
-    if (buf_.size() - end_ < n) {
-        buf_.resize(std::max({initial_capacity, buf_.size() * 2, end_ + n}));
+    if (capacity_ - end_ < n) {
+        // Doubling keeps growth amortised, but never past the frame still arriving (compact()
+        // just moved it to the front): an incomplete 1 MiB frame holds ~1 MiB, not 2.
+        std::size_t size = std::max(capacity_ * 2, end_ + n);
+        if (const std::size_t frame = pending_frame_size(); frame != 0) {
+            size = std::max(end_ + n, std::min(size, frame));
+        }
+        auto grown = std::make_unique_for_overwrite<char[]>(size);
+        if (end_ != 0) {
+            std::memcpy(grown.get(), buf_.get(), end_);
+        }
+        buf_ = std::move(grown);
+        capacity_ = size;
     }
-    return {buf_.data() + end_, buf_.size() - end_};
+    return {buf_.get() + end_, capacity_ - end_};
 }
 
 void decoder::commit(std::size_t n) noexcept {
-    assert(n <= buf_.size() - end_);
-    end_ += std::min(n, buf_.size() - end_);
+    assert(n <= capacity_ - end_);
+    end_ += std::min(n, capacity_ - end_);
     if (failed_) {
         begin_ = end_ = 0;
     }
@@ -87,9 +95,32 @@ void decoder::compact() noexcept {
     if (begin_ == 0) {
         return;
     }
-    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
+}
+
+void decoder::release() noexcept {
+    if (begin_ != end_) {
+        return;
+    }
+    buf_.reset();
+    capacity_ = 0;
+    begin_ = end_ = 0;
+}
+
+std::size_t decoder::pending_frame_size() const noexcept {
+    if (!handshake_done_ || failed_ || buffered() < frame_header_size) {
+        return 0;
+    }
+    const auto length = load<std::uint32_t>(buf_.get() + begin_);
+    // A length over the limit is refused by next(), never buffered.
+    return length > max_frame_payload_ ? 0 : frame_header_size + length;
+}
+
+std::size_t decoder::frame_remaining() const noexcept {
+    const std::size_t frame = pending_frame_size();
+    return frame > buffered() ? frame - buffered() : 0;
 }
 
 decode_result decoder::next() {
@@ -102,7 +133,7 @@ decode_result decoder::next() {
     if (buffered() < frame_header_size) {
         return {};
     }
-    const char* header = buf_.data() + begin_;
+    const char* header = buf_.get() + begin_;
     const auto length = load<std::uint32_t>(header);
     const auto type = load<std::uint16_t>(header + 4);
     const auto reserved = load<std::uint16_t>(header + 6);
@@ -131,7 +162,7 @@ decode_result decoder::decode_handshake() {
     if (buffered() < magic.size()) {
         return {};
     }
-    const char* p = buf_.data() + begin_;
+    const char* p = buf_.get() + begin_;
     // Judged as soon as 4 bytes are in, so e.g. an HTTP request is refused at once.
     if (std::string_view{p, magic.size()} != magic) {
         return fail(error_code::bad_magic, "bad magic " + describe_bytes({p, magic.size()}) +

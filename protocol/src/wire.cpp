@@ -40,6 +40,12 @@ std::string_view to_string(error_code c) noexcept {
         return "frame_too_large";
     case error_code::bad_frame_header:
         return "bad_frame_header";
+    case error_code::handshake_timeout:
+        return "handshake_timeout";
+    case error_code::idle_timeout:
+        return "idle_timeout";
+    case error_code::connection_memory_limit:
+        return "connection_memory_limit";
     case error_code::unknown_frame_type:
         return "unknown_frame_type";
     case error_code::malformed_frame:

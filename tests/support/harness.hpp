@@ -78,4 +78,7 @@ double sample_value(const std::string& exposition, const std::string& series);
 /// (clock-tick resolution, 10 ms). Throws if the file cannot be read.
 double cpu_seconds(pid_t pid);
 
+/// Resident set size of `pid` in KiB, from /proc/<pid>/status (VmRSS). Throws if absent.
+long rss_kib(pid_t pid);
+
 } // namespace metricsd::test

@@ -377,5 +377,68 @@ TEST_F(ingest, sparse_handles_survive_the_dense_table_growing_over_them) {
     EXPECT_EQ(h.declared_handles(), 603u);
 }
 
+// Issue 11 item 8: the per-value limit alone lets 32 long values make one series cost tens of
+// KiB; their total is limited before the store is asked.
+TEST_F(ingest, series_over_the_label_bytes_limit_is_refused_before_the_store) {
+    ingest_limits limits;
+    limits.max_series_label_bytes = 100;
+    ingest_handler h(s, 1, limits);
+    const std::string fifty(50, 'a');
+    const std::string fifty_one(51, 'b');
+    client_bytes c;
+    c.hello()
+        .family(0, "paths_total", metric_type::counter, {"a", "b"})
+        .series(0, 0, {fifty, fifty})      // 100 bytes: at the limit
+        .series(1, 0, {fifty, fifty_one})  // 101 bytes: over it
+        .ops({{op_code::inc, 0, 1}, {op_code::inc, 1, 1}})
+        .sync(3);
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 3u);
+    const auto& e = std::get<protocol::error>(r[1]);
+    EXPECT_EQ(e.code, error_code::invalid_label_value);
+    EXPECT_EQ(e.handle, 1u);
+    EXPECT_EQ(texts[0], "label values of series handle 1 total 101 bytes; the limit is 100");
+    EXPECT_EQ(std::get<protocol::ack>(r[2]).token, 3u);
+    EXPECT_EQ(s.series_count(), 1u);
+    EXPECT_EQ(h.stats().ops_applied, 1u);
+    EXPECT_EQ(h.stats().ops_dropped, 1u); // the refused handle's op, as for any refused series
+}
+
+// Issue 11 item 8: a connection's handle tables stop at its byte budget; the client is told
+// and the connection closes; what it sent before stays applied.
+TEST_F(ingest, handle_tables_stop_at_the_connection_budget) {
+    ingest_limits limits;
+    limits.max_connection_bytes = 64 * 1024;
+    ingest_handler h(s, 1, limits);
+    client_bytes c;
+    c.hello().family(0, "many_total", metric_type::counter, {"i"});
+    run(h, c.b);
+    // In reads of 100 declarations (~2 KiB), as a socket would deliver them.
+    std::vector<std::string> values(8192);
+    std::vector<protocol::message> r;
+    for (std::uint32_t i = 0; i < values.size() && r.empty(); i += 100) {
+        client_bytes part;
+        for (std::uint32_t k = i; k < i + 100; ++k) {
+            values[k] = std::to_string(k);
+            part.series(k, 0, {values[k]});
+        }
+        h.feed(part.b);
+        if (!h.process())
+            r = replies(h.output(), texts);
+    }
+    ASSERT_EQ(r.size(), 1u);
+    const auto& e = std::get<protocol::error>(r[0]);
+    EXPECT_EQ(e.code, error_code::connection_memory_limit);
+    EXPECT_TRUE(texts[0].ends_with(" bytes (input, output, handles); the limit is 65536"))
+        << texts[0];
+    // Refused once the tables passed the budget: more than a thousand handles, not all.
+    EXPECT_GT(h.declared_handles(), 1000u);
+    EXPECT_LT(h.declared_handles(), values.size());
+    EXPECT_GT(h.handle_table_bytes(), 32 * 1024u);
+    EXPECT_EQ(s.series_count() + 1, h.declared_handles()); // + the family
+    EXPECT_EQ(h.stats().errors[static_cast<std::size_t>(error_code::connection_memory_limit)],
+              1u);
+}
+
 } // namespace
 } // namespace metricsd::daemon

@@ -420,3 +420,42 @@ TEST(decoder, unknown_frame_waits_for_its_payload_then_is_skipped) {
     EXPECT_EQ(d.next().state, status::message);
     EXPECT_EQ(d.frames(), 2u);
 }
+
+// Issue 11 item 8 / issue 12: a frame still arriving holds about its own size (the buffer
+// used to double past it: ~2 MiB for an incomplete 1 MiB frame), and a decoder with nothing
+// buffered can give its buffer back.
+TEST(decoder, incomplete_large_frame_holds_its_size_and_release_frees_the_buffer) {
+    const std::size_t records = mp::limits::max_frame_payload / mp::op_record_size;
+    const std::string stream = handshake_bytes() + ops_frame(records);
+    mp::decoder d{mp::role::daemon};
+    std::size_t at = 0;
+    const auto read = [&](std::size_t n) {
+        const auto span = d.prepare(n);
+        const std::size_t k = std::min({n, span.size(), stream.size() - at});
+        std::copy_n(stream.data() + at, k, span.data());
+        d.commit(k);
+        at += k;
+    };
+    read(4096);
+    EXPECT_EQ(d.capacity(), 4096u) << "the first read allocates what it asks for";
+    ASSERT_EQ(d.next().state, status::message); // the handshake
+    ASSERT_EQ(d.next().state, status::need_more);
+    const std::size_t frame = mp::frame_header_size + mp::limits::max_frame_payload;
+    EXPECT_EQ(d.frame_remaining(), frame - (4096 - mp::handshake_size));
+    while (d.frame_remaining() > 1) {
+        read(std::min<std::size_t>(d.frame_remaining() - 1, 256 * 1024));
+        EXPECT_LE(d.capacity(), frame);
+    }
+    EXPECT_EQ(d.capacity(), frame);
+    d.release(); // refused: a frame is buffered
+    EXPECT_EQ(d.capacity(), frame);
+    read(1);
+    EXPECT_EQ(d.frame_remaining(), 0u);
+    const auto r = d.next();
+    ASSERT_EQ(r.state, status::message);
+    EXPECT_EQ(std::get<mp::op_batch>(r.msg).size(), records);
+    EXPECT_EQ(d.next().state, status::need_more);
+    d.release();
+    EXPECT_EQ(d.capacity(), 0u);
+    EXPECT_EQ(d.buffered(), 0u);
+}

@@ -4,6 +4,7 @@
 #include <metricsd/protocol/messages.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -64,7 +65,13 @@ public:
     std::size_t buffered() const noexcept { return end_ - begin_; }
     std::uint32_t max_frame_payload() const noexcept { return max_frame_payload_; }
     /// Bytes currently allocated for the input buffer (for self-metrics and tests).
-    std::size_t capacity() const noexcept { return buf_.size(); }
+    std::size_t capacity() const noexcept { return capacity_; }
+    /// Bytes still missing to complete the frame whose header is buffered; 0 when no such
+    /// frame is pending (nothing buffered, part of a header only, or before the handshake).
+    std::size_t frame_remaining() const noexcept;
+    /// Free the input buffer if nothing is buffered, so an idle connection holds none; the
+    /// next prepare() allocates again.
+    void release() noexcept;
 
 private:
     decode_result decode_handshake();
@@ -73,10 +80,14 @@ private:
     decode_result fail(error_code code, std::string message, std::uint32_t handle = no_handle);
     /// Move the unconsumed bytes to the front of buf_.
     void compact() noexcept;
+    /// Header + payload bytes of the frame whose header is buffered, or 0.
+    std::size_t pending_frame_size() const noexcept;
 
     role role_;
     std::uint32_t max_frame_payload_;
-    std::vector<char> buf_;
+    // Not a vector: growing it must not zero-fill bytes a socket read overwrites anyway.
+    std::unique_ptr<char[]> buf_;
+    std::size_t capacity_ = 0;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
     bool handshake_done_ = false;

@@ -83,6 +83,9 @@ enum class error_code : std::uint16_t {
     bad_handshake = 3,       ///< handshake flags not zero
     frame_too_large = 4,     ///< payload length above the daemon's max_frame_payload
     bad_frame_header = 5,    ///< reserved header bytes not zero (garbage on the stream)
+    handshake_timeout = 6,   ///< no complete handshake within the daemon's handshake timeout
+    idle_timeout = 7,        ///< silent past the idle timeout while the daemon needed the slot
+    connection_memory_limit = 8, ///< the connection would hold more bytes than the daemon allows
     // Frame-level (the frame is ignored, the connection stays open).
     unknown_frame_type = 16,
     malformed_frame = 17, ///< payload does not parse: truncated, trailing bytes, bad record
