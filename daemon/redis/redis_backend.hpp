@@ -118,6 +118,8 @@ private:
     bool live_written_ = false;           ///< our live key may exist: delete it at shutdown
     std::unordered_set<std::string> conflicts_logged_;
     std::list<waiter*> waiters_;
+    /// The last snapshot's view, whose tables the next one reads into (see redis_view).
+    std::shared_ptr<redis_view> last_view_;
 
     bool reads_ok_ = false;                   ///< the last snapshot read on this connection worked
     std::chrono::steady_clock::time_point reread_; ///< next read of its own while !reads_ok_
