@@ -210,8 +210,11 @@ net::awaitable<bool> redis_backend::flush(bool retire_live) {
     if (keepalive)
         ledger_.mark_live_series();
     ledger_.collect(inflight_, unix_now_ms(), options_.max_flush_series);
-    // What did not fit (or a burst that already reached the threshold) goes next, at once.
-    due_.early = store_.dirty_series().size() >= options_.early_flush_series;
+    // What did not fit (the rest of a burst that filled this flush) or a burst that already
+    // reached the threshold goes next, at once, rather than one flush interval later.
+    const auto left = store_.dirty_series().size();
+    due_.early = left >= options_.early_flush_series ||
+                 (left != 0 && inflight_.taken.size() >= options_.max_flush_series);
     // Every expire_key_time / 3: keep our families' keys alive, and write every metadata record
     // again (HSETNX: a no-op unless someone deleted it, e.g. FLUSHDB while we stayed connected).
     const bool refreshing = started >= due_.refresh;
