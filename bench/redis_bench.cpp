@@ -24,6 +24,9 @@
 // Usage: redis_bench <metricsd binary> [ops_per_run] [runs] [pytheus_seconds_per_run]
 //   ops_per_run is split over the connections (whole frames); 0 runs only the simulation.
 //   REDIS_SERVER=path overrides the redis-server binary.
+//        redis_bench <metricsd binary> --scale [series] [runs] [baseline metricsd binary]
+//   Scrape and flush at scale (see scale_bench below); REDIS_BENCH_DUMP=dir writes each
+//   daemon's last scrape body there, to diff two builds.
 #include "daemon_fixture.hpp"
 #include "raw_client.hpp"
 #include "redis_server.hpp"
@@ -795,6 +798,8 @@ void scale_run(const std::string& binary, const temp_dir& dir, redis_server& ser
         if (body.find(sample) == std::string::npos)
             scale_fail("scrape lacks `" + sample + "`", d);
         out.body_bytes = body.size();
+        if (const char* dump = std::getenv("REDIS_BENCH_DUMP"); dump && i + 1 == scrapes)
+            std::ofstream(std::string(dump) + "/" + name + ".txt") << body; // to diff builds
         out.scrape_ms.values.push_back(1000 * seconds_between(t0, t1));
         out.scrape_cpu_ms.values.push_back(1000 * (cpu1 - cpu0));
     }
