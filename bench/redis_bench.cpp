@@ -683,48 +683,6 @@ std::string verify_scale(redis_conn& redis, const scale_workload& w, double k) {
     return diff.str();
 }
 
-/// metricsd from a given binary (daemon_process always runs the one this build made).
-class scale_daemon {
-public:
-    scale_daemon(const std::string& binary, const temp_dir& dir, std::vector<std::string> extra,
-                 const std::string& name)
-        : socket_(dir.file(name + ".sock")) {
-        std::vector<std::string> argv{binary, "--socket", socket_, "--listen", "127.0.0.1:0"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        proc_ = std::make_unique<child_process>(argv, dir.file(name + ".log"));
-        const auto log = proc_->wait_for_log("metricsd ready:");
-        const auto at = log.find(" http 127.0.0.1:");
-        if (at == std::string::npos)
-            throw std::runtime_error("no HTTP endpoint in the ready line:\n" + log);
-        port_ = std::stoi(log.substr(at + 16));
-    }
-    const std::string& socket_path() const noexcept { return socket_; }
-    child_process& process() noexcept { return *proc_; }
-    std::string scrape() const {
-        auto r = http_get(port_, "/metrics");
-        if (r.status != 200)
-            throw std::runtime_error("scrape returned " + std::to_string(r.status));
-        return std::move(r.body);
-    }
-    int stop() {
-        proc_->signal(SIGTERM);
-        return proc_->wait();
-    }
-
-private:
-    std::string socket_;
-    int port_ = 0;
-    std::unique_ptr<child_process> proc_;
-};
-
-/// Throws after printing the end of the daemon's log.
-[[noreturn]] void scale_fail(const std::string& what, scale_daemon& d) {
-    const auto log = d.process().log();
-    std::fprintf(stderr, "--- daemon log (last 4 KiB) ---\n%s\n",
-                 log.substr(log.size() > 4096 ? log.size() - 4096 : 0).c_str());
-    throw std::runtime_error(what);
-}
-
 struct scale_result {
     summary flush_ms, flush_after_ack_ms, flush_daemon_cpu_ms, flush_redis_cpu_ms, scrape_ms,
         scrape_cpu_ms;
@@ -736,16 +694,16 @@ void scale_run(const std::string& binary, const temp_dir& dir, redis_server& ser
                scale_result& out, const std::string& name) {
     redis.command({"FLUSHALL"});
     const std::uint32_t total = w.counters + w.gauges + w.histograms + w.summaries;
-    scale_daemon d(binary, dir,
-                   {"--backend", "redis", "--redis-url",
-                    "redis://127.0.0.1:" + std::to_string(server.port()) + "/0",
-                    "--max-series-per-family", std::to_string(total)},
-                   name);
+    daemon_process d(dir,
+                     {"--backend", "redis", "--redis-url",
+                      "redis://127.0.0.1:" + std::to_string(server.port()) + "/0",
+                      "--max-series-per-family", std::to_string(total)},
+                     name, binary);
     raw_client client(d.socket_path());
     client.send(w.declarations);
     for (const auto& r : client.sync(1))
         if (r.type == protocol::frame_type::error)
-            scale_fail("declaration refused: " + r.message, d);
+            fail("declaration refused: " + r.message, &d);
     const std::string probe_key = std::string(scale_names[3]) + ":count";
     // Round 1 creates every series in Redis (untimed); rounds 2.. change every one of them.
     for (int round = 1; round <= flush_runs + 1; ++round) {
@@ -755,13 +713,13 @@ void scale_run(const std::string& binary, const temp_dir& dir, redis_server& ser
         client.send(w.ops_bytes);
         for (const auto& r : client.sync(static_cast<std::uint64_t>(round) + 1))
             if (r.type == protocol::frame_type::error)
-                scale_fail("ops refused: " + r.message, d);
+                fail("ops refused: " + r.message, &d);
         const auto acked = steady::now();
         // The store hands changed series to flushes in first-change order, and one connection
         // applies them in order: the last series sent is the last one readable.
         while (redis.hget_number(probe_key, w.last_summary_field) != round) {
             if (steady::now() - acked > std::chrono::seconds(10))
-                scale_fail("round " + std::to_string(round) + " not in Redis 10 s after the ACK", d);
+                fail("round " + std::to_string(round) + " not in Redis 10 s after the ACK", &d);
             // Not a busy loop: on 2 cores it would take CPU from Redis and the daemon.
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
@@ -774,7 +732,7 @@ void scale_run(const std::string& binary, const temp_dir& dir, redis_server& ser
         for (std::string diff = verify_scale(redis, w, round); !diff.empty();
              diff = verify_scale(redis, w, round)) {
             if (steady::now() - acked > std::chrono::seconds(10))
-                scale_fail("LOSS in round " + std::to_string(round) + ":\n" + diff, d);
+                fail("LOSS in round " + std::to_string(round) + ":\n" + diff, &d);
             if (round > 1)
                 std::fprintf(stderr, "  round %d: the probe was early\n", round);
             readable = steady::now();
@@ -796,7 +754,7 @@ void scale_run(const std::string& binary, const temp_dir& dir, redis_server& ser
         const auto t1 = steady::now();
         const double cpu1 = cpu_seconds(d.process().pid());
         if (body.find(sample) == std::string::npos)
-            scale_fail("scrape lacks `" + sample + "`", d);
+            fail("scrape lacks `" + sample + "`", &d);
         out.body_bytes = body.size();
         if (const char* dump = std::getenv("REDIS_BENCH_DUMP"); dump && i + 1 == scrapes)
             std::ofstream(std::string(dump) + "/" + name + ".txt") << body; // to diff builds
@@ -804,7 +762,7 @@ void scale_run(const std::string& binary, const temp_dir& dir, redis_server& ser
         out.scrape_cpu_ms.values.push_back(1000 * (cpu1 - cpu0));
     }
     if (const int rc = d.stop(); rc != 0)
-        scale_fail("daemon exited with " + std::to_string(rc) + " after SIGTERM", d);
+        fail("daemon exited with " + std::to_string(rc) + " after SIGTERM", &d);
 }
 
 /// `redis_bench <metricsd> --scale [series] [runs] [baseline metricsd]`
