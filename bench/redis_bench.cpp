@@ -24,6 +24,9 @@
 // Usage: redis_bench <metricsd binary> [ops_per_run] [runs] [pytheus_seconds_per_run]
 //   ops_per_run is split over the connections (whole frames); 0 runs only the simulation.
 //   REDIS_SERVER=path overrides the redis-server binary.
+//        redis_bench <metricsd binary> --scale [series] [runs] [baseline metricsd binary]
+//   Scrape and flush at scale (see scale_bench below); REDIS_BENCH_DUMP=dir writes each
+//   daemon's last scrape body there, to diff two builds.
 #include "daemon_fixture.hpp"
 #include "raw_client.hpp"
 #include "redis_server.hpp"
@@ -586,6 +589,218 @@ void print(const char* metric, const std::string& key, summary& s, const char* f
                 extra.c_str());
 }
 
+// ---------------------------------------------------------------------------------------------
+// At scale (`--scale`): 100 k series of mixed types in one daemon, then
+//   - flush: one op on every series (all of them change), timed from the first byte sent until
+//     Redis holds every new value (a probe on the last series changed, then every cell checked
+//     untimed); also from the last ACK (all ops in the store) to readable;
+//   - scrape: GET /metrics on the Redis backend, wall time per scrape and the daemon's CPU.
+// Given a second daemon binary (e.g. a build of main), both run in the same sitting, one after
+// the other, each with a fresh Redis database: before/after on the same machine state.
+
+constexpr std::uint32_t scale_counter = 0, scale_gauge = 1, scale_histogram = 2, scale_summary = 3;
+constexpr std::string_view scale_names[] = {"scale_requests_total", "scale_in_flight",
+                                            "scale_latency_seconds", "scale_payload_bytes"};
+
+struct scale_workload {
+    std::uint32_t counters = 0, gauges = 0, histograms = 0, summaries = 0;
+    std::string declarations;
+    std::string ops_bytes; // one op on every series, in handle order
+    std::vector<std::string> counter_fields;
+    std::string last_summary_field;
+
+    explicit scale_workload(std::uint32_t n) {
+        // 60 % counters (3 labels), 20 % livesum gauges, 10 % histograms (11 buckets), 10 %
+        // summaries (2 labels each): what a web app exports, per endpoint and status.
+        counters = n * 3 / 5;
+        gauges = n / 5;
+        histograms = n / 10;
+        summaries = n - counters - gauges - histograms;
+        declarations = hello() +
+                       family(scale_counter, scale_names[0], protocol::metric_type::counter,
+                              {"method", "route", "code"}) +
+                       family(scale_gauge, scale_names[1], protocol::metric_type::gauge,
+                              {"route", "instance"}) +
+                       family(scale_histogram, scale_names[2], protocol::metric_type::histogram,
+                              {"route", "instance"}, protocol::gauge_mode::livesum, bucket_texts) +
+                       family(scale_summary, scale_names[3], protocol::metric_type::summary,
+                              {"route", "instance"});
+        std::vector<protocol::op_record> records;
+        std::uint32_t handle = 0;
+        for (std::uint32_t i = 0; i < counters; ++i, ++handle) {
+            const std::string m(methods[i % 4]), c(codes[(i / 4) % 4]), r = scale_route(i / 16);
+            declarations += series(handle, scale_counter, {m, r, c});
+            counter_fields.push_back(label_json({{"method", m}, {"route", r}, {"code", c}}));
+            records.push_back({protocol::op_code::inc, handle, 1});
+        }
+        const auto two_labels = [&](std::uint32_t fam, std::uint32_t count, protocol::op_code op,
+                                    double v) {
+            for (std::uint32_t i = 0; i < count; ++i, ++handle) {
+                const std::string r = scale_route(i / 4), inst = "10.0.0." + std::to_string(i % 4);
+                declarations += series(handle, fam, {r, inst});
+                records.push_back({op, handle, fam == scale_histogram ? observed[i % 8] : v});
+                if (fam == scale_summary && i + 1 == count)
+                    last_summary_field = label_json({{"route", r}, {"instance", inst}});
+            }
+        };
+        two_labels(scale_gauge, gauges, protocol::op_code::inc, 1);
+        two_labels(scale_histogram, histograms, protocol::op_code::observe, 0);
+        two_labels(scale_summary, summaries, protocol::op_code::observe, 0.25);
+        for (std::size_t at = 0; at < records.size(); at += records_per_frame)
+            ops_bytes += ops({records.begin() + static_cast<std::ptrdiff_t>(at),
+                              records.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
+                                                    at + records_per_frame, records.size()))});
+    }
+
+    static std::string scale_route(std::uint32_t r) {
+        char b[40];
+        std::snprintf(b, sizeof b, "/api/v2/tenants/t%05u/items", r);
+        return b;
+    }
+};
+
+/// Every cell of the round-`k` totals, checked against Redis ("" when all match).
+std::string verify_scale(redis_conn& redis, const scale_workload& w, double k) {
+    std::ostringstream diff;
+    const auto expect = [&](const std::string& key, std::size_t fields, auto want_of) {
+        const auto got = redis.hash_numbers(key);
+        if (got.size() != fields) {
+            diff << "  " << key << ": " << got.size() << " fields, expected " << fields << "\n";
+            return;
+        }
+        std::size_t wrong = 0;
+        for (const auto& [field, v] : got)
+            wrong += v != want_of(field);
+        if (wrong != 0)
+            diff << "  " << key << ": " << wrong << " fields differ\n";
+    };
+    expect(std::string(scale_names[0]), w.counters, [&](const std::string&) { return k; });
+    const std::string h(scale_names[2]), s(scale_names[3]);
+    expect(h + ":count", w.histograms, [&](const std::string&) { return k; });
+    expect(h + ":+Inf", w.histograms, [&](const std::string&) { return k; });
+    expect(s + ":count", w.summaries, [&](const std::string&) { return k; });
+    expect(s + ":sum", w.summaries, [&](const std::string&) { return 0.25 * k; });
+    return diff.str();
+}
+
+struct scale_result {
+    summary flush_ms, flush_after_ack_ms, flush_daemon_cpu_ms, flush_redis_cpu_ms, scrape_ms,
+        scrape_cpu_ms;
+    std::size_t body_bytes = 0;
+};
+
+void scale_run(const std::string& binary, const temp_dir& dir, redis_server& server,
+               redis_conn& redis, const scale_workload& w, int flush_runs, int scrapes,
+               scale_result& out, const std::string& name) {
+    redis.command({"FLUSHALL"});
+    const std::uint32_t total = w.counters + w.gauges + w.histograms + w.summaries;
+    daemon_process d(dir,
+                     {"--backend", "redis", "--redis-url",
+                      "redis://127.0.0.1:" + std::to_string(server.port()) + "/0",
+                      "--max-series-per-family", std::to_string(total)},
+                     name, binary);
+    raw_client client(d.socket_path());
+    client.send(w.declarations);
+    for (const auto& r : client.sync(1))
+        if (r.type == protocol::frame_type::error)
+            fail("declaration refused: " + r.message, &d);
+    const std::string probe_key = std::string(scale_names[3]) + ":count";
+    // Round 1 creates every series in Redis (untimed); rounds 2.. change every one of them.
+    for (int round = 1; round <= flush_runs + 1; ++round) {
+        const double daemon_cpu0 = cpu_seconds(d.process().pid());
+        const double redis_cpu0 = cpu_seconds(server.pid());
+        const auto start = steady::now();
+        client.send(w.ops_bytes);
+        for (const auto& r : client.sync(static_cast<std::uint64_t>(round) + 1))
+            if (r.type == protocol::frame_type::error)
+                fail("ops refused: " + r.message, &d);
+        const auto acked = steady::now();
+        // The store hands changed series to flushes in first-change order, and one connection
+        // applies them in order: the last series sent is the last one readable.
+        while (redis.hget_number(probe_key, w.last_summary_field) != round) {
+            if (steady::now() - acked > std::chrono::seconds(10))
+                fail("round " + std::to_string(round) + " not in Redis 10 s after the ACK", &d);
+            // Not a busy loop: on 2 cores it would take CPU from Redis and the daemon.
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        auto readable = steady::now();
+        const double daemon_cpu1 = cpu_seconds(d.process().pid());
+        const double redis_cpu1 = cpu_seconds(server.pid());
+        // Round 1 is not in first-change order (declaring a series marks it changed), and a
+        // retried flush sends its series after later ones: then the probe is early, and the
+        // time is taken when every cell matches.
+        for (std::string diff = verify_scale(redis, w, round); !diff.empty();
+             diff = verify_scale(redis, w, round)) {
+            if (steady::now() - acked > std::chrono::seconds(10))
+                fail("LOSS in round " + std::to_string(round) + ":\n" + diff, &d);
+            if (round > 1)
+                std::fprintf(stderr, "  round %d: the probe was early\n", round);
+            readable = steady::now();
+        }
+        if (round == 1)
+            continue;
+        out.flush_daemon_cpu_ms.values.push_back(1000 * (daemon_cpu1 - daemon_cpu0));
+        out.flush_redis_cpu_ms.values.push_back(1000 * (redis_cpu1 - redis_cpu0));
+        out.flush_ms.values.push_back(1000 * seconds_between(start, readable));
+        out.flush_after_ack_ms.values.push_back(1000 * seconds_between(acked, readable));
+    }
+    const std::string sample = std::string(scale_names[0]) + "{method=\"GET\",route=\"" +
+                               scale_workload::scale_route(0) + "\",code=\"200\"} " +
+                               std::to_string(flush_runs + 1) + "\n";
+    for (int i = 0; i < scrapes; ++i) {
+        const double cpu0 = cpu_seconds(d.process().pid());
+        const auto t0 = steady::now();
+        const std::string body = d.scrape();
+        const auto t1 = steady::now();
+        const double cpu1 = cpu_seconds(d.process().pid());
+        if (body.find(sample) == std::string::npos)
+            fail("scrape lacks `" + sample + "`", &d);
+        out.body_bytes = body.size();
+        if (const char* dump = std::getenv("REDIS_BENCH_DUMP"); dump && i + 1 == scrapes)
+            std::ofstream(std::string(dump) + "/" + name + ".txt") << body; // to diff builds
+        out.scrape_ms.values.push_back(1000 * seconds_between(t0, t1));
+        out.scrape_cpu_ms.values.push_back(1000 * (cpu1 - cpu0));
+    }
+    if (const int rc = d.stop(); rc != 0)
+        fail("daemon exited with " + std::to_string(rc) + " after SIGTERM", &d);
+}
+
+/// `redis_bench <metricsd> --scale [series] [runs] [baseline metricsd]`
+int scale_bench(const std::string& binary, int argc, char** argv) {
+    const std::uint32_t n = argc > 3 ? static_cast<std::uint32_t>(std::stoul(argv[3])) : 100'000;
+    const int runs = argc > 4 ? std::stoi(argv[4]) : 5;
+    std::vector<std::pair<std::string, std::string>> daemons;
+    if (argc > 5)
+        daemons.emplace_back("baseline", argv[5]);
+    daemons.emplace_back("this", binary);
+    temp_dir dir;
+    const scale_workload w(n);
+    redis_server server;
+    redis_conn redis(server.port());
+    std::printf("# redis_bench --scale: %u series (%u counters, %u livesum gauges, %u histograms "
+                "with %zu buckets, %u summaries), one daemon per binary, default flush settings\n",
+                n, w.counters, w.gauges, w.histograms, bucket_texts.size(), w.summaries);
+    std::fflush(stdout);
+    for (auto& [key, path] : daemons) {
+        scale_result r;
+        scale_run(path, dir, server, redis, w, runs, 2 * runs + 1, r, "scale-" + key);
+        const std::string k = "daemon=" + key + " series=" + std::to_string(n);
+        const std::string bytes = " body_bytes=" + std::to_string(r.body_bytes);
+        print("redis_scrape_ms", k, r.scrape_ms, "%.1f", bytes);
+        print("redis_scrape_daemon_cpu_ms", k, r.scrape_cpu_ms, "%.1f", "");
+        print("redis_flush_changed_series_ms", k, r.flush_ms, "%.1f",
+              " (first op sent to every change readable in Redis)");
+        print("redis_flush_changed_series_after_ack_ms", k, r.flush_after_ack_ms, "%.1f",
+              " (last ACK to every change readable)");
+        print("redis_flush_daemon_cpu_ms", k, r.flush_daemon_cpu_ms, "%.1f",
+              " (ingest and flush, until the probe reads the last change)");
+        print("redis_flush_redis_cpu_ms", k, r.flush_redis_cpu_ms, "%.1f",
+              " (redis-server, same span)");
+        std::fflush(stdout);
+    }
+    return 0;
+}
+
 int bench(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr, "usage: redis_bench <metricsd> [ops_per_run] [runs] "
@@ -593,6 +808,8 @@ int bench(int argc, char** argv) {
         return 2;
     }
     std::signal(SIGPIPE, SIG_IGN);
+    if (argc > 2 && std::string_view(argv[2]) == "--scale")
+        return scale_bench(argv[1], argc, argv);
     const std::uint64_t ops_per_run = argc > 2 ? std::stoull(argv[2]) : 160'000'000;
     const int runs = argc > 3 ? std::stoi(argv[3]) : 5;
     const double pytheus_seconds = argc > 4 ? std::stod(argv[4]) : 1.0;

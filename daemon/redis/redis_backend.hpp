@@ -9,6 +9,7 @@
 #include "daemon/config/redis_url.hpp"
 #include "daemon/net/net.hpp"
 #include "daemon/redis/redis_connection.hpp"
+#include "daemon/redis/redis_flush.hpp"
 #include "daemon/redis/redis_flush_ledger.hpp"
 #include "daemon/redis/redis_stats.hpp"
 #include "daemon/redis/redis_view.hpp"
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_set>
@@ -76,6 +78,17 @@ public:
 
 private:
     struct waiter;
+    /// One flush, planned: its series (held), its pipeline and what to note once applied.
+    struct outgoing {
+        flush_batch batch;
+        flush_plan plan;
+        std::uint64_t seq = 0;
+        std::vector<const family_spec*> metadata;
+        std::vector<std::string> stale;
+        bool keepalive = false;
+        bool retire_live = false;
+        bool live_deltas = false;
+    };
 
     /// When the next flush, key refresh and lease renewal are due.
     struct schedule {
@@ -89,6 +102,8 @@ private:
     net::awaitable<bool> serve();
     /// One flush; `retire_live` (the last one at shutdown) deletes our live key.
     net::awaitable<bool> flush(bool retire_live = false);
+    /// Take the changed series and plan the flush that writes them.
+    outgoing prepare(bool retire_live);
     net::awaitable<bool> read_snapshot();
     net::awaitable<bool> settle_after_reconnect();
     void settle_probed(flushseq_state state);
@@ -112,12 +127,17 @@ private:
 
     flush_batch inflight_; ///< sent, outcome unknown until EXEC's reply (or the probe)
     std::uint64_t inflight_seq_ = 0;
+    /// Planned while the one in flight ran, sent when its outcome is known (see flush()).
+    std::optional<outgoing> next_;
+    bool in_roundtrip_ = false; ///< a flush waits for Redis: the time to plan the next one
     std::uint64_t seq_ = 0;
     std::unordered_set<const family_spec*> meta_written_; ///< since the last (re)connect
     std::set<std::string> stale_daemons_; ///< to take out of the daemons set next flush
     bool live_written_ = false;           ///< our live key may exist: delete it at shutdown
     std::unordered_set<std::string> conflicts_logged_;
     std::list<waiter*> waiters_;
+    /// The last snapshot's view, whose tables the next one reads into (see redis_view).
+    std::shared_ptr<redis_view> last_view_;
 
     bool reads_ok_ = false;                   ///< the last snapshot read on this connection worked
     std::chrono::steady_clock::time_point reread_; ///< next read of its own while !reads_ok_

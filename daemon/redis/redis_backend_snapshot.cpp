@@ -62,7 +62,14 @@ net::awaitable<bool> redis_backend::read_snapshot() {
     const scrape_plan plan = plan_scrape(options_.key_prefix, selected.families, daemons);
     if (!co_await connection_.roundtrip(plan.bytes, plan.replies))
         co_return false;
-    scrape_result result = parse_scrape(plan, selected.families, connection_.replies(), daemons);
+    // Read into the last view's tables when no scrape renders it any more (the usual case: a
+    // scrape renders its view at once), so only series new since then cost a row.
+    table_pool pool;
+    if (last_view_ && last_view_.use_count() == 1)
+        last_view_->recycle(pool);
+    last_view_.reset();
+    scrape_result result =
+        parse_scrape(plan, selected.families, connection_.replies(), daemons, &pool);
     if (!result.ok) {
         reads_ok_ = false;
         finish_waiters(nullptr, "snapshot failed: " + result.error);
@@ -83,9 +90,9 @@ net::awaitable<bool> redis_backend::read_snapshot() {
     // the store's changed series are exactly what it lacks.
     std::vector<series_delta> pending;
     ledger_.pending_deltas(unix_now_ms(), pending);
-    finish_waiters(std::make_shared<const redis_view>(selected, std::move(result), pending,
-                                                      options_.daemon_id),
-                   {});
+    last_view_ =
+        std::make_shared<redis_view>(selected, std::move(result), pending, options_.daemon_id);
+    finish_waiters(last_view_, {});
     co_return true;
 }
 

@@ -1,38 +1,28 @@
 #include "daemon/redis/redis_codec.hpp"
 
-#include <array>
+#include <charconv>
 #include <new>
 #include <vector>
 
 namespace metricsd::daemon {
 
 bool append_command(std::string& out, std::span<const std::string_view> argv) {
-    // Our commands have at most a handful of arguments: keep their pointers on the stack.
-    constexpr std::size_t inline_args = 8;
-    std::array<const char*, inline_args> ptr_buf{};
-    std::array<std::size_t, inline_args> len_buf{};
-    std::vector<const char*> ptr_heap;
-    std::vector<std::size_t> len_heap;
-    const char** ptrs = ptr_buf.data();
-    std::size_t* lens = len_buf.data();
-    if (argv.size() > inline_args) {
-        ptr_heap.resize(argv.size());
-        len_heap.resize(argv.size());
-        ptrs = ptr_heap.data();
-        lens = len_heap.data();
+    // RESP written directly (what redisFormatCommandArgv writes, byte for byte), without its
+    // heap buffer per command: a flush of 100 k series formats some 300 k commands.
+    const auto number = [&out](char type, std::size_t n) {
+        char buf[24];
+        buf[0] = type;
+        const auto [end, ec] = std::to_chars(buf + 1, buf + sizeof buf - 2, n);
+        end[0] = '\r';
+        end[1] = '\n';
+        out.append(buf, end + 2);
+    };
+    number('*', argv.size());
+    for (const auto arg : argv) {
+        number('$', arg.size());
+        out.append(arg.data() ? arg.data() : "", arg.size());
+        out += "\r\n";
     }
-    for (std::size_t i = 0; i < argv.size(); ++i) {
-        // hiredis reads exactly `len` bytes, so an empty view's null data() is never touched;
-        // still, give it a valid pointer.
-        ptrs[i] = argv[i].data() ? argv[i].data() : "";
-        lens[i] = argv[i].size();
-    }
-    char* cmd = nullptr;
-    const int len = redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), ptrs, lens);
-    if (len < 0 || cmd == nullptr)
-        return false;
-    out.append(cmd, static_cast<std::size_t>(len));
-    redisFreeCommand(cmd);
     return true;
 }
 

@@ -19,8 +19,8 @@ struct reply_deleter {
 using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 
 /// Append one command in RESP (`*N\r\n$len\r\narg\r\n...`) to `out`. Binary-safe: arguments
-/// may contain NUL and CRLF. Returns false (and leaves `out` unchanged) only when hiredis
-/// cannot allocate.
+/// may contain NUL and CRLF. Always true (kept for callers that check); throws std::bad_alloc
+/// as any string growth does.
 bool append_command(std::string& out, std::span<const std::string_view> argv);
 /// One command on its own, e.g. `command_bytes({"GET", key})`.
 inline std::string command_bytes(std::initializer_list<std::string_view> argv) {

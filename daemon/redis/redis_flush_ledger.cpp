@@ -24,6 +24,22 @@ flush_ledger::~flush_ledger() {
 void flush_ledger::collect(flush_batch& batch, std::int64_t now_ms, std::size_t limit) {
     batch.clear();
     store_.take_dirty(batch.taken, limit);
+    // Series an unsettled batch holds go back to the changed list (their set, if any, owed).
+    std::size_t kept = 0;
+    std::vector<series*> busy;
+    for (auto& change : batch.taken) {
+        flush_record& r = records_[change.target];
+        if (r.taken) {
+            r.set_owed = r.set_owed || change.assigned;
+            busy.push_back(change.target);
+            continue;
+        }
+        r.taken = true;
+        batch.taken[kept++] = change;
+    }
+    batch.taken.resize(kept);
+    for (series* s : busy)
+        store_.mark_dirty(*s);
     batch.next.resize(batch.taken.size());
     for (std::size_t i = 0; i < batch.taken.size(); ++i) {
         auto& change = batch.taken[i];
@@ -40,7 +56,9 @@ void flush_ledger::collect(flush_batch& batch, std::int64_t now_ms, std::size_t 
 void flush_ledger::settle_applied(flush_batch& batch) {
     for (std::size_t i = 0; i < batch.taken.size(); ++i) {
         series& s = *batch.taken[i].target;
-        records_[&s].flushed = std::move(batch.next[i]);
+        flush_record& r = records_[&s];
+        r.flushed = std::move(batch.next[i]);
+        r.taken = false;
         store_.release(s);
     }
     batch.clear();
@@ -48,8 +66,10 @@ void flush_ledger::settle_applied(flush_batch& batch) {
 
 void flush_ledger::settle_failed(flush_batch& batch) {
     for (const auto& change : batch.taken) {
+        flush_record& r = records_[change.target];
+        r.taken = false;
         if (change.assigned)
-            records_[change.target].set_owed = true;
+            r.set_owed = true;
         store_.release(*change.target);
         store_.mark_dirty(*change.target);
     }

@@ -29,6 +29,9 @@ struct flush_record {
     /// A `shared` gauge's set was taken by a flush that was not applied: the next flush owes
     /// Redis a SET, not a delta.
     bool set_owed = false;
+    /// Taken by a flush whose outcome is not known yet: a flush planned meanwhile leaves the
+    /// series for later, so that each delta is against what Redis surely holds.
+    bool taken = false;
 };
 
 /// The table of flush records, keyed by series. Registers itself with the store as the
@@ -43,7 +46,8 @@ public:
     /// Take the changed series out of the store into `batch` (cleared first), at most `limit`
     /// of them: the rest stay changed for the next flush, so one flush (one MULTI/EXEC that
     /// Redis runs without serving anyone else) stays short however many series changed at
-    /// once. `now_ms` (Unix time) stamps live* contributions that changed.
+    /// once. Series another unsettled batch holds stay changed too. `now_ms` (Unix time)
+    /// stamps live* contributions that changed.
     void collect(flush_batch& batch, std::int64_t now_ms, std::size_t limit = SIZE_MAX);
     /// The flush was applied: what it sent is in Redis now.
     void settle_applied(flush_batch& batch);

@@ -12,28 +12,8 @@ namespace {
 
 using protocol::metric_type;
 
-void add_to_cell(scraped_series_map& out, const family_spec& spec, std::size_t cell,
-                 std::vector<std::string> labels, double v) {
-    auto& s = out[std::move(labels)];
-    if (spec.type == metric_type::counter || spec.type == metric_type::gauge) {
-        s.value += v;
-        return;
-    }
-    const std::size_t buckets =
-        spec.type == metric_type::histogram ? spec.bucket_texts.size() + 1 : 0;
-    if (s.cumulative.size() != buckets)
-        s.cumulative.assign(buckets, 0.0);
-    if (cell < buckets)
-        s.cumulative[cell] += v;
-    else if (cell == buckets)
-        s.sum += v;
-    else
-        s.count += v;
-}
-
 // GET on an unlabelled family's key: a number, or nil when nobody wrote it yet.
-void read_string(scrape_result& r, const family_spec& spec, std::size_t family, std::size_t cell,
-                 const redisReply& e) {
+void read_string(scrape_result& r, series_table& t, std::size_t cell, const redisReply& e) {
     if (e.type == REDIS_REPLY_NIL)
         return;
     if (e.type != REDIS_REPLY_STRING) {
@@ -41,14 +21,14 @@ void read_string(scrape_result& r, const family_spec& spec, std::size_t family, 
         return;
     }
     if (const auto v = parse_redis_number(reply_text(e)))
-        add_to_cell(r.families[family], spec, cell, {}, *v);
+        t.add(t.row_of_labels({}), cell, *v);
     else
         ++r.bad_values;
 }
 
-// HGETALL on a labelled family's key: field/value pairs, empty when the key is absent.
-void read_hash(scrape_result& r, const family_spec& spec, std::size_t family, std::size_t cell,
-               const redisReply& e, const std::vector<std::string>& names) {
+// HGETALL on a labelled family's key: field/value pairs, empty when the key is absent. Fields
+// that differ only in spelling land on one row, their values added.
+void read_hash(scrape_result& r, series_table& t, std::size_t cell, const redisReply& e) {
     const auto items = reply_elements(e);
     if (e.type != REDIS_REPLY_ARRAY || items.size() % 2 != 0) {
         ++r.wrong_type_keys;
@@ -59,8 +39,8 @@ void read_hash(scrape_result& r, const family_spec& spec, std::size_t family, st
             ++r.malformed_fields;
             continue;
         }
-        auto labels = parse_label_json(reply_text(*items[i]), names);
-        if (!labels) {
+        const auto row = t.row_of_field(reply_text(*items[i]), cell, i / 2);
+        if (row == series_table::no_row) {
             ++r.malformed_fields;
             continue;
         }
@@ -71,22 +51,21 @@ void read_hash(scrape_result& r, const family_spec& spec, std::size_t family, st
             ++r.bad_values;
             continue;
         }
-        add_to_cell(r.families[family], spec, cell, std::move(*labels), *v);
+        t.add(row, cell, *v);
     }
 }
 
 // HGETALL on a daemon's live key: `<family> <label JSON>` -> `<number> <stamp>`. Fields of
-// families this scrape does not read (their metadata is gone) are passed over.
-void read_live(scrape_result& r, std::span<const family_spec* const> families,
-               const std::map<std::string_view, std::size_t>& by_name, daemon_live& out,
-               const redisReply& e) {
+// families this scrape does not read (their metadata is gone) or that are not live* gauges
+// are passed over.
+void read_live(scrape_result& r, const std::map<std::string_view, std::size_t>& by_name,
+               daemon_live& out, const redisReply& e) {
     const auto items = reply_elements(e);
     if (e.type != REDIS_REPLY_ARRAY || items.size() % 2 != 0) {
         ++r.wrong_type_keys;
         return;
     }
     out.present = !items.empty();
-    out.families.resize(families.size());
     for (std::size_t i = 0; i < items.size(); i += 2) {
         if (!items[i] || !items[i + 1] || items[i]->type != REDIS_REPLY_STRING ||
             items[i + 1]->type != REDIS_REPLY_STRING) {
@@ -98,9 +77,9 @@ void read_live(scrape_result& r, std::span<const family_spec* const> families,
         const auto f = by_name.find(field.substr(0, space));
         if (space == std::string_view::npos || f == by_name.end())
             continue;
-        auto labels =
-            parse_label_json(field.substr(space + 1), redis_label_names(*families[f->second]));
-        if (!labels) {
+        auto& t = out.families[f->second];
+        const auto row = t.row_of_field(field.substr(space + 1), 0, i / 2);
+        if (row == series_table::no_row) {
             ++r.malformed_fields;
             continue;
         }
@@ -109,11 +88,47 @@ void read_live(scrape_result& r, std::span<const family_spec* const> families,
             ++r.bad_values;
             continue;
         }
-        out.families[f->second][std::move(*labels)] = {v->first, v->second};
+        t.set(row, 0, v->first);
+        t.stamp(row) = v->second;
     }
 }
 
+series_table::layout layout_of(const family_spec& spec, bool live) {
+    if (live)
+        return series_table::layout::live;
+    switch (spec.type) {
+    case metric_type::histogram:
+        return series_table::layout::histogram;
+    case metric_type::summary:
+        return series_table::layout::summary;
+    default:
+        return series_table::layout::value;
+    }
+}
+
+/// The table `key` from `reuse`, emptied, if it still fits the family and is not mostly
+/// series gone from Redis (those rows would stay forever); else a new one.
+series_table take_table(table_pool* reuse, std::string_view key, const family_spec& spec,
+                        bool live) {
+    if (reuse) {
+        if (const auto it = reuse->find(key); it != reuse->end()) {
+            series_table t = std::move(it->second);
+            reuse->erase(it);
+            if (t.fits(redis_label_names(spec), layout_of(spec, live), spec.bucket_texts.size()) &&
+                t.absent_rows() <= t.size() + 1024) {
+                t.reset();
+                return t;
+            }
+        }
+    }
+    return table_for(spec, live);
+}
+
 } // namespace
+
+series_table table_for(const family_spec& spec, bool live) {
+    return series_table(redis_label_names(spec), layout_of(spec, live), spec.bucket_texts.size());
+}
 
 std::string plan_daemons_read(std::string_view prefix) {
     return command_bytes({"SMEMBERS", daemons_key(prefix)});
@@ -185,7 +200,7 @@ scrape_plan plan_scrape(std::string_view prefix, std::span<const family_spec* co
 
 scrape_result parse_scrape(const scrape_plan& plan, std::span<const family_spec* const> families,
                            std::span<const reply_ptr> replies,
-                           std::span<const std::string> daemons) {
+                           std::span<const std::string> daemons, table_pool* reuse) {
     scrape_result r;
     const bool mismatch = std::any_of(plan.slots.begin(), plan.slots.end(), [&](const auto& s) {
         return s.daemon == scrape_plan::no_daemon ? s.family >= families.size()
@@ -202,13 +217,21 @@ scrape_result parse_scrape(const scrape_plan& plan, std::span<const family_spec*
         return r;
     }
     r.ok = true;
-    r.families.resize(families.size());
+    r.families.reserve(families.size());
+    for (const auto* spec : families)
+        r.families.push_back(take_table(reuse, spec->name, *spec, false));
     r.live.resize(daemons.size());
-    for (std::size_t d = 0; d < daemons.size(); ++d)
-        r.live[d].id = daemons[d];
     std::map<std::string_view, std::size_t> by_name;
     for (std::size_t f = 0; f < families.size(); ++f)
-        by_name.emplace(families[f]->name, f);
+        if (uses_live_key(*families[f]))
+            by_name.emplace(families[f]->name, f);
+    for (std::size_t d = 0; d < daemons.size(); ++d) {
+        r.live[d].id = daemons[d];
+        r.live[d].families.resize(families.size());
+        for (const auto& [name, f] : by_name)
+            r.live[d].families[f] =
+                take_table(reuse, daemons[d] + ' ' + std::string(name), *families[f], true);
+    }
     const auto elements = reply_elements(*tx.exec);
     for (std::size_t i = 0; i < plan.slots.size(); ++i) {
         const auto [family, cell, daemon] = plan.slots[i];
@@ -218,15 +241,13 @@ scrape_result parse_scrape(const scrape_plan& plan, std::span<const family_spec*
             continue;
         }
         if (daemon != scrape_plan::no_daemon) {
-            read_live(r, families, by_name, r.live[daemon], *e);
+            read_live(r, by_name, r.live[daemon], *e);
             continue;
         }
-        const auto& spec = *families[family];
-        const auto names = redis_label_names(spec);
-        if (names.empty())
-            read_string(r, spec, family, cell, *e);
+        if (r.families[family].label_count() == 0)
+            read_string(r, r.families[family], cell, *e);
         else
-            read_hash(r, spec, family, cell, *e, names);
+            read_hash(r, r.families[family], cell, *e);
     }
     return r;
 }

@@ -5,7 +5,7 @@
 
 #include "daemon/store/family_spec.hpp"
 #include "daemon/redis/redis_codec.hpp"
-#include "daemon/store/series.hpp"
+#include "daemon/redis/redis_series_table.hpp"
 
 #include <map>
 #include <span>
@@ -49,32 +49,25 @@ struct scrape_plan {
 scrape_plan plan_scrape(std::string_view prefix, std::span<const family_spec* const> families,
                         std::span<const std::string> daemons = {});
 
-/// Values of one series as stored in Redis.
-struct scraped_series {
-    double value = 0;               ///< counters and gauges
-    std::vector<double> cumulative; ///< histograms: per bound then +Inf, cumulative as stored
-    double sum = 0;                 ///< histograms and summaries
-    double count = 0;               ///< histograms and summaries
-};
-using scraped_series_map = std::map<std::vector<std::string>, scraped_series, label_values_less>;
+/// An empty table for one family's data keys, or (`live`) for its share in a live key.
+series_table table_for(const family_spec& spec, bool live = false);
 
-/// One daemon's contribution to a live* gauge series, and when it last changed.
-struct live_contribution {
-    double value = 0;
-    std::int64_t stamp_ms = 0;
-};
-using live_series_map = std::map<std::vector<std::string>, live_contribution, label_values_less>;
-/// What one daemon's live key holds, per family (parallel to the families read).
+/// Tables of an earlier scrape, to read the next snapshot into (see series_table): data tables
+/// by family name, live-key tables by `<daemon id> <family name>`.
+using table_pool = std::map<std::string, series_table, std::less<>>;
+
+/// What one daemon's live key holds, per family (parallel to the families read; tables of
+/// families not in a live* mode stay empty).
 struct daemon_live {
     std::string id;
     bool present = false; ///< false: its key is gone (lease expired): the id is stale
-    std::vector<live_series_map> families;
+    std::vector<series_table> families;
 };
 
 struct scrape_result {
     bool ok = false;   ///< false: the transaction did not run; nothing below is meaningful
     std::string error; ///< why not, for the log
-    std::vector<scraped_series_map> families; ///< parallel to plan_scrape's families
+    std::vector<series_table> families; ///< parallel to plan_scrape's families
     std::vector<daemon_live> live;            ///< parallel to plan_scrape's daemons
     std::size_t malformed_fields = 0;         ///< hash fields that are not our label JSON
     std::size_t wrong_type_keys = 0;          ///< WRONGTYPE (or other) error elements
@@ -83,9 +76,10 @@ struct scrape_result {
 
 /// Turn the pipeline's replies into series. Hash fields that differ only in JSON key order
 /// (or escape spelling) land in one series and their values are added together. A missing key
-/// is an empty family; a missing histogram cell reads as 0.
+/// is an empty family; a missing histogram cell reads as 0. Tables found in `reuse` (taken out
+/// of it) are read into again, their rows kept; the others start empty.
 scrape_result parse_scrape(const scrape_plan& plan, std::span<const family_spec* const> families,
                            std::span<const reply_ptr> replies,
-                           std::span<const std::string> daemons = {});
+                           std::span<const std::string> daemons = {}, table_pool* reuse = nullptr);
 
 } // namespace metricsd::daemon

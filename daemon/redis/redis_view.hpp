@@ -28,6 +28,8 @@ scrape_selection select_families(const store& st, const meta_read& meta);
 /// The families of one snapshot of `selected` plus `pending` (pending_deltas()), ready to
 /// render. live* gauges combine, by their mode, the data key (pytheus writers) and every
 /// daemon's live key, this daemon's (`own_daemon`) brought up to date by its pending deltas.
+/// Its tables go back to the next snapshot (recycle) once no scrape renders it any more: the
+/// backend keeps the last view, so an unchanged Redis is read without rebuilding any row.
 class redis_view {
 public:
     redis_view(const scrape_selection& selected, scrape_result snapshot,
@@ -36,11 +38,16 @@ public:
     /// Append every family (no trailer), ordered by name.
     void render(exposition_format f, std::string& out) const;
 
+    /// Move every table into `pool` for the next parse_scrape; the view is empty afterwards.
+    void recycle(table_pool& pool);
+
 private:
     /// Copies: the selection (and its metadata-only families) is gone by the time we render.
     std::vector<family_spec> specs_;
     /// Each family's series as read, parallel to specs_. Per-pid gauges keep `pid` last.
-    std::vector<scraped_series_map> families_;
+    std::vector<series_table> families_;
+    /// The live keys' tables, combined into families_ already: kept only for recycle().
+    std::vector<std::pair<std::string, series_table>> live_;
 };
 
 } // namespace metricsd::daemon

@@ -13,9 +13,9 @@ std::string worker_binary() {
 }
 
 daemon_process::daemon_process(const temp_dir& dir, std::vector<std::string> extra,
-                               const std::string& name)
+                               const std::string& name, const std::string& binary)
     : socket_(dir.file(name + ".sock")) {
-    std::vector<std::string> argv{daemon_binary(), "--socket", socket_, "--listen", "127.0.0.1:0"};
+    std::vector<std::string> argv{binary, "--socket", socket_, "--listen", "127.0.0.1:0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_ = std::make_unique<child_process>(argv, dir.file(name + ".log"));
     const auto log = proc_->wait_for_log("metricsd ready:");

@@ -16,9 +16,10 @@ std::string worker_binary();
 class daemon_process {
 public:
     /// Start metricsd with --socket <dir>/ingest.sock --listen 127.0.0.1:0 plus `extra` flags,
-    /// and wait until it logs that it is ready.
+    /// and wait until it logs that it is ready. `binary`: another build (benchmarks compare).
     explicit daemon_process(const temp_dir& dir, std::vector<std::string> extra = {},
-                            const std::string& name = "metricsd");
+                            const std::string& name = "metricsd",
+                            const std::string& binary = daemon_binary());
 
     const std::string& socket_path() const noexcept { return socket_; }
     int port() const noexcept { return port_; }

@@ -273,6 +273,25 @@ TEST_F(redis_delta, early_flush_alarm_fires_at_the_threshold) {
     st.set_dirty_alarm(0, {});
 }
 
+/// Empty snapshot tables for the families selected (of their live keys with `live`).
+std::vector<series_table> tables(const scrape_selection& selected, bool live = false) {
+    std::vector<series_table> out;
+    for (const auto* spec : selected.families)
+        out.push_back(table_for(*spec, live));
+    return out;
+}
+
+/// One series' numbers (a row's columns) in a hand-made snapshot table.
+void put(series_table& t, const strings& labels, std::initializer_list<double> cells,
+         std::int64_t stamp_ms = 0) {
+    const auto row = t.row_of_labels(labels);
+    std::size_t column = 0;
+    for (const double v : cells)
+        t.set(row, column++, v);
+    if (t.kind() == series_table::layout::live)
+        t.stamp(row) = stamp_ms;
+}
+
 TEST_F(redis_delta, view_merges_snapshot_and_pending_and_keeps_remote_families) {
     const auto* f = declare({"jobs_total", metric_type::counter, "Jobs.", {"q"}});
     const auto b = test::bind(st, f, {"a"}, w1);
@@ -290,9 +309,9 @@ TEST_F(redis_delta, view_merges_snapshot_and_pending_and_keeps_remote_families) 
     EXPECT_TRUE(selected.conflicts[0].starts_with("jobs_total: ")) << selected.conflicts[0];
     scrape_result snap;
     snap.ok = true;
-    snap.families.resize(2);
-    snap.families[0][strings{"a"}].value = 40; // jobs_total (ordered by name)
-    snap.families[1][strings{}].value = 7;     // remote_total
+    snap.families = tables(selected);
+    put(snap.families[0], {"a"}, {40}); // jobs_total (ordered by name)
+    put(snap.families[1], {}, {7});     // remote_total
     std::vector<series_delta> pending;
     ledger.pending_deltas(now_ms, pending);
     const redis_view view(selected, std::move(snap), pending);
@@ -317,12 +336,16 @@ TEST_F(redis_delta, view_combines_live_gauges_over_daemons_by_mode) {
     const auto selected = select_families(st, meta); // inflight, peak, recent
     scrape_result snap;
     snap.ok = true;
-    snap.families.resize(3);
-    snap.families[0][strings{}].value = 1; // a pytheus-style writer in the data key
+    snap.families = tables(selected);
+    put(snap.families[0], {}, {1}); // a pytheus-style writer in the data key
     snap.live.resize(2);
-    snap.live[0] = {"me", true, {{{strings{}, {9, 1}}}, {{strings{}, {4, 1}}}, {}}};
-    snap.live[1] = {
-        "other", true, {{{strings{}, {5, 1}}}, {{strings{}, {7, 1}}}, {{strings{}, {8, 50}}}}};
+    snap.live[0] = {"me", true, tables(selected, true)};
+    put(snap.live[0].families[0], {}, {9}, 1);
+    put(snap.live[0].families[1], {}, {4}, 1);
+    snap.live[1] = {"other", true, tables(selected, true)};
+    put(snap.live[1].families[0], {}, {5}, 1);
+    put(snap.live[1].families[1], {}, {7}, 1);
+    put(snap.live[1].families[2], {}, {8}, 50);
     std::vector<series_delta> pending;
     ledger.pending_deltas(now_ms, pending);
     const redis_view view(selected, std::move(snap), pending, "me");
@@ -344,12 +367,9 @@ TEST_F(redis_delta, view_renders_histograms_from_cumulative_cells_and_gauges_per
     const auto selected = select_families(st, meta);
     scrape_result snap;
     snap.ok = true;
-    snap.families.resize(2);
-    auto& h = snap.families[0][strings{}];
-    h.cumulative = {1, 3, 4};
-    h.sum = 9.5;
-    h.count = 4;
-    snap.families[1][strings{"77"}].value = 5;
+    snap.families = tables(selected);
+    put(snap.families[0], {}, {1, 3, 4, 9.5, 4}); // cumulative buckets, +Inf, sum, count
+    put(snap.families[1], {"77"}, {5});
     const redis_view view(selected, std::move(snap), {});
     std::string out;
     view.render(exposition_format::text, out);

@@ -88,6 +88,62 @@ TEST(redis_scrape, merges_key_orders_and_counts_bad_data) {
     EXPECT_EQ(s.count, 2);
 }
 
+// The next scrape reads into the last one's tables: known fields keep their rows (whatever
+// their order in the reply), a field that left Redis leaves the exposition, a new one gets a
+// row, and no value of the earlier snapshot stays.
+TEST(redis_scrape, a_recycled_table_keeps_its_rows_and_only_reads_the_numbers) {
+    const auto requests =
+        make("http_requests_total", metric_type::counter, {"method", "code"});
+    const family_spec* fams[] = {&requests};
+    const auto plan = plan_scrape("", fams);
+    const std::string get = R"({"method": "GET", "code": "200"})";
+    const std::string post = R"({"method": "POST", "code": "500"})";
+    const std::string put = R"({"method": "PUT", "code": "201"})";
+    const auto snapshot = [&](const std::vector<std::pair<std::string, std::string>>& fields) {
+        std::string resp = "+OK\r\n+QUEUED\r\n" + array(1) + array(fields.size() * 2);
+        for (const auto& [field, value] : fields)
+            resp += bulk(field) + bulk(value);
+        return resp;
+    };
+    auto first = parse_scrape(plan, fams, replies_of(snapshot({{get, "3"}, {post, "1"}})));
+    ASSERT_TRUE(first.ok);
+    ASSERT_EQ(first.families[0].rows(), 2u);
+    table_pool pool;
+    pool.emplace("http_requests_total", std::move(first.families[0]));
+
+    // Another order, POST gone, PUT new, GET also spelled with its keys the other way round.
+    const auto replies = replies_of(snapshot(
+        {{put, "2"}, {R"({"code": "200", "method": "GET"})", "1"}, {get, "4"}}));
+    const auto second = parse_scrape(plan, fams, replies, {}, &pool);
+    ASSERT_TRUE(second.ok);
+    EXPECT_TRUE(pool.empty()) << "the table was taken";
+    const auto& t = second.families[0];
+    EXPECT_EQ(t.rows(), 3u) << "GET and POST kept their rows, PUT got one";
+    EXPECT_EQ(t.size(), 2u);
+    EXPECT_EQ(t.at(strings{"GET", "200"}).value, 5);
+    EXPECT_EQ(t.at(strings{"PUT", "201"}).value, 2);
+    EXPECT_THROW(t.at(strings{"POST", "500"}), std::out_of_range);
+}
+
+// A table that no longer fits the family (redeclared with other labels) is not reused.
+TEST(redis_scrape, a_table_of_another_declaration_is_not_recycled) {
+    const auto old_decl = make("jobs_total", metric_type::counter, {"q"});
+    const auto new_decl = make("jobs_total", metric_type::counter, {"queue"});
+    table_pool pool;
+    pool.emplace("jobs_total", table_for(old_decl));
+    pool.at("jobs_total").add(pool.at("jobs_total").row_of_labels(strings{"a"}), 0, 9);
+    const family_spec* fams[] = {&new_decl};
+    const auto plan = plan_scrape("", fams);
+    const auto r = parse_scrape(
+        plan, fams,
+        replies_of("+OK\r\n+QUEUED\r\n" + array(1) + array(2) + bulk(R"({"queue": "a"})") +
+                   bulk("1")),
+        {}, &pool);
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.families[0].rows(), 1u);
+    EXPECT_EQ(r.families[0].at(strings{"a"}).value, 1);
+}
+
 TEST(redis_scrape, a_transaction_that_did_not_run_is_not_a_result) {
     const scrape_families f;
     const auto plan = plan_scrape("", f.all);
