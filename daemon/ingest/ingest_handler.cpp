@@ -82,7 +82,8 @@ bool ingest_handler::process() {
                     protocol::encode(out_, protocol::ack{m.token});
                 } else if constexpr (std::is_same_v<T, protocol::family_decl> ||
                                      std::is_same_v<T, protocol::series_decl> ||
-                                     std::is_same_v<T, protocol::op_batch>) {
+                                     std::is_same_v<T, protocol::op_batch> ||
+                                     std::is_same_v<T, protocol::fold>) {
                     ++stats_.frames;
                     handle(m);
                 }
@@ -261,6 +262,35 @@ void ingest_handler::handle(const protocol::op_batch& batch) {
         return;
     stats_.ops_rejected += rejected;
     report(first, first_handle, op_error_message(rejected, first, first_handle, first_op));
+}
+
+// A FOLD frame is one op on the wire: applied, dropped (rejected handle) or refused whole.
+void ingest_handler::handle(const protocol::fold& f) {
+    const series_slot* slot = series_.find(f.handle);
+    if (slot && slot->state == slot_state::rejected) {
+        ++stats_.ops_dropped;
+        return;
+    }
+    if (!slot) {
+        ++stats_.ops_rejected;
+        return report(error_code::unknown_series, f.handle,
+                      "FOLD rejected: series handle " + std::to_string(f.handle) +
+                          " was never declared");
+    }
+    const auto st = store_.apply_fold(slot->target, f);
+    if (st == apply_status::ok) {
+        ++stats_.ops_applied;
+        return;
+    }
+    ++stats_.ops_rejected;
+    if (st == apply_status::invalid_op)
+        return report(error_code::invalid_op, f.handle,
+                      "FOLD rejected: series handle " + std::to_string(f.handle) +
+                          " is not a histogram or summary");
+    report(error_code::invalid_value, f.handle,
+           "FOLD rejected: " + std::to_string(f.buckets()) + " bucket count(s) and sum " +
+               std::to_string(f.sum) + " of " + std::to_string(f.count) +
+               " observation(s) do not fit series handle " + std::to_string(f.handle));
 }
 
 } // namespace metricsd::daemon

@@ -146,6 +146,7 @@ private:
     void handle(const protocol::family_decl& m);
     void handle(const protocol::series_decl& m);
     void handle(const protocol::op_batch& m);
+    void handle(const protocol::fold& f);
     void report(protocol::error_code code, std::uint32_t handle, std::string_view message);
 
     store& store_;

@@ -88,6 +88,11 @@ public:
 
     /// Apply one op. Hot path: no allocation, no lookup.
     apply_status apply(const binding& b, protocol::op_code op, double v) noexcept;
+    /// Apply `count` observations folded by a client (a FOLD frame): per-bucket counts (not
+    /// cumulative, +Inf last; bounds + 1 of them for a histogram, none for a summary) adding up
+    /// to `count`, and their sum. Same result as observing each of them. No allocation.
+    /// The decoder checked that the counts add up. Defined in store_fold.cpp.
+    apply_status apply_fold(const binding& b, const protocol::fold& f) noexcept;
 
     const std::map<std::string, std::unique_ptr<family>, std::less<>>& families() const noexcept {
         return families_;

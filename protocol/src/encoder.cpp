@@ -137,6 +137,20 @@ void encode(std::string& out, const error& m) {
     });
 }
 
+void encode_fold(std::string& out, std::uint32_t handle, std::uint64_t count, double sum,
+                 std::span<const std::uint64_t> buckets) {
+    frame(out, frame_type::fold, [&] {
+        put(out, handle);
+        put(out, u16_or_throw(buckets.size(), "bucket count"));
+        put(out, std::uint16_t{0});
+        put(out, count);
+        put(out, sum);
+        for (const std::uint64_t c : buckets) {
+            put(out, c);
+        }
+    });
+}
+
 void encode_ops(std::string& out, std::span<const op_record> records) {
     if (records.size() > std::numeric_limits<std::uint32_t>::max() / op_record_size) {
         throw std::length_error("metricsd::protocol::encode_ops: " +

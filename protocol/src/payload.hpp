@@ -166,6 +166,56 @@ inline check check_ops(std::string_view payload) {
     return std::nullopt;
 }
 
+inline constexpr std::size_t fold_fixed_size = 24;
+
+// FOLD: the counts must add up, so the daemon can apply a frame without checking it again.
+inline check parse_fold(std::string_view payload, fold& m) {
+    using enum error_code;
+    constexpr const char* frame = "FOLD";
+    reader in{payload};
+    std::uint16_t buckets = 0, reserved = 0;
+    const bool complete = in.read(m.handle, buckets, reserved, m.count, m.sum);
+    if (auto p = check_fixed_part(complete, payload.size(), fold_fixed_size, frame)) {
+        m.handle = no_handle;
+        return p;
+    }
+    if (auto p = check_reserved(reserved, frame)) {
+        return p;
+    }
+    if (m.handle > limits::max_series_handle) {
+        return problem{handle_out_of_range, "series handle " + num(m.handle) +
+                                                " is out of range; the limit is " +
+                                                num(limits::max_series_handle)};
+    }
+    if (buckets > limits::max_buckets + 1) {
+        return problem{too_many_buckets, "FOLD carries " + num(buckets) +
+                                             " bucket counts; the limit is " +
+                                             num(limits::max_buckets + 1) + " (+Inf included)"};
+    }
+    const std::size_t want = fold_fixed_size + std::size_t{buckets} * 8;
+    if (payload.size() != want) {
+        return malformed("FOLD payload is " + num(payload.size()) + " bytes; " + num(buckets) +
+                         " bucket counts make it " + num(want));
+    }
+    m.raw_buckets = payload.substr(fold_fixed_size);
+    if (buckets == 0) {
+        return std::nullopt;
+    }
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < buckets; ++i) {
+        const std::uint64_t c = m.bucket(i);
+        if (c > m.count - total) {
+            return malformed("FOLD bucket counts add up to more than its count " + num(m.count));
+        }
+        total += c;
+    }
+    if (total != m.count) {
+        return malformed("FOLD bucket counts add up to " + num(total) + ", not its count " +
+                         num(m.count));
+    }
+    return std::nullopt;
+}
+
 inline check parse_token(std::string_view payload, std::uint64_t& token, const char* frame) {
     if (auto p = check_exact_size(payload.size(), token_size, frame)) {
         return p;

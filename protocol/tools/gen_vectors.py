@@ -48,6 +48,9 @@ def encode(m):
         return frame(0x03, p)
     if t == "sync":
         return frame(0x04, struct.pack("<Q", m["token"]))
+    if t == "fold":
+        p = struct.pack("<IHHQd", m["handle"], len(m["buckets"]), 0, m["count"], dbl(m["sum"]))
+        return frame(0x05, p + b"".join(struct.pack("<Q", c) for c in m["buckets"]))
     if t == "welcome":
         return frame(0x81, struct.pack("<HHIII", m["version"], 0, m["max_frame_payload"],
                                        m["max_family_handle"], m["max_series_handle"]))
@@ -95,6 +98,9 @@ valid = [
     ("sync_token_1", C2D, {"type": "sync", "token": 1}),
     ("sync_token_max_safe_integer", C2D, {"type": "sync", "token": 9007199254740991}),
     ("sync_token_0", C2D, {"type": "sync", "token": 0}),
+    ("fold_histogram", C2D, {"type": "fold", "handle": 6, "count": 5, "sum": 3.5, "buckets": [1, 0, 2, 0, 0, 1, 1]}),
+    ("fold_summary", C2D, {"type": "fold", "handle": 9, "count": 1000000, "sum": 12.5, "buckets": []}),
+    ("fold_histogram_only_inf_bucket_nan_sum", C2D, {"type": "fold", "handle": 1048575, "count": 2, "sum": "NaN", "buckets": [2]}),
     ("welcome_defaults", D2C, {"type": "welcome", "version": 1, "max_frame_payload": 1048576, "max_family_handle": 65535, "max_series_handle": 1048575}),
     ("welcome_lowered_limits", D2C, {"type": "welcome", "version": 1, "max_frame_payload": 65536, "max_family_handle": 1023, "max_series_handle": 16383}),
     ("ack_token_1", D2C, {"type": "ack", "token": 1}),
@@ -141,7 +147,7 @@ invalid = [
     ("fatal_error_is_sticky", "daemon", HS + good_sync + frame(0x04, struct.pack("<Q", 1), reserved=0x8000) + good_sync + good_ops,
      [MSG("handshake"), MSG("sync"), err("bad_frame_header", True, 1)]),
     # Frame-level: skipped, decoding continues.
-    ("unknown_frame_type_then_good", "daemon", HS + frame(0x05, b"\x01\x02\x03") + good_sync,
+    ("unknown_frame_type_then_good", "daemon", HS + frame(0x7f, b"\x01\x02\x03") + good_sync,
      [MSG("handshake"), err("unknown_frame_type", False, 0), MSG("sync")]),
     ("daemon_frame_sent_to_daemon", "daemon", HS + encode({"type": "ack", "token": 1}),
      [MSG("handshake"), err("unknown_frame_type", False, 0)]),
@@ -208,6 +214,21 @@ invalid = [
      [MSG("handshake"), err("handle_out_of_range", False, 0, 1048576)]),
     ("handle_out_of_range_series_family", "daemon", HS + frame(0x02, struct.pack("<IIHH", 7, 65536, 0, 0)) + good_sync,
      [MSG("handshake"), err("handle_out_of_range", False, 0, 7), MSG("sync")]),
+    ("fold_truncated_fixed_part", "daemon", HS + frame(0x05, struct.pack("<IHHQ", 9, 0, 0, 1)) + good_sync,
+     [MSG("handshake"), err("malformed_frame", False, 0), MSG("sync")]),
+    ("fold_nonzero_reserved", "daemon", HS + frame(0x05, struct.pack("<IHHQd", 9, 0, 1, 1, 1.0)) + good_sync,
+     [MSG("handshake"), err("malformed_frame", False, 0, 9), MSG("sync")]),
+    ("fold_handle_out_of_range", "daemon", HS + frame(0x05, struct.pack("<IHHQd", 1048576, 0, 0, 1, 1.0)) + good_sync,
+     [MSG("handshake"), err("handle_out_of_range", False, 0, 1048576), MSG("sync")]),
+    ("fold_too_many_buckets", "daemon", HS + frame(0x05, struct.pack("<IHHQd", 9, 258, 0, 0, 0.0) + b"\0" * 8 * 258) + good_sync,
+     [MSG("handshake"), err("too_many_buckets", False, 0, 9), MSG("sync")]),
+    ("fold_length_not_bucket_count", "daemon", HS + frame(0x05, struct.pack("<IHHQdQ", 9, 2, 0, 1, 1.0, 1)) + good_sync,
+     [MSG("handshake"), err("malformed_frame", False, 0, 9), MSG("sync")]),
+    ("fold_buckets_below_count", "daemon", HS + frame(0x05, struct.pack("<IHHQdQQ", 9, 2, 0, 3, 1.0, 1, 1)) + good_sync,
+     [MSG("handshake"), err("malformed_frame", False, 0, 9), MSG("sync")]),
+    ("fold_buckets_wrap_around_to_count", "daemon",
+     HS + frame(0x05, struct.pack("<IHHQdQQ", 9, 2, 0, 1, 1.0, 2, 0xFFFFFFFFFFFFFFFF)) + good_sync,
+     [MSG("handshake"), err("malformed_frame", False, 0, 9), MSG("sync")]),
     ("several_errors_frame_indexes", "daemon", HS + good_family + frame(0x09, b"") + good_ops + frame(0x03, b"") + good_sync,
      [MSG("handshake"), MSG("declare_family"), err("unknown_frame_type", False, 1), MSG("ops"), err("malformed_frame", False, 3), MSG("sync")]),
 ]
@@ -321,7 +342,7 @@ out = {
     "description": [
         "Shared test vectors for metricsd wire protocol v1 (see protocol/PROTOCOL.md, section 'Test vectors').",
         "valid[]: one message each. 'direction' is client_to_daemon or daemon_to_client. 'message' is the logical message:",
-        "  type = handshake | declare_family | declare_series | ops | sync | welcome | ack | error, plus its fields,",
+        "  type = handshake | declare_family | declare_series | ops | sync | fold | welcome | ack | error, plus its fields,",
         "  named as in PROTOCOL.md. Enumerations are lower-case names (metric_type 'counter', gauge_mode 'livesum',",
         "  op 'inc', code 'unsupported_version'). Doubles are JSON numbers, or the strings 'NaN' (encoded as",
         "  0x7ff8000000000000), '+Inf', '-Inf' and '-0' (negative zero). handle null = 0xffffffff (none); frame",

@@ -88,7 +88,8 @@ typedef struct metricsd_options {
     /** How often the background thread sends buffered ops, > 0. Default 5. */
     unsigned int flush_interval_ms;
     /** Bytes of buffered ops (16 per op) kept while the daemon is down or slow; ops beyond it
-     *  are dropped and counted in metricsd_dropped_ops(). Default 8 MiB. */
+     *  are folded per series (sums, last set, bucket counts) and sent when the daemon reads
+     *  again: nothing is lost, memory grows with series, not ops. Default 8 MiB. */
     size_t max_buffer_bytes;
 } metricsd_options;
 
@@ -157,7 +158,9 @@ metricsd_status metricsd_labels(metricsd_family* family, const char* const* valu
                                 metricsd_series** out);
 
 /* The hot path. Thread-safe; never allocate, never block on IO, never fail because of the
- * daemon: when the buffer is full the op is dropped and counted (metricsd_dropped_ops()).
+ * daemon: when the buffer is full the op is folded into its series' accumulator and sent later.
+ * Only an op the daemon would refuse, or one whose series' accumulator cannot be allocated,
+ * is dropped and counted (metricsd_dropped_ops()).
  * They return METRICSD_E_INVALID_ARGUMENT for a NULL series and METRICSD_E_INVALID_OP when the
  * series' type does not take the op; the value is passed on unchecked, and the daemon rejects
  * what breaks the type's rule (negative or non-finite counter inc, NaN observation), reported
@@ -179,7 +182,8 @@ metricsd_status metricsd_observe(metricsd_series* series, double value);
  *  caller. Thread-safe. METRICSD_E_INVALID_ARGUMENT for a NULL client or negative timeout. */
 metricsd_status metricsd_flush(metricsd_client* client, int timeout_ms);
 
-/** Ops dropped because the buffer was full or lost in a failed write. Thread-safe; 0 for NULL. */
+/** Ops lost: no memory for a series' accumulator while folding, an op the daemon would refuse
+ *  arriving while folding, or a failed write. Thread-safe; 0 for NULL. */
 uint64_t metricsd_dropped_ops(const metricsd_client* client);
 
 /** ERROR frames received from the daemon (declarations or ops it rejected). Thread-safe. */

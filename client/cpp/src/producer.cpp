@@ -14,10 +14,20 @@ producer::producer(const client_options& options, delivery_status& status) : sta
 }
 
 producer::push_outcome producer::push_slow(const protocol::op_record& r) noexcept {
-    const auto result = front_.append(r, true);
+    // Once folding started, every op folds until the sender takes the folds: an op appended
+    // to front_ meanwhile would overtake the folded ones (a gauge's set, for one).
+    auto result = folds_.empty() ? front_.append(r, true) : op_buffer::result::full;
+    bool dropped = false;
+    if (result == op_buffer::result::full || result == op_buffer::result::no_memory) {
+        // Folding keeps memory bounded by the number of series; only an op the daemon would
+        // refuse anyway, or a series' first fold without memory, is lost.
+        dropped = folds_.fold(r) != fold_table::result::folded;
+        if (!dropped)
+            result = op_buffer::result::appended;
+    }
     const bool start = sender_missing_;
     lock_.unlock();
-    if (result == op_buffer::result::full || result == op_buffer::result::no_memory)
+    if (dropped)
         status_.count_dropped(1);
     if (start)
         return push_outcome::start_sender; // a new sender sends at once: no wake needed
@@ -53,17 +63,31 @@ std::uint64_t producer::push_sync() {
     // The token is chosen under the buffer lock, so tokens increase in stream order and
     // ACK(n) implies every SYNC before n was answered too.
     std::lock_guard g(lock_);
+    drain_folds(front_);
     const std::uint64_t token = ++last_token_;
     std::memcpy(frame.data() + protocol::frame_header_size, &token, sizeof token);
     front_.append_frame(frame);
     return token;
 }
 
-void producer::buffer_declaration(std::size_t registry_offset, const series_id* gauge) {
+void producer::drain_folds(op_buffer& out) {
+    if (!folds_.empty())
+        folds_.drain(out);
+}
+
+void producer::buffer_declaration(std::size_t registry_offset, std::uint32_t family,
+                                  const series_id* series) {
+    std::vector<double> bounds;
+    if (!series)
+        bounds = registry_.bounds_of(family);
     std::lock_guard g(lock_);
+    if (series)
+        folds_.add_series(series->handle, family);
+    else
+        folds_.add_family(family, registry_.type_of(family), std::move(bounds));
     // Slots are handed out densely under registry_mutex_, so the new slot is gauges_.size().
-    if (gauge && gauge->slot != no_slot)
-        gauges_.push_back({0, gauge->handle, false});
+    if (series && series->slot != no_slot)
+        gauges_.push_back({0, series->handle, false});
     front_.append_frame(registry_.frames().substr(registry_offset));
     if (!front_has_decls_) {
         front_has_decls_ = true;
@@ -76,13 +100,13 @@ producer::declared_family producer::declare_family(family_def def) {
     std::size_t before = registry_.frames().size();
     const auto f = registry_.add_family(std::move(def));
     if (f.added)
-        buffer_declaration(before, nullptr);
+        buffer_declaration(before, f.handle, nullptr);
     declared_family out{f.handle, f.label_count, {}};
     if (f.label_count == 0) {
         before = registry_.frames().size();
         const auto s = registry_.add_series(f.handle, {});
         if (s.added)
-            buffer_declaration(before, &s.id);
+            buffer_declaration(before, f.handle, &s.id);
         out.unlabelled = s.id;
     }
     return out;
@@ -93,13 +117,13 @@ series_id producer::declare_series(std::uint32_t family, std::span<const std::st
     const std::size_t before = registry_.frames().size();
     const auto s = registry_.add_series(family, values);
     if (s.added)
-        buffer_declaration(before, &s.id);
+        buffer_declaration(before, family, &s.id);
     return s.id;
 }
 
 bool producer::empty() {
     std::lock_guard g(lock_);
-    return front_.empty();
+    return front_.empty() && folds_.empty();
 }
 
 void producer::sender_started() noexcept {
@@ -112,6 +136,8 @@ void producer::take(batch& out, bool with_gauges) {
     std::lock_guard g(lock_);
     front_.seal();
     front_.swap_contents(out.frames);
+    // The folds came after everything in front_, and before anything pushed after this take.
+    drain_folds(out.frames);
     front_has_decls_ = false;
     out.newest_token = last_token_;
     if (with_gauges)
@@ -159,6 +185,7 @@ std::uint64_t producer::after_fork_child() noexcept {
     // twice. Tracked gauge values too: the child is a new worker and starts from nothing.
     // The registry stays: the child's first connection declares everything again.
     front_.clear();
+    folds_.clear();
     front_has_decls_ = false;
     for (auto& g : gauges_)
         g = {0, g.series, false};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "delivery_status.hpp"
+#include "fold_table.hpp"
 #include "outbox.hpp"
 #include "registry.hpp"
 #include "spin_lock.hpp"
@@ -36,7 +37,8 @@ public:
 
     producer(const client_options& options, delivery_status& status);
 
-    /// Hot path: one spinlock round trip and a 16-byte store.
+    /// Hot path: one spinlock round trip and a 16-byte store. When the buffer is full the op
+    /// is folded into its series' accumulator (push_slow).
     push_outcome push(const protocol::op_record& r) noexcept {
         lock_.lock();
         if (front_.try_append(r)) [[likely]] {
@@ -79,8 +81,13 @@ public:
 
 private:
     push_outcome push_slow(const protocol::op_record& r) noexcept; ///< entered with lock_ held
-    /// Under registry_mutex_, right after the registry appended the frame at registry_offset.
-    void buffer_declaration(std::size_t registry_offset, const series_id* gauge);
+    /// Under registry_mutex_, right after the registry appended the frame at registry_offset:
+    /// a family's (series == nullptr) or a series' of `family`.
+    void buffer_declaration(std::size_t registry_offset, std::uint32_t family,
+                            const series_id* series);
+    /// Under lock_: fold what was folded into front_, so a SYNC or the sender's take comes
+    /// after it. Throws std::bad_alloc.
+    void drain_folds(op_buffer& out);
 
     delivery_status& status_;
 
@@ -90,6 +97,8 @@ private:
     bool sender_missing_ = false;     ///< set in a forked child until its sender starts
     std::uint64_t last_token_ = 0;    ///< newest SYNC token put into front_
     std::vector<gauge_value> gauges_; ///< by slot
+    /// Ops that found front_ full, folded per series; they come after everything in front_.
+    fold_table folds_;
     /// Registry offset of the first DECLARE frame in front_, if front_ holds any: a new
     /// connection's declarations are the registry up to there, so each declaration goes out
     /// exactly once per connection.

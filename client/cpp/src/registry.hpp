@@ -36,6 +36,12 @@ public:
     /// existing one. Throws std::invalid_argument and std::length_error.
     series_result add_series(std::uint32_t family, std::span<const std::string_view> values);
 
+    /// A declared family's type and bucket bounds (empty unless a histogram).
+    protocol::metric_type type_of(std::uint32_t family) const { return families_.at(family).def.type; }
+    const std::vector<double>& bounds_of(std::uint32_t family) const {
+        return families_.at(family).bounds;
+    }
+
     /// Every DECLARE frame so far, in declaration order (families before their series).
     std::string_view frames() const noexcept { return frames_; }
     /// Number of tracked gauge values (slots handed out so far, densely from 0).

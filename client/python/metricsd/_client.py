@@ -135,6 +135,7 @@ class Client:
                                            labelnames, buckets)
             self._next_family += 1
             self._family_names[name] = handle
+            self._outbox.shapes.families[handle] = (metric_type, tuple(map(float, buckets)))
             self._outbox.declare("family", handle, data)
             return handle
 
@@ -157,6 +158,7 @@ class Client:
             child = make_child(handle, append)
             self._next_series += 1
             self._children.append(child)
+            self._outbox.shapes.series[handle] = family
             self._outbox.declare("series", handle, data)
             children[values] = child
             return child

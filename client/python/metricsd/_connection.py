@@ -18,6 +18,7 @@ from typing import List, Optional
 
 from . import _protocol as p
 from ._outbox import Outbox
+from ._fold import Folder
 from ._outbuf import OutBuffer
 from ._status import Status
 
@@ -51,6 +52,7 @@ class Sender:
         self._fd_lock = threading.Lock()  # held across fork() (before_fork)
         self._decoder = p.ClientDecoder()
         self._buf = OutBuffer()
+        self._folder = Folder(outbox.shapes)  # records that found the buffer full
         self._sent_decls = 0          # how many of the outbox's declarations this connection sent
         self._inflight: List[int] = []  # SYNC tokens sent, ACK not yet read
         self._backoff = BACKOFF_MIN
@@ -149,7 +151,7 @@ class Sender:
         # is then in this take, so the SYNC follows it on the wire.
         syncs = outbox.take_sync_requests()
         chunks = outbox.take_records(_CHUNK)
-        status.count_dropped(self._buf.add_records(chunks, outbox.max_buffer_ops))
+        status.count_dropped(self._buf.add_records(chunks, outbox.max_buffer_ops, self._folder))
         if chunks or syncs or self._buf.has_output():
             self._interval = outbox.flush_interval
         else:
@@ -166,6 +168,10 @@ class Sender:
         # registered, so every taken op's declaration is already in the outbox.
         self._queue_declarations()
         self._buf.frame_pending(self._ops_per_frame)
+        # Folds go out once the buffer has room again (the daemon keeps up), or now when a
+        # SYNC must follow them; either way after every record buffered before them.
+        if self._folder and (syncs or self._buf.room(outbox.max_buffer_ops) > 0):
+            self._buf.add_folded(*self._folder.drain(), self._ops_per_frame)
         for token in syncs:
             self._buf.add_frame(p.encode_sync(token))
             self._inflight.append(token)

@@ -12,6 +12,8 @@ import os
 from itertools import repeat, starmap
 from typing import Deque, List, Optional, Tuple
 
+from ._fold import Shapes
+
 DEFAULT_SOCKET = "/run/metricsd/ingest.sock"
 DEFAULT_FLUSH_INTERVAL = 0.005
 DEFAULT_MAX_BUFFER_OPS = 1_000_000
@@ -32,6 +34,7 @@ class Outbox:
         # The op queue. Never replaced (metric children hold its bound append): the hot path.
         self.queue: Deque[bytes] = collections.deque()
         self._declarations: List[Declaration] = []  # in declaration order, never shortened
+        self.shapes = Shapes()  # each series' type and buckets, for folding
         self._syncs: Deque[int] = collections.deque()
         self._socket = socket
         self._socket_changed = False

@@ -11,8 +11,10 @@ from itertools import islice
 from typing import Deque, List, Tuple
 
 from . import _protocol as p
+from ._fold import Folder
 
 _IOV_BATCH = 1024  # IOV_MAX on Linux
+_FOLD_TYPE = p.FRAME_FOLD.to_bytes(2, "little")
 
 
 class OutBuffer:
@@ -26,32 +28,53 @@ class OutBuffer:
         self._out: Deque[Tuple[bytes, int]] = collections.deque()
         self._out_off = 0
         self._out_ops = 0
+        self._salvaged_folds: List[bytes] = []  # FOLD frames not fully written before a disconnect
 
     def has_output(self) -> bool:
         return bool(self._out)
 
-    def add_records(self, chunks: List[bytes], limit: int) -> int:
-        """Keep records while at most ``limit`` are buffered; returns how many were dropped."""
-        room = limit - self._pending_ops - self._out_ops
-        dropped = 0
+    def room(self, limit: int) -> int:
+        """How many more records fit below ``limit``."""
+        return limit - self._pending_ops - self._out_ops
+
+    def add_records(self, chunks: List[bytes], limit: int, folder: Folder) -> int:
+        """Keep records while at most ``limit`` are buffered and fold the rest; returns how
+        many were refused (records the daemon would refuse, which are not folded).
+
+        Once the folder holds anything, every record folds until it is drained: a record
+        buffered meanwhile would overtake the folded ones (a gauge's set, for one).
+        """
+        room = self.room(limit)
+        refused = 0
         for chunk in chunks:
             count = len(chunk) // p.RECORD_SIZE
-            if count > room:
-                dropped += count - max(room, 0)
-                if room <= 0:
-                    continue
-                chunk, count = chunk[:room * p.RECORD_SIZE], room
+            if folder or count > room:
+                if not folder and room > 0:
+                    self._pending.append(chunk[:room * p.RECORD_SIZE])
+                    self._pending_ops += room
+                    chunk, room = chunk[room * p.RECORD_SIZE:], 0
+                refused += folder.fold(chunk)
+                continue
             room -= count
             self._pending.append(chunk)
             self._pending_ops += count
-        return dropped
+        return refused
+
+    def add_folded(self, records: List[bytes], frames: List[bytes], ops_per_frame: int) -> None:
+        """A drained folder: its records as OPS frames and its FOLD frames, after the rest."""
+        if records:
+            self._pending.append(b"".join(records))
+            self._pending_ops += len(records)
+            self.frame_pending(ops_per_frame)
+        self._out.extend((data, 0) for data in frames)
 
     def add_frame(self, data: bytes) -> None:
         """A complete non-OPS frame (declaration, SYNC), after everything added so far."""
         self._out.append((data, 0))
 
     def frame_pending(self, ops_per_frame: int) -> None:
-        """Turn the pending records into OPS frames: a header entry, then the records."""
+        """Turn the pending records into OPS frames: a header entry, then the records; then
+        the FOLD frames a disconnect interrupted (they are as old as those records)."""
         step = ops_per_frame * p.RECORD_SIZE
         while self._pending:
             chunk = self._pending.popleft()
@@ -62,6 +85,8 @@ class OutBuffer:
                 self._out.append((piece, count))
                 self._out_ops += count
         self._pending_ops = 0
+        self._out.extend((data, 0) for data in self._salvaged_folds)
+        self._salvaged_folds = []
 
     def write(self, sock: socket.socket) -> None:
         """Write as much as one sendmsg() takes; OSError when the connection failed.
@@ -96,8 +121,11 @@ class OutBuffer:
 
         An OPS frame whose records the kernel did not take in whole never reached the daemon
         complete, so the daemon cannot have applied it: re-sending them later doubles nothing.
-        Declarations and SYNCs are not kept: a new connection declares everything again.
+        FOLD frames are kept the same way. Declarations and SYNCs are not kept: a new connection
+        declares everything again.
         """
+        self._salvaged_folds += [data for data, count in self._out
+                                 if not count and data[4:6] == _FOLD_TYPE]
         salvaged = [data for data, count in self._out if count]
         self._out.clear()
         self._out_off = self._out_ops = 0

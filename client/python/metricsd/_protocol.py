@@ -22,7 +22,7 @@ GAUGE_MODES = {
 OPS = {"inc": 1, "dec": 2, "set": 3, "observe": 4}
 OP_INC, OP_DEC, OP_SET, OP_OBSERVE = 1, 2, 3, 4
 
-FRAME_DECLARE_FAMILY, FRAME_DECLARE_SERIES, FRAME_OPS, FRAME_SYNC = 0x01, 0x02, 0x03, 0x04
+FRAME_DECLARE_FAMILY, FRAME_DECLARE_SERIES, FRAME_OPS, FRAME_SYNC, FRAME_FOLD = 1, 2, 3, 4, 5
 FRAME_WELCOME, FRAME_ACK, FRAME_ERROR = 0x81, 0x82, 0x83
 
 ERROR_CODES = dict(
@@ -236,6 +236,16 @@ def encode_ops(records: Sequence[Tuple[int, int, float]]) -> bytes:
 
 def encode_sync(token: int) -> bytes:
     return frame(FRAME_SYNC, _U64.pack(token))
+
+
+FOLD_FIXED = struct.Struct("<IHHQd")    # series handle, bucket count, reserved, count, sum
+
+
+def encode_fold(handle: int, count: int, total: float, buckets: Sequence[int]) -> bytes:
+    """FOLD: ``count`` observations adding up to ``total``, per bucket (not cumulative, +Inf
+    last; empty for a summary). The bucket counts must add up to ``count``."""
+    payload = FOLD_FIXED.pack(handle, len(buckets), 0, count, total)
+    return frame(FRAME_FOLD, payload + struct.pack(f"<{len(buckets)}Q", *buckets))
 
 
 # Daemon -> client encoders: the daemon's side, used by the tests (and handy for fakes).

@@ -4,6 +4,7 @@ The binary comes from $METRICSD_BINARY (CTest sets it), else <repo>/build/bin/me
 """
 import multiprocessing
 import os
+import signal
 import pathlib
 import subprocess
 import sys
@@ -192,14 +193,66 @@ class ClientTest(unittest.TestCase):
         for _ in range(60):
             counter.inc()
         self.assertFalse(client.flush(5))
-        self.assertEqual(client.dropped_ops(), 20)  # 120 ops, room for 100
+        self.assertEqual(client.dropped_ops(), 0)  # 120 ops: 100 buffered, 20 folded
         late = Daemon(path, os.path.join(_tmp.name, "late.log")).start()
         try:
             self.assertTrue(wait_until(client.connected, 5), "no reconnect within the backoff")
             self.assertTrue(client.flush(5))
-            self.assertEqual(late.samples()[key("py_e2e_late_total")], 100)
+            self.assertEqual(late.samples()[key("py_e2e_late_total")], 120)
         finally:
             self.assertEqual(late.stop(), 0)
+
+    def test_folds_every_op_while_the_daemon_is_stopped(self):
+        """SIGSTOP: the daemon reads nothing while 1.2 M ops of every type are sent. What the
+        buffer cannot hold folds per series; the scrape then shows exactly what was sent."""
+        path = os.path.join(_tmp.name, "stopped.sock")
+        daemon = Daemon(path, os.path.join(_tmp.name, "stopped.log")).start()
+        client = self.client(socket=path, max_buffer_ops=10_000)
+        requests = metricsd.Counter("py_fold_total", "", ("k",), client=client)
+        a, b = requests.labels("a"), requests.labels("b")
+        level = metricsd.Gauge("py_fold_level", "", client=client, multiprocess_mode="sum")
+        seconds = metricsd.Histogram("py_fold_seconds", "", client=client, buckets=(0.5, 1, 2))
+        sizes = metricsd.Summary("py_fold_bytes", "", client=client)
+        a.inc(0)
+        self.assertTrue(client.flush(5))
+        rounds = 200_000
+        os.kill(daemon.proc.pid, signal.SIGSTOP)
+        try:
+            for i in range(rounds):
+                a.inc()
+                b.inc(0.25)
+                level.inc(2)
+                if i == rounds // 2:
+                    level.set(-5)
+                seconds.observe((i % 4) * 0.75)
+                sizes.observe(i % 3)
+            # Memory is bounded by the series: the sender holds at most max_buffer_ops records
+            # and one accumulator per series, whatever the number of ops.
+            sender = client._sender
+            self.assertTrue(wait_until(lambda: not client._outbox.queue, 10))
+            self.assertGreaterEqual(sender._buf.room(10_000), 0)  # <= 10 000 records held
+            self.assertEqual(len(sender._folder._acc), 5)  # every series folded, once
+            self.assertEqual(client.dropped_ops(), 0)
+        finally:
+            os.kill(daemon.proc.pid, signal.SIGCONT)
+        try:
+            self.assertTrue(client.flush(20))
+            self.assertEqual(client.dropped_ops(), 0)
+            self.assertIsNone(client.last_error())
+            got = daemon.samples()
+        finally:
+            self.assertEqual(daemon.stop(), 0)
+        n = rounds
+        self.assertEqual(got[key("py_fold_total", k="a")], n)
+        self.assertEqual(got[key("py_fold_total", k="b")], n / 4)
+        self.assertEqual(got[key("py_fold_level")], -5 + 2 * (n - n // 2 - 1))
+        self.assertEqual(got[key("py_fold_seconds_bucket", le="0.5")], n / 4)
+        self.assertEqual(got[key("py_fold_seconds_bucket", le="1.0")], n / 2)
+        self.assertEqual(got[key("py_fold_seconds_bucket", le="2.0")], 3 * n / 4)
+        self.assertEqual(got[key("py_fold_seconds_bucket", le="+Inf")], n)
+        self.assertEqual(got[key("py_fold_seconds_sum")], 4.5 * n / 4)
+        self.assertEqual(got[key("py_fold_bytes_count")], n)
+        self.assertEqual(got[key("py_fold_bytes_sum")], (n // 3) * 3 + 1)  # n = 3k + 2
 
     def test_reconnects_and_redeclares_after_daemon_restart(self):
         path = os.path.join(_tmp.name, "restart.sock")

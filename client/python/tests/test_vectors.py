@@ -30,6 +30,8 @@ def encode(m):
                              for r in m["records"]])
     if t == "sync":
         return p.encode_sync(m["token"])
+    if t == "fold":
+        return p.encode_fold(m["handle"], m["count"], _double(m["sum"]), m["buckets"])
     if t == "welcome":
         return p.encode_welcome(m["max_frame_payload"], m["max_family_handle"],
                                 m["max_series_handle"], m["version"])

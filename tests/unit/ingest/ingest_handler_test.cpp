@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +60,11 @@ struct client_bytes {
     }
     client_bytes& ops(std::vector<protocol::op_record> r) {
         protocol::encode_ops(b, r);
+        return *this;
+    }
+    client_bytes& fold(std::uint32_t h, std::uint64_t count, double sum,
+                       std::vector<std::uint64_t> buckets) {
+        protocol::encode_fold(b, h, count, sum, buckets);
         return *this;
     }
     client_bytes& sync(std::uint64_t t) {
@@ -202,6 +210,58 @@ TEST_F(ingest, rejected_declaration_reports_once_and_drops_its_ops_silently) {
     EXPECT_EQ(std::get<protocol::ack>(r[3]).token, 5u);
     EXPECT_EQ(h.stats().ops_dropped, 3u);
     EXPECT_EQ(s.series_count(), 0u);
+}
+
+// FOLD adds to what observe ops put in the same series; each refusal is one op-level ERROR
+// naming the handle, and a FOLD on a rejected handle is dropped silently like an op.
+TEST_F(ingest, fold_frames_apply_like_their_observations_and_refusals_are_op_errors) {
+    ingest_handler h(s, 1);
+    client_bytes c;
+    c.hello()
+        .family(0, "h_seconds", metric_type::histogram, {}, {"1", "2"})
+        .series(0, 0)
+        .family(1, "s_bytes", metric_type::summary)
+        .series(1, 1)
+        .family(2, "c_total", metric_type::counter)
+        .series(2, 2)
+        .family(3, "bad-name", metric_type::summary)
+        .series(3, 3)
+        .ops({{op_code::observe, 0, 1.5}, {op_code::observe, 1, 7}})
+        .fold(0, 6, 9.5, {3, 2, 1})                              // frame 9
+        .fold(1, 1'000'000, 2.5, {})                             // frame 10
+        .fold(0, 1, 0.5, {1})                                    // 11: two buckets short
+        .fold(1, 1, 0.5, {1})                                    // 12: a summary has none
+        .fold(2, 1, 0.5, {})                                     // 13: not a histogram
+        .fold(9, 1, 0.5, {})                                     // 14: never declared
+        .fold(1, 1, std::numeric_limits<double>::quiet_NaN(), {}) // 15: NaN from one value
+        .fold(1, 2, std::numeric_limits<double>::quiet_NaN(), {}) // 16: +Inf and -Inf: fine
+        .fold(3, 4, 1, {})                                       // 17: rejected handle
+        .sync(1);
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 8u); // WELCOME, 1 declaration error, 5 FOLD errors, ACK
+    EXPECT_EQ(std::get<protocol::error>(r[1]).code, error_code::invalid_metric_name);
+    const std::vector<std::pair<error_code, std::uint64_t>> want = {
+        {error_code::invalid_value, 11}, {error_code::invalid_value, 12},
+        {error_code::invalid_op, 13},    {error_code::unknown_series, 14},
+        {error_code::invalid_value, 15}};
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        const auto& e = std::get<protocol::error>(r[2 + i]);
+        EXPECT_EQ(e.code, want[i].first) << i;
+        EXPECT_EQ(e.frame, want[i].second) << i;
+    }
+    EXPECT_EQ(texts[1], "FOLD rejected: 1 bucket count(s) and sum 0.500000 of 1 observation(s) "
+                        "do not fit series handle 0");
+    EXPECT_EQ(std::get<protocol::ack>(r[7]).token, 1u);
+    const auto& hist = s.families().at("h_seconds")->all_series().begin()->second.histogram;
+    EXPECT_EQ(hist.counts, (std::vector<double>{3, 3, 1}));
+    EXPECT_EQ(hist.count, 7);
+    EXPECT_EQ(hist.sum, 11);
+    const auto& sum = s.families().at("s_bytes")->all_series().begin()->second.summary;
+    EXPECT_EQ(sum.count, 1'000'003);
+    EXPECT_TRUE(std::isnan(sum.sum));
+    EXPECT_EQ(h.stats().ops_applied, 5u); // 2 observe ops, 3 FOLD frames
+    EXPECT_EQ(h.stats().ops_rejected, 5u);
+    EXPECT_EQ(h.stats().ops_dropped, 1u);
 }
 
 TEST_F(ingest, series_of_undeclared_family_and_handle_conflicts) {

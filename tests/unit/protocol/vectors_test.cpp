@@ -137,6 +137,9 @@ std::string encode_json(const json& m) {
         mp::encode_ops(out, records_of(m));
     } else if (type == "sync") {
         mp::encode(out, mp::sync{m.at("token")});
+    } else if (type == "fold") {
+        const auto buckets = m.at("buckets").get<std::vector<std::uint64_t>>();
+        mp::encode_fold(out, m.at("handle"), m.at("count"), to_double(m.at("sum")), buckets);
     } else if (type == "ack") {
         mp::encode(out, mp::ack{m.at("token")});
     } else if (type == "welcome") {
@@ -189,7 +192,8 @@ void expect_declaration(const mp::message& got, const json& m) {
 }
 
 constexpr const char* type_names[] = {
-    "handshake", "declare_family", "declare_series", "ops", "sync", "ack", "welcome", "error"};
+    "handshake", "declare_family", "declare_series", "ops", "sync", "ack", "welcome", "error",
+    "fold"};
 static_assert(std::size(type_names) == std::variant_size_v<mp::message>);
 
 void expect_message(const mp::message& got, const json& m) {
@@ -200,6 +204,15 @@ void expect_message(const mp::message& got, const json& m) {
         expect_ops(*o, m);
     } else if (const auto* s = std::get_if<mp::sync>(&got)) {
         EXPECT_EQ(s->token, m.at("token").get<std::uint64_t>());
+    } else if (const auto* f = std::get_if<mp::fold>(&got)) {
+        EXPECT_EQ(f->handle, m.at("handle").get<std::uint32_t>());
+        EXPECT_EQ(f->count, m.at("count").get<std::uint64_t>());
+        expect_same_double(f->sum, to_double(m.at("sum")));
+        std::vector<std::uint64_t> buckets;
+        for (std::size_t i = 0; i < f->buckets(); ++i) {
+            buckets.push_back(f->bucket(i));
+        }
+        EXPECT_EQ(buckets, m.at("buckets").get<std::vector<std::uint64_t>>());
     } else if (const auto* a = std::get_if<mp::ack>(&got)) {
         EXPECT_EQ(a->token, m.at("token").get<std::uint64_t>());
     } else if (const auto* w = std::get_if<mp::welcome>(&got)) {

@@ -31,9 +31,11 @@ struct client_options {
     std::chrono::milliseconds flush_interval{5};
     /// Buffered bytes that wake the sender before flush_interval has passed.
     std::size_t flush_bytes = 64 * 1024;
-    /// Upper bound of buffered op bytes (16 bytes per op) while the daemon is down or slow;
-    /// ops beyond it are dropped and counted in client::dropped_ops(). Declarations and SYNC
-    /// frames are never dropped.
+    /// Upper bound of buffered op bytes (16 bytes per op) while the daemon is down or slow.
+    /// Ops beyond it are folded into one accumulator per series (a counter's sum, a gauge's
+    /// last set and delta, a histogram's bucket counts, sum and count) and sent once the
+    /// daemon reads again, so nothing is lost and memory grows with series, not ops.
+    /// Declarations and SYNC frames are never dropped.
     std::size_t max_buffer_bytes = 8 * 1024 * 1024;
     /// Reconnect backoff: starts at reconnect_min, doubles per failed attempt up to
     /// reconnect_max, each delay randomised to [delay/2, delay] so a restarted daemon is not hit
@@ -101,7 +103,9 @@ public:
     /// Blocks the caller (never call it from on_error); ERROR frames do not make it fail.
     bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
-    /// Ops dropped because the buffer was full, or lost in a write that failed midway.
+    /// Ops lost: the buffer was full and a series' accumulator could not be allocated, an op
+    /// the daemon would refuse (a negative counter inc, a NaN observation) arrived while
+    /// folding, or a write failed midway (the connection broke).
     std::uint64_t dropped_ops() const noexcept;
     /// ERROR frames received from the daemon.
     std::uint64_t rejected() const noexcept;

@@ -128,7 +128,7 @@ class counter_series : public detail::series_ref {
 public:
     counter_series() = default;
     /// Add v (finite, >= 0; the daemon rejects anything else). Thread-safe, never throws,
-    /// never blocks on IO. Dropped and counted when the buffer is full.
+    /// never blocks on IO. Folded into the series when the buffer is full (client_options).
     void inc(double v = 1) const noexcept { push(protocol::op_code::inc, v); }
 
 private:

@@ -14,7 +14,7 @@ namespace metricsd::protocol {
 
 /// Which side of the connection the decoder sits on.
 enum class role {
-    daemon, ///< expects the handshake, then client frames (0x01..0x04)
+    daemon, ///< expects the handshake, then client frames (0x01..0x05)
     client, ///< expects daemon frames (0x81..0x83), no handshake
 };
 

@@ -19,6 +19,11 @@ void encode(std::string& out, const sync& m);
 void encode(std::string& out, const ack& m);
 void encode(std::string& out, const welcome& m);
 void encode(std::string& out, const error& m);
+/// One FOLD frame: `count` observations of series `handle` adding up to `sum`, per bucket in
+/// `buckets` (not cumulative, +Inf last; empty for a summary). The counts must add up to
+/// `count` (the decoder refuses the frame otherwise).
+void encode_fold(std::string& out, std::uint32_t handle, std::uint64_t count, double sum,
+                 std::span<const std::uint64_t> buckets);
 /// One OPS frame holding all records; nothing at all for an empty span (an OPS frame without
 /// records is malformed). Keeping the frame within the peer's max_frame_payload (WELCOME) is
 /// the caller's job: at most max_frame_payload / op_record_size records per frame.

@@ -78,6 +78,23 @@ private:
     std::string_view raw_;
 };
 
+/// FOLD: many observations of one histogram or summary series, folded by a client whose
+/// outbox was full (PROTOCOL.md section 4.7). The per-bucket counts are a view over the
+/// payload's little-endian u64s (not cumulative; the last is +Inf); empty for a summary.
+struct fold {
+    std::uint32_t handle = 0;
+    std::uint64_t count = 0;
+    double sum = 0;
+    std::string_view raw_buckets;
+
+    std::size_t buckets() const noexcept { return raw_buckets.size() / 8; }
+    std::uint64_t bucket(std::size_t i) const noexcept {
+        std::uint64_t v;
+        std::memcpy(&v, raw_buckets.data() + i * 8, 8);
+        return v;
+    }
+};
+
 /// SYNC (client -> daemon) and ACK (daemon -> client) carry the same token.
 struct sync {
     std::uint64_t token = 0;
@@ -105,6 +122,6 @@ struct error {
 };
 
 using message =
-    std::variant<handshake, family_decl, series_decl, op_batch, sync, ack, welcome, error>;
+    std::variant<handshake, family_decl, series_decl, op_batch, sync, ack, welcome, error, fold>;
 
 } // namespace metricsd::protocol

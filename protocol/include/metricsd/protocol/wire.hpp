@@ -40,6 +40,7 @@ enum class frame_type : std::uint16_t {
     declare_series = 0x02,
     ops = 0x03,
     sync = 0x04,
+    fold = 0x05,
     welcome = 0x81,
     ack = 0x82,
     error = 0x83,
