@@ -687,7 +687,18 @@ struct scale_result {
     summary flush_ms, flush_after_ack_ms, flush_daemon_cpu_ms, flush_redis_cpu_ms, scrape_ms,
         scrape_cpu_ms;
     std::size_t body_bytes = 0;
+    double rss_before_scrapes_mb = 0, rss_after_scrapes_mb = 0;
 };
+
+/// VmRSS of a process in MiB (0 when unreadable).
+double rss_mb(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.starts_with("VmRSS:"))
+            return std::stod(line.substr(6)) / 1024;
+    return 0;
+}
 
 void scale_run(const std::string& binary, const temp_dir& dir, redis_server& server,
                redis_conn& redis, const scale_workload& w, int flush_runs, int scrapes,
@@ -747,6 +758,7 @@ void scale_run(const std::string& binary, const temp_dir& dir, redis_server& ser
     const std::string sample = std::string(scale_names[0]) + "{method=\"GET\",route=\"" +
                                scale_workload::scale_route(0) + "\",code=\"200\"} " +
                                std::to_string(flush_runs + 1) + "\n";
+    out.rss_before_scrapes_mb = rss_mb(d.process().pid());
     for (int i = 0; i < scrapes; ++i) {
         const double cpu0 = cpu_seconds(d.process().pid());
         const auto t0 = steady::now();
@@ -761,6 +773,7 @@ void scale_run(const std::string& binary, const temp_dir& dir, redis_server& ser
         out.scrape_ms.values.push_back(1000 * seconds_between(t0, t1));
         out.scrape_cpu_ms.values.push_back(1000 * (cpu1 - cpu0));
     }
+    out.rss_after_scrapes_mb = rss_mb(d.process().pid());
     if (const int rc = d.stop(); rc != 0)
         fail("daemon exited with " + std::to_string(rc) + " after SIGTERM", &d);
 }
@@ -788,6 +801,8 @@ int scale_bench(const std::string& binary, int argc, char** argv) {
         const std::string bytes = " body_bytes=" + std::to_string(r.body_bytes);
         print("redis_scrape_ms", k, r.scrape_ms, "%.1f", bytes);
         print("redis_scrape_daemon_cpu_ms", k, r.scrape_cpu_ms, "%.1f", "");
+        std::printf("redis_scrape_daemon_rss_mb %s before_scrapes=%.1f after_scrapes=%.1f\n",
+                    k.c_str(), r.rss_before_scrapes_mb, r.rss_after_scrapes_mb);
         print("redis_flush_changed_series_ms", k, r.flush_ms, "%.1f",
               " (first op sent to every change readable in Redis)");
         print("redis_flush_changed_series_after_ack_ms", k, r.flush_after_ack_ms, "%.1f",

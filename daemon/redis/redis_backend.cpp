@@ -282,11 +282,14 @@ net::awaitable<bool> redis_backend::flush(bool retire_live) {
     const bool retire = out.retire_live;
     inflight_ = std::move(out.batch);
     inflight_seq_ = out.seq;
-    if (due_.early && !retire) {
+    if (due_.early && !retire && waiters_.empty()) {
         // A burst: plan the next flush as soon as this one is written, while Redis runs it;
-        // only then (a snapshot must not find series taken but not sent).
+        // only then (a snapshot must not find series taken but not sent), and not while a
+        // scrape waits: it comes after the planned flush, which must not be followed by yet
+        // another one for as long as the burst lasts.
         net::post(ioc_, [this] {
-            if (in_roundtrip_ && !next_ && !stopped_ && !store_.dirty_series().empty())
+            if (in_roundtrip_ && waiters_.empty() && !next_ && !stopped_ &&
+                !store_.dirty_series().empty())
                 next_ = prepare(false);
         });
     }

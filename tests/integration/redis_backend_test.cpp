@@ -517,6 +517,48 @@ TEST_F(redis_backend, redis_killed_mid_run_loses_and_doubles_nothing) {
     EXPECT_EQ(d.stop(), 0);
 }
 
+// While more series change than one flush takes, the backend plans each next flush while Redis
+// runs the current one. A scrape must still get its snapshot within one more flush, not wait
+// for the burst to end, and the totals stay exact.
+TEST_F(redis_backend, a_scrape_during_a_sustained_burst_is_answered_and_totals_stay_exact) {
+    constexpr int series = 30'000; // more than one flush takes (20 000)
+    auto& redis = start_redis();
+    daemon_process d(dir_, redis_flags(redis.url(), {"--max-series-per-family", "50000"}));
+    std::atomic<long> rounds{0};
+    std::atomic<bool> flushed{false};
+    std::jthread burst([&](std::stop_token stop) {
+        metricsd::client c(options_for(d));
+        const auto family = c.counter("burst_total", "Bursts.", {"n"});
+        std::vector<decltype(family.labels(""))> handles;
+        for (int i = 0; i < series; ++i)
+            handles.push_back(family.labels(std::to_string(i)));
+        while (!stop.stop_requested()) {
+            for (const auto& h : handles)
+                h.inc();
+            ++rounds;
+            c.flush(10s); // each round reaches the store: every series changes again
+        }
+        flushed = c.flush(10s) && c.dropped_ops() == 0;
+    });
+    ASSERT_TRUE(eventually([&] { return rounds >= 2; }));
+    for (int i = 0; i < 3; ++i) {
+        const auto asked = std::chrono::steady_clock::now();
+        EXPECT_EQ(status_of(d, "/metrics"), 200) << i;
+        EXPECT_LT(std::chrono::steady_clock::now() - asked, 5s) << i;
+    }
+    EXPECT_GE(rounds, 2);
+    burst.request_stop();
+    burst.join();
+    ASSERT_TRUE(flushed);
+    const std::string want = std::to_string(rounds.load());
+    field_map expected;
+    for (int i = 0; i < series; ++i)
+        expected[R"({"n": ")" + std::to_string(i) + "\"}"] = want;
+    auto r = redis.connect();
+    EXPECT_EQ(await_hash(*r, "burst_total", expected), expected);
+    EXPECT_EQ(d.stop(), 0);
+}
+
 // SIGTERM flushes what is pending before the daemon exits; the next daemon on the same Redis
 // exports the old totals before any worker connects and adds new increments to them.
 TEST_F(redis_backend, restarted_daemon_continues_from_redis) {
