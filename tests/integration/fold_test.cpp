@@ -6,6 +6,7 @@
 // from a raw client, and an old (pre-FOLD) client's byte stream, against the real daemon.
 #include "daemon_fixture.hpp"
 #include "raw_client.hpp"
+#include "redis_server.hpp"
 
 #include <metricsd/client.hpp>
 #include <metricsd/protocol/encoder.hpp>
@@ -84,9 +85,8 @@ private:
     pid_t pid_;
 };
 
-TEST(fold, cpp_client_keeps_every_op_while_the_daemon_is_stopped) {
-    temp_dir dir;
-    daemon_process d(dir);
+/// The C++ client's half of the scenario against `d`: everything up to the final flush.
+void run_cpp_client_with_daemon_stopped(daemon_process& d) {
     client_options o;
     o.socket_path = d.socket_path();
     o.max_buffer_bytes = buffer_bytes;
@@ -115,7 +115,31 @@ TEST(fold, cpp_client_keeps_every_op_while_the_daemon_is_stopped) {
     ASSERT_TRUE(c.flush(std::chrono::seconds(20)));
     EXPECT_EQ(c.rejected(), 0u) << c.last_error();
     EXPECT_EQ(c.dropped_ops(), 0u);
+}
+
+TEST(fold, cpp_client_keeps_every_op_while_the_daemon_is_stopped) {
+    temp_dir dir;
+    daemon_process d(dir);
+    run_cpp_client_with_daemon_stopped(d);
     expect_exact(d.scrape());
+}
+
+// The Redis backend flushes cells from the store, so folded observations reach Redis like
+// observed ones; its scrape reads them back from Redis.
+TEST(fold, redis_backend_holds_exactly_what_was_folded) {
+    temp_dir dir;
+    redis_server redis;
+    daemon_process d(
+        dir, {"--backend", "redis", "--redis-url", redis.url(), "--redis-flush-interval-ms", "20"});
+    run_cpp_client_with_daemon_stopped(d);
+    std::string text;
+    EXPECT_TRUE(eventually([&] {
+        text = d.scrape();
+        return sample_value(text, "fold_seconds_count") == rounds &&
+               sample_value(text, "fold_bytes_count") == rounds &&
+               sample_value(text, "fold_requests_total{k=\"a\"}") == rounds;
+    })) << text;
+    expect_exact(text);
 }
 
 TEST(fold, c_client_keeps_every_op_while_the_daemon_is_stopped) {
