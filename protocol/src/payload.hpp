@@ -101,6 +101,25 @@ inline check parse_family(std::string_view payload, family_decl& m,
     return p ? std::move(p) : check_end(in, frame);
 }
 
+// The fixed part, reserved field and series handle of DECLARE_SERIES and FOLD, checked in that
+// (wire) order; a truncated fixed part names no handle.
+inline check check_series_head(bool complete, std::size_t payload_size, std::size_t fixed_size,
+                               const char* frame, std::uint16_t reserved, std::uint32_t& handle) {
+    if (auto p = check_fixed_part(complete, payload_size, fixed_size, frame)) {
+        handle = no_handle;
+        return p;
+    }
+    if (auto p = check_reserved(reserved, frame)) {
+        return p;
+    }
+    if (handle > limits::max_series_handle) {
+        return problem{error_code::handle_out_of_range,
+                       "series handle " + num(handle) + " is out of range; the limit is " +
+                           num(limits::max_series_handle)};
+    }
+    return std::nullopt;
+}
+
 inline check parse_series(std::string_view payload, series_decl& m,
                           std::vector<std::string_view>& values) {
     using enum error_code;
@@ -108,17 +127,9 @@ inline check parse_series(std::string_view payload, series_decl& m,
     reader in{payload};
     std::uint16_t count = 0, reserved = 0;
     const bool complete = in.read(m.handle, m.family, count, reserved);
-    if (auto p = check_fixed_part(complete, payload.size(), series_fixed_size, frame)) {
-        m.handle = no_handle;
+    if (auto p = check_series_head(complete, payload.size(), series_fixed_size, frame, reserved,
+                                   m.handle)) {
         return p;
-    }
-    if (auto p = check_reserved(reserved, frame)) {
-        return p;
-    }
-    if (m.handle > limits::max_series_handle) {
-        return problem{handle_out_of_range, "series handle " + num(m.handle) +
-                                                " is out of range; the limit is " +
-                                                num(limits::max_series_handle)};
     }
     if (m.family > limits::max_family_handle) {
         return problem{handle_out_of_range, "family handle " + num(m.family) +
@@ -175,17 +186,9 @@ inline check parse_fold(std::string_view payload, fold& m) {
     reader in{payload};
     std::uint16_t buckets = 0, reserved = 0;
     const bool complete = in.read(m.handle, buckets, reserved, m.count, m.sum);
-    if (auto p = check_fixed_part(complete, payload.size(), fold_fixed_size, frame)) {
-        m.handle = no_handle;
+    if (auto p = check_series_head(complete, payload.size(), fold_fixed_size, frame, reserved,
+                                   m.handle)) {
         return p;
-    }
-    if (auto p = check_reserved(reserved, frame)) {
-        return p;
-    }
-    if (m.handle > limits::max_series_handle) {
-        return problem{handle_out_of_range, "series handle " + num(m.handle) +
-                                                " is out of range; the limit is " +
-                                                num(limits::max_series_handle)};
     }
     if (buckets > limits::max_buckets + 1) {
         return problem{too_many_buckets, "FOLD carries " + num(buckets) +

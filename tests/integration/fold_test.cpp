@@ -6,8 +6,8 @@
 // from a raw client, and an old (pre-FOLD) client's byte stream, against the real daemon.
 #include "daemon_fixture.hpp"
 #include "raw_client.hpp"
+#include "redis_server.hpp"
 
-#include <metricsd.h>
 #include <metricsd/client.hpp>
 #include <metricsd/protocol/encoder.hpp>
 
@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <metricsd.h>
 #include <string>
 #include <sys/types.h>
 #include <unistd.h>
@@ -38,8 +39,7 @@ long resident_bytes() {
 
 /// The ops of one round; each client binds them to its own series.
 struct scenario {
-    std::function<void(double)> inc_a, inc_b, level_inc, level_set, observe_seconds,
-        observe_bytes;
+    std::function<void(double)> inc_a, inc_b, level_inc, level_set, observe_seconds, observe_bytes;
 
     void run() const {
         for (int i = 0; i < rounds; ++i) {
@@ -85,9 +85,8 @@ private:
     pid_t pid_;
 };
 
-TEST(fold, cpp_client_keeps_every_op_while_the_daemon_is_stopped) {
-    temp_dir dir;
-    daemon_process d(dir);
+/// The C++ client's half of the scenario against `d`: everything up to the final flush.
+void run_cpp_client_with_daemon_stopped(daemon_process& d) {
     client_options o;
     o.socket_path = d.socket_path();
     o.max_buffer_bytes = buffer_bytes;
@@ -102,8 +101,8 @@ TEST(fold, cpp_client_keeps_every_op_while_the_daemon_is_stopped) {
 
     stopped pause(d.process().pid());
     const long before = resident_bytes();
-    scenario{[&](double v) { a.inc(v); }, [&](double v) { b.inc(v); },
-             [&](double v) { level.inc(v); }, [&](double v) { level.set(v); },
+    scenario{[&](double v) { a.inc(v); },           [&](double v) { b.inc(v); },
+             [&](double v) { level.inc(v); },       [&](double v) { level.set(v); },
              [&](double v) { seconds.observe(v); }, [&](double v) { bytes.observe(v); }}
         .run();
     const long grown = resident_bytes() - before;
@@ -116,7 +115,31 @@ TEST(fold, cpp_client_keeps_every_op_while_the_daemon_is_stopped) {
     ASSERT_TRUE(c.flush(std::chrono::seconds(20)));
     EXPECT_EQ(c.rejected(), 0u) << c.last_error();
     EXPECT_EQ(c.dropped_ops(), 0u);
+}
+
+TEST(fold, cpp_client_keeps_every_op_while_the_daemon_is_stopped) {
+    temp_dir dir;
+    daemon_process d(dir);
+    run_cpp_client_with_daemon_stopped(d);
     expect_exact(d.scrape());
+}
+
+// The Redis backend flushes cells from the store, so folded observations reach Redis like
+// observed ones; its scrape reads them back from Redis.
+TEST(fold, redis_backend_holds_exactly_what_was_folded) {
+    temp_dir dir;
+    redis_server redis;
+    daemon_process d(
+        dir, {"--backend", "redis", "--redis-url", redis.url(), "--redis-flush-interval-ms", "20"});
+    run_cpp_client_with_daemon_stopped(d);
+    std::string text;
+    EXPECT_TRUE(eventually([&] {
+        text = d.scrape();
+        return sample_value(text, "fold_seconds_count") == rounds &&
+               sample_value(text, "fold_bytes_count") == rounds &&
+               sample_value(text, "fold_requests_total{k=\"a\"}") == rounds;
+    })) << text;
+    expect_exact(text);
 }
 
 TEST(fold, c_client_keeps_every_op_while_the_daemon_is_stopped) {
@@ -150,7 +173,8 @@ TEST(fold, c_client_keeps_every_op_while_the_daemon_is_stopped) {
     {
         stopped pause(d.process().pid());
         const long before = resident_bytes();
-        scenario{[&](double v) { metricsd_inc(a, v); }, [&](double v) { metricsd_inc(b, v); },
+        scenario{[&](double v) { metricsd_inc(a, v); },
+                 [&](double v) { metricsd_inc(b, v); },
                  [&](double v) { metricsd_inc(level, v); },
                  [&](double v) { metricsd_set(level, v); },
                  [&](double v) { metricsd_observe(seconds, v); },
@@ -176,10 +200,10 @@ TEST(fold, fold_frames_add_to_observed_series_and_bad_ones_are_refused) {
     using protocol::metric_type;
     using protocol::op_code;
     std::string bytes = hello() + family(0, "raw_seconds", metric_type::histogram, {}, {}, {"1"}) +
-                        series(0, 0) + family(1, "raw_bytes", metric_type::summary) +
-                        series(1, 1) + ops({{op_code::observe, 0, 0.5}});
+                        series(0, 0) + family(1, "raw_bytes", metric_type::summary) + series(1, 1) +
+                        ops({{op_code::observe, 0, 0.5}});
     const std::uint64_t counts[] = {2, 1};
-    protocol::encode_fold(bytes, 0, 3, 4.5, counts);  // 2 x <= 1, 1 x +Inf
+    protocol::encode_fold(bytes, 0, 3, 4.5, counts);      // 2 x <= 1, 1 x +Inf
     protocol::encode_fold(bytes, 1, 1'000'000, 12.5, {}); // a summary: no buckets
     // Refused: one bucket count where the family has two (bound 1 and +Inf).
     protocol::encode_fold(bytes, 0, 2, 1.0, std::span<const std::uint64_t>(counts, 1));
@@ -200,7 +224,7 @@ TEST(fold, fold_frames_add_to_observed_series_and_bad_ones_are_refused) {
     EXPECT_EQ(errors[0].code, protocol::error_code::invalid_value);
     EXPECT_EQ(errors[0].handle, 0u);
     EXPECT_EQ(errors[0].message, "FOLD rejected: 1 bucket count(s) and sum 1.000000 of 2 "
-                                  "observation(s) do not fit series handle 0");
+                                 "observation(s) do not fit series handle 0");
 }
 
 } // namespace

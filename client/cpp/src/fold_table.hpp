@@ -58,7 +58,7 @@ private:
         std::vector<std::uint64_t> buckets;
     };
 
-    std::vector<family_shape> families_;  ///< by family handle
+    std::vector<family_shape> families_;   ///< by family handle
     std::vector<std::uint32_t> family_of_; ///< by series handle
     std::vector<accumulator> acc_;         ///< by series handle, grown on first fold
     std::vector<std::uint32_t> active_;    ///< series folded since the last drain, in order

@@ -37,7 +37,9 @@ public:
     series_result add_series(std::uint32_t family, std::span<const std::string_view> values);
 
     /// A declared family's type and bucket bounds (empty unless a histogram).
-    protocol::metric_type type_of(std::uint32_t family) const { return families_.at(family).def.type; }
+    protocol::metric_type type_of(std::uint32_t family) const {
+        return families_.at(family).def.type;
+    }
     const std::vector<double>& bounds_of(std::uint32_t family) const {
         return families_.at(family).bounds;
     }
