@@ -27,14 +27,6 @@ using namespace std::chrono_literals;
 using protocol::error_code;
 using protocol::frame_type;
 
-/// Occurrences of `needle` in `text`.
-std::size_t count(const std::string& text, const std::string& needle) {
-    std::size_t n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-        ++n;
-    return n;
-}
-
 std::size_t open_descriptors(pid_t pid) {
     const std::string path = "/proc/" + std::to_string(pid) + "/fd";
     DIR* dir = ::opendir(path.c_str());
@@ -139,19 +131,19 @@ TEST(accept, out_of_descriptors_backs_off_logs_once_and_recovers) {
 
     // Two seconds out of descriptors. Before the back-off, this was ~2 M log lines and a
     // whole core.
-    const std::size_t log_lines_before = count(d.process().log(), "\n");
+    const std::size_t log_lines_before = occurrences(d.process().log(), "\n");
     const double cpu_before = cpu_seconds(pid);
     std::this_thread::sleep_for(2s);
     const double cpu_spent = cpu_seconds(pid) - cpu_before;
-    const std::size_t log_lines = count(d.process().log(), "\n") - log_lines_before;
+    const std::size_t log_lines = occurrences(d.process().log(), "\n") - log_lines_before;
 
     const std::string during = keep_alive.scrape();
     ASSERT_NE(during.find("200 OK"), std::string::npos) << during;
     EXPECT_GE(sample_value(during, "metricsd_ingest_accept_errors_total"), 2);
     EXPECT_GE(sample_value(during, "metricsd_http_accept_errors_total"), 2);
     EXPECT_LT(log_lines, 10u) << d.process().log();
-    EXPECT_EQ(count(d.process().log(), "ingest accept failed: Too many open files"), 1u);
-    EXPECT_EQ(count(d.process().log(), "http: accept failed: Too many open files"), 1u);
+    EXPECT_EQ(occurrences(d.process().log(), "ingest accept failed: Too many open files"), 1u);
+    EXPECT_EQ(occurrences(d.process().log(), "http: accept failed: Too many open files"), 1u);
     // Waiting, not spinning (a spin costs ~2 s of CPU in 2 s; a loaded host only lowers it).
     EXPECT_LT(cpu_spent, 0.5);
 
@@ -190,7 +182,7 @@ TEST(accept, refused_connections_are_counted_and_logged_once) {
               refused)
         << text;
     EXPECT_EQ(sample_value(text, "metricsd_ingest_connections_rejected_total"), refused);
-    EXPECT_EQ(count(d.process().log(), "refused: connection limit reached (1)"), 1u)
+    EXPECT_EQ(occurrences(d.process().log(), "refused: connection limit reached (1)"), 1u)
         << d.process().log();
     // The worker that got in is unaffected.
     EXPECT_FALSE(worker.sync(2).empty());

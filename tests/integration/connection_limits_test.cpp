@@ -23,14 +23,6 @@ using protocol::frame_type;
 using protocol::metric_type;
 using protocol::op_code;
 
-/// Occurrences of `needle` in `text`.
-std::size_t count(const std::string& text, const std::string& needle) {
-    std::size_t n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-        ++n;
-    return n;
-}
-
 /// Scrape until `series` has `value` (the daemon closes and counts asynchronously); returns
 /// the last scrape.
 std::string scrape_until(const daemon_process& d, const std::string& series, double value) {
@@ -107,8 +99,8 @@ TEST(connection_limits, half_open_connections_cannot_lock_a_worker_out) {
     EXPECT_EQ(sample_value(text, "jobs_total"), 1000) << text;
     // Logged once each (the interval is 10 s), not once per connection.
     const std::string log = d.process().log();
-    EXPECT_EQ(count(log, "closed before its handshake"), 1u) << log;
-    EXPECT_EQ(count(log, "closed: no handshake within 2000 ms"), 1u) << log;
+    EXPECT_EQ(occurrences(log, "closed before its handshake"), 1u) << log;
+    EXPECT_EQ(occurrences(log, "closed: no handshake within 2000 ms"), 1u) << log;
 
     // The worker is still served, and counted exactly.
     worker.send(ops(incs(0, 500)));
@@ -166,7 +158,7 @@ TEST(connection_limits, idle_connections_yield_their_slots_only_at_the_cap_and_a
               1);
     EXPECT_EQ(sample_value(text, "metricsd_ingest_connections_open"), cap);
     EXPECT_EQ(sample_value(text, "jobs_total"), 1000);
-    EXPECT_EQ(count(d.process().log(), " s idle: pid "), 1u) << d.process().log();
+    EXPECT_EQ(occurrences(d.process().log(), " s idle: pid "), 1u) << d.process().log();
     EXPECT_EQ(d.stop(), 0);
 }
 
@@ -287,7 +279,7 @@ TEST(connection_limits, a_connection_over_its_byte_budget_is_refused_and_nothing
     EXPECT_EQ(sample_value(text, "jobs_total"), 15);
     EXPECT_EQ(
         sample_value(text, "metricsd_ingest_errors_total{code=\"connection_memory_limit\"}"), 2);
-    EXPECT_EQ(count(d.process().log(), "limit of 65536 bytes"), 1u) << d.process().log();
+    EXPECT_EQ(occurrences(d.process().log(), "limit of 65536 bytes"), 1u) << d.process().log();
     EXPECT_EQ(d.stop(), 0);
 }
 
