@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(finished);
     FUZZ_CHECK(!failure);
     FUZZ_CHECK(registry.size() == 0);
-    const std::string_view out = client.str();
+    const std::string_view out = to_std_view(client.str());
     FUZZ_CHECK(out.empty() || out.starts_with("HTTP/1.1 ") || out.starts_with("HTTP/1.0 "));
     return 0;
 }
