@@ -3,6 +3,8 @@
 #include "daemon/config/config_fields.hpp"
 #include "daemon/config/json_locator.hpp"
 
+#include <metricsd/protocol/names.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -144,6 +146,11 @@ setting_value from_text(const config_field& f, std::string_view text) {
 
 void set_from_text(config& c, const config_field& f, std::string_view text,
                    std::string_view origin) {
+    // A config file cannot hold bytes that are not UTF-8 (the JSON parser refuses them), and
+    // the effective configuration is written out as JSON (to_json, --check-config), which
+    // would throw on them: flags and variables get the file's rule. The text is not shown.
+    if (!protocol::is_valid_utf8(text))
+        throw config_error(std::string(origin) + ": is not valid UTF-8");
     try {
         f.set(c, from_text(f, text));
     } catch (const detail::bad_value& e) {

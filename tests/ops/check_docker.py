@@ -19,7 +19,8 @@ import sys
 import yaml
 
 TEST_ONLY = {"libgtest-dev", "libgmock-dev", "python3", "python3-prometheus-client",
-             "python3-yaml", "python3-jsonschema", "redis-server", "prometheus", "systemd"}
+             "python3-yaml", "python3-jsonschema", "redis-server", "prometheus", "systemd",
+             "clang-14", "libclang-rt-14-dev"}  # the fuzz targets (make fuzz)
 # In debian:bookworm-slim already (Priority: required/important, or libstdc++6 via apt).
 BASE_IMAGE = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
 

@@ -86,5 +86,29 @@ TEST(config_table, setting_text_is_the_form_flags_take) {
     }
 }
 
+// Found by fuzz/config_parser: a flag or variable holding bytes that are not UTF-8 (here
+// 0xF7) was accepted, then to_json (--check-config) threw nlohmann's type_error 316.
+TEST(config_table, text_that_is_not_utf8_is_refused_like_in_a_file) {
+    for (const auto& k : config_keys()) {
+        config c;
+        try {
+            apply_setting(c, k.key, "/tmp/s\xf7o", "--flag");
+            ADD_FAILURE() << k.key << " accepted invalid UTF-8";
+        } catch (const config_error& e) {
+            EXPECT_EQ(std::string(e.what()), "--flag: is not valid UTF-8") << k.key;
+        }
+        EXPECT_FALSE(c.is_set(k.key)) << k.key;
+    }
+    config c;
+    const char* value = "127.0.0.1:\xf7";
+    EXPECT_THROW(apply_environment(c, [&](const char* name) {
+                     return std::string_view(name) == "METRICSD_LISTEN" ? value : nullptr;
+                 }),
+                 config_error);
+    apply_setting(c, "socket", "/run/m\xc3\xa9trics.sock", "--socket"); // UTF-8 is fine
+    EXPECT_EQ(setting_text(c, "socket"), "/run/m\xc3\xa9trics.sock");
+    EXPECT_NE(to_json(c).find("/run/m\xc3\xa9trics.sock"), std::string::npos);
+}
+
 } // namespace
 } // namespace metricsd::daemon
