@@ -21,16 +21,6 @@ using protocol::frame_type;
 using protocol::metric_type;
 using protocol::op_code;
 
-/// Resident set size of `pid` in KiB, from /proc/<pid>/status (VmRSS).
-long rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    throw std::runtime_error("no VmRSS for pid " + std::to_string(pid));
-}
-
 TEST(handle_memory, largest_handles_do_not_grow_the_daemon) {
     constexpr int connections = 8; // the old code: +8 x 33 MiB; the bound below: < 4 MiB
     constexpr std::uint32_t top_series = protocol::limits::max_series_handle;
