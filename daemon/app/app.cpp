@@ -20,6 +20,28 @@ namespace metricsd::daemon {
 
 namespace {
 
+/// The memory backend's scrape body: the store in slices through a cursor (scrape_broadcast.hpp
+/// says why slices), then `tail` (the daemon's own families and the trailer) in the last one,
+/// so they count everything up to the end of the render.
+class store_scrape final : public exposition_stream {
+public:
+    store_scrape(const store& s, exposition_format f, std::function<void(std::string&)> tail)
+        : store_(s), format_(f), tail_(std::move(tail)) {}
+
+    bool next(std::string& out, std::size_t budget) override {
+        if (!render_families_slice(store_, format_, cursor_, out, budget))
+            return false;
+        tail_(out);
+        return true;
+    }
+
+private:
+    const store& store_;
+    exposition_format format_;
+    std::function<void(std::string&)> tail_;
+    store_cursor cursor_;
+};
+
 /// The first listening Unix socket systemd passed us (LISTEN_FDS), or -1.
 int activated_ingest_fd() {
     const auto sockets =
@@ -46,12 +68,16 @@ app::app(app_options options)
     ingest_ = std::make_unique<ingest_listener>(ioc_, store_, options_.ingest);
     if (options_.backend == backend_kind::redis)
         redis_ = std::make_unique<redis_backend>(ioc_, store_, options_.redis);
+    http_handler_options http_options;
+    http_options.render = options_.http_render;
     http_handler handler{[this](exposition_format f) { return scrape(f); },
                          [this] {
                              return !stopping_ && (!redis_ || redis_->readable()) &&
                                     (!snapshots_ || snapshots_->healthy());
-                         }};
-    http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler));
+                         },
+                         http_options};
+    http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler),
+                                          options_.http);
     // After both binds succeeded, so a second daemon refused at bind never touches the state
     // file of the one already running; before run(), so no worker writes into the store first.
     if (redis_ && !options_.state_file.empty()) {
@@ -177,19 +203,24 @@ void app::reload() {
 
 net::awaitable<scrape_outcome> app::scrape(exposition_format f) {
     scrape_outcome out;
-    if (redis_) {
-        const auto asked = std::chrono::steady_clock::now();
-        const redis_snapshot snap = co_await redis_->snapshot();
-        out.waited = std::chrono::steady_clock::now() - asked;
-        if (!snap.view) {
-            out.unavailable = snap.error;
-            co_return out;
-        }
-        snap.view->render(f, out.body);
-    } else {
-        render_families(store_, f, out.body);
+    if (!redis_) {
+        out.body = std::make_unique<store_scrape>(
+            store_, f, [this, f](std::string& body) { render_self_and_trailer(f, body); });
+        co_return out;
     }
-    render_self_and_trailer(f, out.body);
+    const auto asked = std::chrono::steady_clock::now();
+    const redis_snapshot snap = co_await redis_->snapshot();
+    out.waited = std::chrono::steady_clock::now() - asked;
+    if (!snap.view) {
+        out.unavailable = snap.error;
+        co_return out;
+    }
+    // The Redis view renders at once (it is a copy already, not the live store); the body
+    // is then streamed in slices like the store's.
+    std::string body;
+    snap.view->render(f, body);
+    render_self_and_trailer(f, body);
+    out.body = std::make_unique<string_exposition>(std::move(body));
     co_return out;
 }
 
@@ -231,11 +262,17 @@ self_metrics_snapshot app::self_snapshot() const {
                                        http_counted_codes[i], http.handler.requests[r][i]});
     s.http_connections_accepted = http.connections_accepted;
     s.http_connections_rejected = http.connections_rejected;
+    s.http_connections_rejected_per_peer = http.connections_rejected_per_peer;
+    s.http_connections_evicted = http.connections_evicted;
     s.http_accept_errors = http.accept_errors;
     s.http_gzip_responses = http.handler.gzip_responses;
     s.scrapes = http.handler.scrapes;
     s.scrape_errors = http.handler.scrape_errors;
     s.scrape_seconds_total = http.handler.scrape_seconds_total;
+    s.scrapes_cut = http.handler.scrapes_cut;
+    s.scrape_renders = http.handler.render.renders;
+    s.scrape_render_pauses = http.handler.render.paced_waits;
+    s.scrape_response_bytes = http.handler.render.bytes_in_flight;
     if (snapshots_) {
         s.state_file = true;
         s.state_snapshot_failures = snapshots_->stats().failures;

@@ -6,6 +6,7 @@
 #include "daemon/config/backend_kind.hpp"
 #include "daemon/exposition/exposition.hpp"
 #include "daemon/http/http_handler.hpp"
+#include "daemon/http/http_session.hpp"
 #include "daemon/ingest/ingest_listener.hpp"
 #include "daemon/persistence/state_file.hpp"
 #include "daemon/redis/redis_backend.hpp"
@@ -25,6 +26,8 @@ struct app_options {
     ingest_options ingest;
     store_limits limits;
     std::string listen = "127.0.0.1:9477"; ///< HTTP HOST:PORT; port 0 picks a free one
+    http_limits http;                      ///< connections, timeouts
+    scrape_render_options http_render;     ///< /metrics slices and pacing
     backend_kind backend = backend_kind::memory;
     redis_backend_options redis;                ///< backend "redis" only
     std::chrono::seconds shutdown_timeout{10};  ///< hard stop if draining takes longer

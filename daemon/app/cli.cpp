@@ -114,6 +114,11 @@ app_options to_app_options(const config& c) {
     o.limits.max_families = c.limits.max_families;
     o.limits.max_label_value_length = c.limits.max_label_value_length;
     o.listen = c.listen;
+    o.http.max_connections = c.http.max_connections;
+    o.http.max_connections_per_peer = c.http.max_connections_per_peer;
+    o.http.keep_alive_idle = c.http.keep_alive_idle;
+    o.http.scrape_progress_timeout = c.http.scrape_progress_timeout;
+    o.http_render.slice_bytes = c.http.scrape_slice_bytes;
     o.backend = c.backend;
     o.shutdown_timeout = c.shutdown_timeout;
     o.state_file = c.state.file;

@@ -51,6 +51,15 @@ struct limits_config {
     std::uint64_t max_series_label_bytes = 2048;      ///< label value bytes of one series
 };
 
+/// The HTTP endpoint's bounds (http_limits in daemon/http/http_session.hpp).
+struct http_config {
+    std::uint64_t max_connections = 128;
+    std::uint64_t max_connections_per_peer = 32;  ///< 0: no per-address cap
+    std::chrono::seconds keep_alive_idle{15};      ///< idle time between two requests
+    std::chrono::seconds scrape_progress_timeout{10};
+    std::uint64_t scrape_slice_bytes = 64 * 1024; ///< response memory per render in flight
+};
+
 struct state_config {
     std::string file; ///< memory backend's state file; empty: no persistence
     /// Seconds between periodic snapshots; 0: only at shutdown.
@@ -67,6 +76,7 @@ struct config {
     std::chrono::seconds shutdown_timeout{10};
     redis_config redis;
     limits_config limits;
+    http_config http;
     state_config state;
     /// Series expiry: per-family TTLs of idle series; all 0 (the default) is off.
     series_ttl_policy series_ttl;

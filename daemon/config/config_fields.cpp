@@ -91,6 +91,38 @@ const std::vector<config_field>& config_fields() {
                    [](auto& c) -> auto& { return c.listen; }, listen_address,
                    {.values = "`HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `*:PORT` (every interface)",
                     .pattern = "^(\\[[^\\]]+\\]|[^:\\[\\]]*):[0-9]{1,5}$"}),
+        integer_field(
+            {.key = "http.max_connections",
+             .env = "METRICSD_HTTP_MAX_CONNECTIONS",
+             .help = "Concurrent HTTP connections"},
+            1, 100'000, [](auto& c) -> auto& { return c.http.max_connections; },
+            "when all are taken, the connection idle the longest between two requests is "
+            "closed for a new one; only when none is idle is the new one refused"),
+        integer_field(
+            {.key = "http.max_connections_per_peer",
+             .env = "METRICSD_HTTP_MAX_CONNECTIONS_PER_PEER",
+             .help = "Concurrent HTTP connections from one IP address (0: no cap)"},
+            0, 100'000, [](auto& c) -> auto& { return c.http.max_connections_per_peer; },
+            "more are closed unserved"),
+        integer_field(
+            {.key = "http.keep_alive_idle_s",
+             .env = "METRICSD_HTTP_KEEP_ALIVE_IDLE_S",
+             .help = "Seconds a kept-alive HTTP connection may wait for its next request"},
+            1, 3600, [](auto& c) -> auto& { return c.http.keep_alive_idle; },
+            "Prometheus reconnects at no cost when it finds the connection closed"),
+        integer_field(
+            {.key = "http.scrape_progress_timeout_s",
+             .env = "METRICSD_HTTP_SCRAPE_PROGRESS_TIMEOUT_S",
+             .help = "Seconds a /metrics reader may take to accept one slice of the body"},
+            1, 3600, [](auto& c) -> auto& { return c.http.scrape_progress_timeout; },
+            "a reader that stalls longer is dropped; a render shared with it waits at most that"),
+        integer_field(
+            {.key = "http.scrape_slice_bytes",
+             .env = "METRICSD_HTTP_SCRAPE_SLICE_BYTES",
+             .help = "Bytes of /metrics rendered between two turns of the event loop"},
+            4096, 16u << 20, [](auto& c) -> auto& { return c.http.scrape_slice_bytes; },
+            "a render in flight holds one slice (two with gzip, plus ~256 KiB of zlib state); "
+            "at most 4 renders run at once"),
         config_field{
             {.key = "backend",
              .env = "METRICSD_BACKEND",
@@ -277,6 +309,7 @@ const std::vector<config_field>& config_fields() {
 
 const std::vector<config_section>& config_sections() {
     static const std::vector<config_section> sections{
+        {"http", "The HTTP endpoint: connection slots, keep-alive and streamed scrapes."},
         {"redis", "Redis backend (pytheus-compatible layout)."},
         {"limits", "Limits on what clients can make the daemon hold."},
         {"state", "Persistence of the memory backend's counters, histograms and summaries."},

@@ -15,17 +15,15 @@ namespace {
 /// The one escaper: backslash and newline always; the double quote in label values, and in
 /// OpenMetrics HELP text. Text without any of them (nearly all) is appended in one piece.
 void append_escaped(std::string& out, std::string_view s, bool escape_quote) {
+    const char quote = escape_quote ? '"' : '\\'; // '\\' is escaped anyway: a no-op stand-in
     std::size_t done = 0;
     for (std::size_t i = 0; i < s.size(); ++i) {
         const char c = s[i];
-        const char* escaped = c == '\\'                  ? "\\\\"
-                              : c == '\n'                ? "\\n"
-                              : c == '"' && escape_quote ? "\\\""
-                                                         : nullptr;
-        if (!escaped)
+        if (c != '\\' && c != '\n' && c != quote) [[likely]]
             continue;
         out.append(s.data() + done, i - done);
-        out.append(escaped, 2);
+        out += '\\';
+        out += c == '\n' ? 'n' : c;
         done = i + 1;
     }
     out.append(s.data() + done, s.size() - done);
@@ -58,7 +56,8 @@ family_desc::family_desc(const family_spec& spec) noexcept
     : name(spec.name), help(spec.help), type(spec.type), label_names(spec.label_names),
       le_labels(spec.le_labels) {}
 
-family_writer::family_writer(const family_desc& fam, exposition_format f, std::string& out)
+family_writer::family_writer(const family_desc& fam, exposition_format f, std::string& out,
+                             bool header)
     : out_(out), name_(family_name(fam.name, fam.type, f)), label_names_(fam.label_names),
       le_labels_(fam.le_labels) {
     if (f == exposition_format::openmetrics && fam.type == metric_type::counter)
@@ -71,6 +70,8 @@ family_writer::family_writer(const family_desc& fam, exposition_format f, std::s
             const auto end = le.data() + le.size();
             negative_bounds_ = std::from_chars(le.data(), end, bound).ptr == end && bound < 0;
         }
+    if (!header)
+        return;
     if (!fam.help.empty()) {
         out_ += "# HELP ";
         out_ += name_;
@@ -85,22 +86,28 @@ family_writer::family_writer(const family_desc& fam, exposition_format f, std::s
     out_ += '\n';
 }
 
-/// The one label writer. A series' sample lines share the name and labels; only the suffix,
-/// the extra label (`le`, `pid`) and the value change.
-void family_writer::sample(std::string_view suffix, text_list values, double v,
-                           std::string_view extra_name, std::string_view extra_value) {
+void family_writer::begin_series(text_list values) {
     assert(values.size() == label_names_.size());
+    labels_.clear();
+    for (std::size_t i = 0; i < label_names_.size(); ++i) {
+        if (i != 0)
+            labels_ += ',';
+        append_label(labels_, label_names_[i], values[i]);
+    }
+}
+
+/// The one sample-line writer. A series' sample lines share the name and labels_; only the
+/// suffix, the extra label (`le`, `pid`) and the value change.
+void family_writer::sample(std::string_view suffix, double v, std::string_view extra_name,
+                           std::string_view extra_value) {
     out_ += name_;
     out_ += suffix;
-    if (!label_names_.empty() || !extra_name.empty()) {
-        char separator = '{';
-        for (std::size_t i = 0; i < label_names_.size(); ++i) {
-            out_ += separator;
-            append_label(out_, label_names_[i], values[i]);
-            separator = ',';
-        }
+    if (!labels_.empty() || !extra_name.empty()) {
+        out_ += '{';
+        out_ += labels_;
         if (!extra_name.empty()) {
-            out_ += separator;
+            if (!labels_.empty())
+                out_ += ',';
             append_label(out_, extra_name, extra_value);
         }
         out_ += '}';
@@ -118,44 +125,49 @@ void family_writer::sample(std::string_view suffix, text_list values, double v,
 // The Prometheus 0.0.4 text format has no such rule (its parser takes any float for _sum, and
 // PromQL's rate() of a NaN or negative sum is simply NaN or odd), so it keeps every _sum, as
 // it always has: scrapers and dashboards reading the text format see no change.
-void family_writer::sum(text_list values, double v) {
+void family_writer::sum(double v) {
     if (openmetrics_ && (negative_bounds_ || !(v >= 0)))
         return;
-    sample("_sum", values, v);
+    sample("_sum", v);
 }
 
 void family_writer::value(text_list values, double v) {
-    sample(value_suffix_, values, v);
+    begin_series(values);
+    sample(value_suffix_, v);
 }
 
 void family_writer::per_pid_value(text_list values, std::string_view pid, double v) {
-    sample({}, values, v, "pid", pid);
+    begin_series(values);
+    sample({}, v, "pid", pid);
 }
 
 void family_writer::histogram(text_list values, std::span<const double> bucket_counts, double sum,
                               double count) {
     assert(bucket_counts.size() == le_labels_.size());
+    begin_series(values);
     double cumulative = 0;
     for (std::size_t i = 0; i < bucket_counts.size(); ++i) {
         cumulative += bucket_counts[i];
-        sample("_bucket", values, cumulative, "le", le_labels_[i]);
+        sample("_bucket", cumulative, "le", le_labels_[i]);
     }
-    this->sum(values, sum);
-    sample("_count", values, count);
+    this->sum(sum);
+    sample("_count", count);
 }
 
 void family_writer::cumulative_histogram(text_list values, std::span<const double> cumulative,
                                          double sum, double count) {
     assert(cumulative.size() == le_labels_.size());
+    begin_series(values);
     for (std::size_t i = 0; i < cumulative.size(); ++i)
-        sample("_bucket", values, cumulative[i], "le", le_labels_[i]);
-    this->sum(values, sum);
-    sample("_count", values, count);
+        sample("_bucket", cumulative[i], "le", le_labels_[i]);
+    this->sum(sum);
+    sample("_count", count);
 }
 
 void family_writer::summary(text_list values, double sum, double count) {
-    this->sum(values, sum);
-    sample("_count", values, count);
+    begin_series(values);
+    this->sum(sum);
+    sample("_count", count);
 }
 
 void render_trailer(exposition_format f, std::string& out) {

@@ -72,10 +72,15 @@ struct family_desc {
 
 /// Writes one family: its HELP and TYPE lines when constructed, then the samples of each
 /// series handed to it, in the order given. Call the method of the family's type, with one
-/// label value per label name. Non-virtual and allocation-free beyond `out`'s growth.
+/// label value per label name. Each series' label set is escaped once, then copied into each
+/// of its sample lines (a histogram has one per bucket). Non-virtual; allocates only while
+/// `out` and the label scratch grow.
 class family_writer {
 public:
-    family_writer(const family_desc& fam, exposition_format f, std::string& out);
+    /// `header` false: the family's HELP and TYPE lines were written already (a render that
+    /// resumes the family in a later slice).
+    family_writer(const family_desc& fam, exposition_format f, std::string& out,
+                  bool header = true);
 
     /// A counter's or gauge's sample (OpenMetrics names a counter's sample `<family>_total`).
     void value(text_list values, double v);
@@ -92,10 +97,13 @@ public:
     void summary(text_list values, double sum, double count);
 
 private:
+    /// Escapes `values` into labels_: the series' label text, shared by its sample lines.
+    void begin_series(text_list values);
     /// The `_sum` sample, unless OpenMetrics forbids it for this family or value.
-    void sum(text_list values, double v);
-    void sample(std::string_view suffix, text_list values, double v,
-                std::string_view extra_name = {}, std::string_view extra_value = {});
+    void sum(double v);
+    /// One sample line of the current series (begin_series), with an optional extra label.
+    void sample(std::string_view suffix, double v, std::string_view extra_name = {},
+                std::string_view extra_value = {});
 
     std::string& out_;
     std::string_view name_;         ///< the family's name in this format
@@ -106,6 +114,8 @@ private:
     bool negative_bounds_ = false;
     text_list label_names_;
     text_list le_labels_;
+    /// `a="x",b="y"` of the current series, escaped; reused across series.
+    std::string labels_;
 };
 
 /// Append the format's trailer (`# EOF` for OpenMetrics) after the last family.

@@ -115,6 +115,12 @@ void write_http(const self_metrics_writer& w, const self_metrics_snapshot& s) {
     w.single("metricsd_http_connections_rejected_total",
              "HTTP connections closed unserved over the connection limit.", counter,
              s.http_connections_rejected);
+    w.single("metricsd_http_connections_rejected_per_peer_total",
+             "HTTP connections closed unserved over the per-address connection limit.", counter,
+             s.http_connections_rejected_per_peer);
+    w.single("metricsd_http_connections_evicted_total",
+             "Idle kept-alive HTTP connections closed to make room for a new one.", counter,
+             s.http_connections_evicted);
     w.single("metricsd_http_accept_errors_total",
              "Failed accepts on the HTTP socket (e.g. EMFILE, or a client that gave up while "
              "queued).",
@@ -127,6 +133,20 @@ void write_http(const self_metrics_writer& w, const self_metrics_snapshot& s) {
     w.single("metricsd_scrape_duration_seconds_total",
              "Seconds spent rendering and compressing scrapes, before this one.", counter,
              s.scrape_seconds_total);
+    w.single("metricsd_scrapes_cut_total",
+             "Streamed /metrics bodies cut before their end: reader gone or stalled, or the "
+             "render failed.",
+             counter, s.scrapes_cut);
+    w.single("metricsd_scrape_renders_total",
+             "Renders of /metrics; concurrent scrapes of one format and encoding share one.",
+             counter, s.scrape_renders);
+    w.single("metricsd_scrape_render_pauses_total",
+             "Pauses a render made between two slices so that ingest keeps its share of the "
+             "event loop.",
+             counter, s.scrape_render_pauses);
+    w.single("metricsd_scrape_response_bytes",
+             "Bytes of rendered /metrics slices held by renders in flight now.",
+             metric_type::gauge, s.scrape_response_bytes);
 }
 
 void write_state_snapshots(const self_metrics_writer& w, const self_metrics_snapshot& s) {

@@ -49,11 +49,17 @@ struct self_metrics_snapshot {
     std::vector<http_request_count> http_requests; ///< in any order
     std::uint64_t http_connections_accepted = 0;   ///< rejected ones included
     std::uint64_t http_connections_rejected = 0;
+    std::uint64_t http_connections_rejected_per_peer = 0; ///< over the per-address cap
+    std::uint64_t http_connections_evicted = 0; ///< idle kept-alive ones closed for a new one
     std::uint64_t http_accept_errors = 0;
     std::uint64_t http_gzip_responses = 0;
     std::uint64_t scrapes = 0;
     std::uint64_t scrape_errors = 0; ///< scrapes whose rendering failed (answered 500)
     double scrape_seconds_total = 0; ///< completed scrapes only: the current one is unfinished
+    std::uint64_t scrapes_cut = 0;    ///< streamed bodies cut: reader gone or stalled
+    std::uint64_t scrape_renders = 0; ///< renders run; concurrent scrapes share one
+    std::uint64_t scrape_render_pauses = 0; ///< pauses between slices for ingest's share
+    std::uint64_t scrape_response_bytes = 0; ///< slice buffers held by renders now
 
     bool state_file = false; ///< memory backend with a state file: show the snapshot families
     std::uint64_t state_snapshot_failures = 0;

@@ -1,6 +1,5 @@
 #include "daemon/http/http_handler.hpp"
 
-#include "daemon/http/gzip.hpp"
 #include "daemon/http/http_negotiation.hpp"
 
 #include <algorithm>
@@ -63,9 +62,15 @@ http_response make_response(const http_request& req, http::status status, std::s
 /// By value: a coroutine. The shared function outlives every scrape started from it.
 net::awaitable<scrape_outcome> render_at_once(std::shared_ptr<const render_fn> render,
                                               exposition_format format) {
+    std::string body;
+    (*render)(format, body);
     scrape_outcome out;
-    (*render)(format, out.body);
+    out.body = std::make_unique<string_exposition>(std::move(body));
     co_return out;
+}
+
+bool is_get_or_head(const http_request& req) noexcept {
+    return req.method() == http::verb::get || req.method() == http::verb::head;
 }
 
 bool call_ready(const http_handler::ready_fn& ready) noexcept {
@@ -107,14 +112,92 @@ http_handler::scrape_fn immediate_scrape(render_fn render) {
 }
 
 http_handler::http_handler(scrape_fn scrape, ready_fn ready, http_handler_options options)
-    : scrape_(std::move(scrape)), ready_(std::move(ready)), options_(options) {}
+    : ready_(std::move(ready)), options_(options),
+      broadcast_(std::move(scrape), options.render) {}
+
+bool http_handler::streams(const http_request& req) const noexcept {
+    return is_get_or_head(req) &&
+           route_of(path_of(to_std_view(req.target()))) == http_route::metrics;
+}
+
+exposition_format http_handler::scrape_format(const http_request& req) const noexcept {
+    return negotiate_format(to_std_view(req[http::field::accept]));
+}
+
+bool http_handler::scrape_gzip(const http_request& req) const noexcept {
+    return options_.gzip && accepts_gzip(to_std_view(req[http::field::accept_encoding]));
+}
+
+std::unique_ptr<scrape_subscription>
+http_handler::begin_scrape(const net::any_io_executor& executor, const http_request& req) {
+    return broadcast_.subscribe(executor, scrape_format(req), scrape_gzip(req));
+}
+
+http::response<http::empty_body> http_handler::scrape_header(const http_request& req,
+                                                             bool gzip) const {
+    http::response<http::empty_body> res{http::status::ok, req.version()};
+    res.set(http::field::server, "metricsd");
+    res.set(http::field::content_type, beast_view(content_type(scrape_format(req))));
+    // The body depends on both headers, whether or not this one was compressed.
+    res.set(http::field::vary, "Accept, Accept-Encoding");
+    if (gzip)
+        res.set(http::field::content_encoding, "gzip");
+    if (req.version() >= 11) {
+        res.keep_alive(req.keep_alive());
+        res.chunked(true); // the length is known only at the end
+    } else {
+        res.keep_alive(false); // HTTP/1.0 has no chunks: the close ends the body
+    }
+    return res;
+}
+
+void http_handler::scrape_done(bool head, bool gzip, bool cut) noexcept {
+    count(http_route::metrics, 200);
+    if (head)
+        return;
+    ++stats_.scrapes;
+    if (gzip)
+        ++stats_.gzip_responses;
+    if (cut)
+        ++stats_.scrapes_cut;
+}
+
+http_result http_handler::scrape_refusal(const http_request& req, const scrape_slice& first) {
+    http_result r;
+    r.route = http_route::metrics;
+    if (first.what == scrape_slice::kind::unavailable) {
+        r.response = make_response(req, http::status::service_unavailable, plain_text,
+                                   "metrics unavailable: " + std::string(first.data) + "\n");
+    } else {
+        ++stats_.scrapes;
+        ++stats_.scrape_errors;
+        r.error = first.what == scrape_slice::kind::failed
+                      ? "scrape failed: " + std::string(first.data)
+                      : std::string("scrape failed: render ended early");
+        r.response =
+            make_response(req, http::status::internal_server_error, plain_text, "scrape failed\n");
+    }
+    count(r.route, r.response.result_int());
+    return r;
+}
+
+http_handler_stats http_handler::stats() const noexcept {
+    http_handler_stats s = stats_;
+    s.render = broadcast_.stats();
+    s.scrape_seconds_last = s.render.seconds_last;
+    s.scrape_seconds_total = s.render.seconds_total;
+    return s;
+}
 
 net::awaitable<http_result> http_handler::handle(const http_request& req) {
     const http_route route = route_of(path_of(to_std_view(req.target())));
-    const bool get_or_head = req.method() == http::verb::get || req.method() == http::verb::head;
     http_result r;
-    if (route == http_route::metrics && get_or_head)
+    if (route == http_route::metrics && is_get_or_head(req)) {
         r = co_await handle_metrics(req);
+        if (req.method() == http::verb::head)
+            r.response.body().clear(); // prepare_payload() set the GET body's Content-Length
+        co_return r;
+    }
     else
         r = answer(req, route);
     finish(req, r);
@@ -126,13 +209,13 @@ void http_handler::finish(const http_request& req, http_result& r) noexcept {
         // prepare_payload() already set the GET body's Content-Length; HEAD sends no body.
         r.response.body().clear();
     }
-    count(r.route, r.response);
+    count(r.route, r.response.result_int());
 }
 
 http_result http_handler::answer(const http_request& req, http_route route) {
     http_result r;
     r.route = route;
-    const bool get_or_head = req.method() == http::verb::get || req.method() == http::verb::head;
+    const bool get_or_head = is_get_or_head(req);
     if (r.route == http_route::other) {
         r.response = make_response(req, http::status::not_found, plain_text, "not found\n");
     } else if (!get_or_head) {
@@ -153,71 +236,42 @@ http_result http_handler::answer(const http_request& req, http_route route) {
 }
 
 net::awaitable<http_result> http_handler::handle_metrics(const http_request& req) {
-    const auto start = std::chrono::steady_clock::now();
+    auto executor = co_await net::this_coro::executor;
+    const auto sub = begin_scrape(executor, req);
+    scrape_slice slice = co_await sub->next();
+    if (slice.what != scrape_slice::kind::data)
+        co_return scrape_refusal(req, slice);
+    std::string body(slice.data);
+    while (!slice.last) {
+        slice = co_await sub->next();
+        if (slice.what != scrape_slice::kind::data) {
+            ++stats_.scrapes_cut;
+            co_return scrape_refusal(req, slice);
+        }
+        body += slice.data;
+    }
+    const auto header = scrape_header(req, slice.gzip);
+    scrape_done(false, slice.gzip, false);
     http_result r;
     r.route = http_route::metrics;
-    const exposition_format format = negotiate_format(to_std_view(req[http::field::accept]));
-    scrape_outcome scraped;
-    try {
-        if (scrape_) {
-            scraped = co_await scrape_(format);
-        }
-    } catch (const std::exception& e) {
-        r.error = std::string("scrape failed: ") + e.what();
-    } catch (...) {
-        r.error = "scrape failed: unknown exception";
-    }
-    if (r.error.empty() && !scraped.unavailable.empty()) {
-        r.response = make_response(req, http::status::service_unavailable, plain_text,
-                                   "metrics unavailable: " + scraped.unavailable + "\n");
-        co_return r;
-    }
-    ++stats_.scrapes;
-    if (!r.error.empty()) {
-        ++stats_.scrape_errors;
-        r.response =
-            make_response(req, http::status::internal_server_error, plain_text, "scrape failed\n");
-        co_return r;
-    }
-    const bool gzipped = compress(req, scraped.body);
-    r.response =
-        make_response(req, http::status::ok, content_type(format), std::move(scraped.body));
-    // The body depends on both headers, whether or not this one was compressed.
-    r.response.set(http::field::vary, "Accept, Accept-Encoding");
-    if (gzipped) {
+    r.response = make_response(req, http::status::ok, content_type(scrape_format(req)),
+                               std::move(body));
+    r.response.set(http::field::vary, header[http::field::vary]);
+    if (slice.gzip)
         r.response.set(http::field::content_encoding, "gzip");
-    }
-    const std::chrono::duration<double> took =
-        std::chrono::steady_clock::now() - start - scraped.waited;
-    stats_.scrape_seconds_last = took.count();
-    stats_.scrape_seconds_total += took.count();
     co_return r;
-}
-
-bool http_handler::compress(const http_request& req, std::string& body) {
-    if (!options_.gzip || body.size() < options_.gzip_min_size ||
-        !accepts_gzip(to_std_view(req[http::field::accept_encoding]))) {
-        return false;
-    }
-    std::string compressed;
-    if (!gzip_compress(body, compressed)) {
-        return false; // zlib failed or memory ran out: the plain body is still a good answer
-    }
-    body.swap(compressed);
-    ++stats_.gzip_responses;
-    return true;
 }
 
 http_response http_handler::error_response(http::status status) {
     http_response res = make_response(11, false, status, plain_text,
                                       std::string(http::obsolete_reason(status)) + "\n");
-    count(http_route::other, res);
+    count(http_route::other, res.result_int());
     return res;
 }
 
-void http_handler::count(http_route route, const http_response& res) noexcept {
+void http_handler::count(http_route route, unsigned code) noexcept {
     const auto last = http_counted_codes.end() - 1;
-    const auto it = std::find(http_counted_codes.begin(), last, res.result_int());
+    const auto it = std::find(http_counted_codes.begin(), last, code);
     auto& by_code = stats_.requests[static_cast<std::size_t>(route)];
     ++by_code[static_cast<std::size_t>(it - http_counted_codes.begin())];
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "daemon/exposition/exposition.hpp"
+#include "daemon/http/scrape_broadcast.hpp"
 #include "daemon/net/net.hpp"
 
 #include <array>
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -45,9 +47,12 @@ struct http_handler_stats {
     std::uint64_t scrapes = 0;        ///< /metrics GET or HEAD whose scrape was available
     std::uint64_t scrape_errors = 0;  ///< of which the callback threw (answered 500)
     std::uint64_t gzip_responses = 0; ///< bodies sent gzip-encoded
-    /// Render (and compression) time of the last scrape; waiting for data is not included.
+    std::uint64_t scrapes_cut = 0;    ///< streamed bodies cut: reader gone, stalled, render failed
+    /// Render (and compression) time of the last render; waiting for data, pauses between
+    /// slices and writing are not included. A render shared by several scrapes counts once.
     double scrape_seconds_last = 0;
     double scrape_seconds_total = 0;
+    scrape_render_stats render; ///< the shared renders behind the scrapes
 
     /// The count for one route and status code (codes not in http_counted_codes share a slot).
     std::uint64_t count(http_route r, unsigned code) const noexcept;
@@ -55,23 +60,9 @@ struct http_handler_stats {
 
 /// Options of the handler. The defaults suit Prometheus.
 struct http_handler_options {
-    /// Bodies shorter than this go out uncompressed even when gzip is accepted: below about
-    /// one TCP segment gzip saves no round trip and costs CPU and ~20 bytes of framing.
-    std::size_t gzip_min_size = 1024;
     bool gzip = true; ///< false disables compression altogether
+    scrape_render_options render; ///< slices, pacing, gzip threshold
 };
-
-/// What one scrape produced: the exposition, or why metrics cannot be served now.
-struct scrape_outcome {
-    std::string body;        ///< the exposition, when `unavailable` is empty
-    std::string unavailable; ///< non-empty: answered 503 with this reason, not counted a scrape
-    /// Time the scrape waited for its data (a Redis snapshot) before rendering: not counted in
-    /// the scrape duration, which measures rendering and compression only.
-    std::chrono::steady_clock::duration waited{};
-};
-
-/// Renders the exposition of every metric in `format` into `out`, at once. May throw.
-using render_fn = std::function<void(exposition_format format, std::string& out)>;
 
 /// Result of handling a request: the response and, when something went wrong on our side,
 /// a message for the caller to log (this class never logs).
@@ -85,25 +76,48 @@ struct http_result {
 /// callbacks must outlive the handler's use.
 class http_handler {
 public:
-    /// One scrape in `format`, awaited by handle() for a /metrics GET or HEAD: the rendered
-    /// exposition, or why it is unavailable (503). May throw: the request then gets 500 and
-    /// the message comes back in http_result::error.
-    using scrape_fn = std::function<net::awaitable<scrape_outcome>(exposition_format format)>;
+    /// One render in `format` (scrape_broadcast.hpp): the exposition as a stream of slices, or
+    /// why it is unavailable (503). May throw: the request then gets 500 and the message comes
+    /// back in http_result::error.
+    using scrape_fn = daemon::scrape_fn;
     /// True when the daemon is ready to be scraped (for /readyz). Empty: always ready.
     using ready_fn = std::function<bool()>;
 
     explicit http_handler(scrape_fn scrape, ready_fn ready = {}, http_handler_options options = {});
 
-    /// Answers one request; `req` must stay alive until it completes. The response has its
-    /// Content-Length set (for HEAD: the length the GET body would have), Keep-Alive following
-    /// the request and the request's HTTP version. Never throws except std::bad_alloc.
+    /// Answers one request with a whole response; `req` must stay alive until it completes.
+    /// The response has its Content-Length set (for HEAD: the length the GET body would have),
+    /// Keep-Alive following the request and the request's HTTP version. A /metrics body is
+    /// collected whole here; the session streams it instead (streams()). Never throws except
+    /// std::bad_alloc.
     net::awaitable<http_result> handle(const http_request& req);
+
+    /// True for a /metrics GET or HEAD: the session streams its response (begin_scrape(),
+    /// scrape_header()) rather than calling handle().
+    bool streams(const http_request& req) const noexcept;
+    /// The exposition format and whether the body may be gzip-encoded, for a /metrics request.
+    exposition_format scrape_format(const http_request& req) const noexcept;
+    bool scrape_gzip(const http_request& req) const noexcept;
+    /// Joins the next render for this /metrics GET (see scrape_broadcast::subscribe).
+    std::unique_ptr<scrape_subscription> begin_scrape(const net::any_io_executor& executor,
+                                                      const http_request& req);
+    /// The header of a streamed 200 answer: content type, Vary, Content-Encoding when `gzip`,
+    /// chunked for HTTP/1.1 (HTTP/1.0 gets the body up to the connection's close).
+    http::response<http::empty_body> scrape_header(const http_request& req, bool gzip) const;
+    /// A streamed 200 answer ended: counts the response, and unless `head` the scrape (after
+    /// its body, so a body's own self-metrics never count it: "before this one"). `cut`: the
+    /// body was cut before its end (reader gone or stalled, render failed).
+    void scrape_done(bool head, bool gzip, bool cut) noexcept;
+    /// The whole answer to a scrape whose first slice was not data: 503 when unavailable, 500
+    /// when the source failed (the message in http_result::error). Counted.
+    http_result scrape_refusal(const http_request& req, const scrape_slice& first);
 
     /// A response for a request that could not be parsed (400, 413, 431...): counted under
     /// http_route::other, with `Connection: close` because the stream cannot be resynchronised.
     http_response error_response(http::status status);
 
-    const http_handler_stats& stats() const noexcept { return stats_; }
+    /// The counters, with the renders' figures.
+    http_handler_stats stats() const noexcept;
 
 private:
     /// Every route but a /metrics GET or HEAD: answered at once.
@@ -111,18 +125,19 @@ private:
     net::awaitable<http_result> handle_metrics(const http_request& req);
     /// HEAD drops the body; every response is counted.
     void finish(const http_request& req, http_result& r) noexcept;
-    /// Replaces `body` by its gzip encoding when the client accepts it and it is worth it.
-    bool compress(const http_request& req, std::string& body);
-    void count(http_route route, const http_response& res) noexcept;
+    void count(http_route route, unsigned code) noexcept;
 
-    scrape_fn scrape_;
     ready_fn ready_;
     http_handler_options options_;
     http_handler_stats stats_;
+    scrape_broadcast broadcast_;
 };
 
-/// A scrape that renders at once with `render` (the memory backend, tests): it never waits
-/// and is never unavailable.
+/// Renders the exposition of every metric in `format` into `out`, at once. May throw.
+using render_fn = std::function<void(exposition_format format, std::string& out)>;
+
+/// A scrape that renders at once with `render` (tests, small sources): it never waits and is
+/// never unavailable; the body is then handed out in slices.
 http_handler::scrape_fn immediate_scrape(render_fn render);
 
 } // namespace metricsd::daemon

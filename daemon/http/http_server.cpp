@@ -12,6 +12,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <unordered_map>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -35,12 +36,17 @@ struct detail::http_server_state {
     net::steady_timer retry_timer; ///< pause after a failed accept (EMFILE would spin)
     retry_backoff backoff{accept_retry_first, accept_retry_max}; ///< reset by a success
     log_limiter accept_log{log_interval};
+    log_limiter slots_log{log_interval}; ///< refusals and evictions
     http_handler handler;
     http_limits limits;
     session_registry<beast::tcp_stream> sessions;
     tcp::endpoint endpoint;
+    /// Open sessions per peer address (entries at zero are erased).
+    std::unordered_map<std::string, std::size_t> per_peer;
     std::uint64_t accepted = 0;
     std::uint64_t rejected = 0;
+    std::uint64_t rejected_per_peer = 0;
+    std::uint64_t evicted = 0;
     std::uint64_t open = 0;
     std::uint64_t accept_errors = 0;
     bool closed = false;
@@ -56,19 +62,39 @@ using state_ptr = std::shared_ptr<state>;
 /// io_context is destroyed with the coroutine still queued).
 class connection_slot {
 public:
-    explicit connection_slot(state_ptr st) : st_(std::move(st)) { ++st_->open; }
-    connection_slot(connection_slot&& other) noexcept : st_(std::move(other.st_)) {}
+    connection_slot(state_ptr st, std::string peer) : st_(std::move(st)), peer_(std::move(peer)) {
+        ++st_->open;
+        ++st_->per_peer[peer_];
+    }
+    connection_slot(connection_slot&& other) noexcept
+        : st_(std::move(other.st_)), peer_(std::move(other.peer_)) {}
     connection_slot& operator=(connection_slot&&) = delete;
     ~connection_slot() {
         if (st_) {
             --st_->open;
+            const auto it = st_->per_peer.find(peer_);
+            if (it != st_->per_peer.end() && --it->second == 0) {
+                st_->per_peer.erase(it);
+            }
         }
     }
     state& get() const noexcept { return *st_; }
 
 private:
     state_ptr st_;
+    std::string peer_;
 };
+
+/// Logs a refusal or eviction at most once per interval, with how many were not logged.
+void log_slots(state& st, std::string_view what, const std::string& peer) {
+    if (const auto suppressed = st.slots_log.admit()) {
+        spdlog::warn("http: {} (peer {}; {} rejected at max_connections {}, {} at "
+                     "max_connections_per_peer {}, {} idle evicted so far; {} similar events "
+                     "not logged)",
+                     what, peer, st.rejected, st.limits.max_connections, st.rejected_per_peer,
+                     st.limits.max_connections_per_peer, st.evicted, *suppressed);
+    }
+}
 
 net::awaitable<void> run_session(connection_slot slot, beast::tcp_stream stream) {
     state& st = slot.get();
@@ -77,18 +103,32 @@ net::awaitable<void> run_session(connection_slot slot, beast::tcp_stream stream)
 
 void admit(const state_ptr& st, tcp::socket socket) {
     ++st->accepted;
-    if (st->open >= st->limits.max_connections) {
-        ++st->rejected;
-        beast::error_code ignored;
-        socket.close(ignored);
-        if ((st->rejected & (st->rejected - 1)) == 0) { // 1, 2, 4, 8...: visible, not a flood
-            spdlog::warn("http: {} connections rejected so far (max_connections {})", st->rejected,
-                         st->limits.max_connections);
-        }
+    beast::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    std::string peer = ec ? std::string("?") : remote.address().to_string();
+    const auto cap = st->limits.max_connections_per_peer;
+    const auto same_peer = st->per_peer.find(peer);
+    if (cap != 0 && same_peer != st->per_peer.end() && same_peer->second >= cap) {
+        ++st->rejected_per_peer;
+        socket.close(ec);
+        log_slots(*st, "connection refused: max_connections_per_peer reached", peer);
         return;
     }
+    if (st->open >= st->limits.max_connections) {
+        if (st->sessions.close_idlest()) {
+            ++st->evicted;
+            log_slots(*st, "every slot taken: closed the idlest kept-alive connection", peer);
+        } else {
+            ++st->rejected;
+            socket.close(ec);
+            log_slots(*st, "connection refused: max_connections reached, none idle", peer);
+            return;
+        }
+    }
     const auto executor = socket.get_executor();
-    spawn_logged(executor, run_session(connection_slot{st}, beast::tcp_stream(std::move(socket))),
+    spawn_logged(executor,
+                 run_session(connection_slot{st, std::move(peer)},
+                             beast::tcp_stream(std::move(socket))),
                  "http session");
 }
 
@@ -226,7 +266,15 @@ tcp::endpoint http_server::local_endpoint() const noexcept {
 
 http_stats http_server::stats() const noexcept {
     const state& st = *state_;
-    return {st.handler.stats(), st.accepted, st.rejected, st.open, st.accept_errors};
+    http_stats s;
+    s.handler = st.handler.stats();
+    s.connections_accepted = st.accepted;
+    s.connections_rejected = st.rejected;
+    s.connections_rejected_per_peer = st.rejected_per_peer;
+    s.connections_evicted = st.evicted;
+    s.connections_open = st.open;
+    s.accept_errors = st.accept_errors;
+    return s;
 }
 
 } // namespace metricsd::daemon

@@ -22,6 +22,10 @@ struct http_stats {
     http_handler_stats handler;             ///< requests by route and code; scrape timing
     std::uint64_t connections_accepted = 0; ///< every accepted socket, rejected ones included
     std::uint64_t connections_rejected = 0; ///< over max_connections: closed at once, unserved
+    /// Over max_connections_per_peer (that peer's other connections stay): closed, unserved.
+    std::uint64_t connections_rejected_per_peer = 0;
+    /// Idle kept-alive connections closed to make room for a new one at max_connections.
+    std::uint64_t connections_evicted = 0;
     std::uint64_t connections_open = 0;     ///< sessions alive now
     std::uint64_t accept_errors = 0;        ///< failed accepts (EMFILE, ...): retried, 10 ms..1 s
 };
@@ -36,6 +40,12 @@ tcp::endpoint parse_listen_endpoint(std::string_view host_port);
 std::string to_string(const tcp::endpoint& endpoint);
 
 /// The /metrics HTTP server. Listens from construction until close() or destruction.
+///
+/// Slots: at most max_connections sessions, max_connections_per_peer of them from one IP
+/// address. When every slot is taken, a new connection closes the kept-alive connection idle
+/// the longest (pollers of /healthz cannot lock a scraper out); only when none is idle is the
+/// new one refused. An evicted session ends asynchronously, so the count can briefly exceed
+/// the cap by the evictions in progress.
 ///
 /// io_context thread only; not thread-safe. Construct it, call close() and stats(), and
 /// destroy it on the thread that runs the io_context (before ioc.run() starts is fine). It

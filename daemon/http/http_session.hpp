@@ -8,10 +8,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 namespace metricsd::daemon {
@@ -20,25 +21,38 @@ namespace metricsd::daemon {
 struct http_limits {
     std::size_t header_limit = 8192; ///< request line + headers, bytes; more gets 431
     std::size_t body_limit = 1024;   ///< scrapes have no body; a larger one gets 413
-    /// Deadline for reading one whole request (idle keep-alive time included) and, separately,
-    /// for writing its response. Applies only to streams with expires_after (tcp_stream).
+    /// Deadline for reading a connection's first request and for writing a whole response
+    /// (a streamed /metrics body: its header). Applies only to streams with expires_after
+    /// (tcp_stream), as do the two below.
     std::chrono::seconds request_timeout{30};
-    std::size_t max_connections = 128; ///< enforced by http_server; excess ones are closed
+    /// Deadline for the next request on a kept-alive connection, from the end of the previous
+    /// response. Prometheus scrapes every 15-60 s and reconnects at no cost when we closed, so
+    /// a short idle time costs it one TCP handshake per scrape at worst, while an idle
+    /// connection kept for ever holds one of max_connections.
+    std::chrono::seconds keep_alive_idle{15};
+    /// A streamed /metrics body must make progress: each slice (~64 KiB) written within this,
+    /// or the reader is dropped and the render it shares goes on without it.
+    std::chrono::seconds scrape_progress_timeout{10};
+    std::size_t max_connections = 128; ///< enforced by http_server; see http_server.hpp
+    std::size_t max_connections_per_peer = 32; ///< per remote IP address; 0: no cap
     unsigned max_requests_per_connection = 1000; ///< the last response says Connection: close
 };
 
-/// The open sessions of one owner (http_server), so it can close them all at shutdown.
-/// Holds raw pointers registered by each session for its lifetime: safe only because
-/// everything runs on the one io_context thread. Not thread-safe.
+/// The open sessions of one owner (http_server), so it can close them all at shutdown, or
+/// the one idle the longest between two requests when it needs a slot. Holds raw pointers
+/// registered by each session for its lifetime: safe only because everything runs on the one
+/// io_context thread. Not thread-safe.
 template <class Stream>
 class session_registry {
 public:
+    using clock = std::chrono::steady_clock;
+
     /// Keeps one stream registered while alive. A null registry registers nothing.
     class guard {
     public:
         guard(session_registry* registry, Stream& stream) : registry_(registry), stream_(&stream) {
             if (registry_ != nullptr) {
-                registry_->streams_.insert(stream_);
+                registry_->streams_.emplace(stream_, busy);
                 if (registry_->closed_) {
                     close_stream(*stream_); // started after close_all(): end at once
                 }
@@ -52,6 +66,17 @@ public:
         guard(const guard&) = delete;
         guard& operator=(const guard&) = delete;
 
+        /// The session waits for the next request on a kept-alive connection (`idle`), or
+        /// works on one.
+        void idle(bool idle) noexcept {
+            if (registry_ != nullptr) {
+                const auto it = registry_->streams_.find(stream_);
+                if (it != registry_->streams_.end()) {
+                    it->second = idle ? clock::now() : busy;
+                }
+            }
+        }
+
     private:
         session_registry* registry_;
         Stream* stream_;
@@ -61,15 +86,36 @@ public:
     /// writes complete with an error and the sessions end on their own.
     void close_all() {
         closed_ = true;
-        const std::vector<Stream*> open(streams_.begin(), streams_.end());
+        std::vector<Stream*> open;
+        for (const auto& [s, since] : streams_) {
+            open.push_back(s);
+        }
         for (Stream* s : open) {
             close_stream(*s);
         }
     }
 
+    /// Closes the kept-alive connection idle the longest, if any: its session ends on its own.
+    /// Returns whether there was one.
+    bool close_idlest() {
+        const auto it = std::min_element(streams_.begin(), streams_.end(),
+                                         [](const auto& a, const auto& b) {
+                                             return a.second < b.second;
+                                         });
+        if (it == streams_.end() || it->second == busy) {
+            return false;
+        }
+        Stream* s = it->first;
+        it->second = busy; // closing: not a candidate again
+        close_stream(*s);
+        return true;
+    }
+
     std::size_t size() const noexcept { return streams_.size(); }
 
 private:
+    static constexpr clock::time_point busy = clock::time_point::max();
+
     static void close_stream(Stream& s) {
         if constexpr (requires { s.close(); }) {
             s.close(); // tcp_stream: also cancels its timers
@@ -78,7 +124,8 @@ private:
         }
     }
 
-    std::unordered_set<Stream*> streams_;
+    /// Each stream, with the time it became idle between requests, or `busy`.
+    std::unordered_map<Stream*, clock::time_point> streams_;
     bool closed_ = false;
 };
 
@@ -144,6 +191,96 @@ net::awaitable<void> end_after_read_error(Stream& stream, http_handler& handler,
     }
 }
 
+/// Writes a whole response; true when it went out.
+template <class Stream>
+net::awaitable<bool> write_whole(Stream& stream, http_response& res, std::chrono::seconds timeout) {
+    beast::error_code ec;
+    arm_timeout(stream, timeout);
+    co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+        spdlog::debug("http: connection ends: write failed: {}", ec.message());
+    }
+    co_return !ec;
+}
+
+/// Answers a /metrics GET or HEAD with a streamed body: the header once the render's first
+/// slice is there, then each slice as a chunk (HTTP/1.0: raw, up to the close), each within
+/// scrape_progress_timeout. HEAD renders nothing. Returns whether the connection can serve
+/// another request.
+template <class Stream>
+net::awaitable<bool> stream_scrape(Stream& stream, http_handler& handler, const http_request& req,
+                                   bool keep_alive, http_limits limits) {
+    beast::error_code ec;
+    if (req.method() == http::verb::head) {
+        auto res = handler.scrape_header(req, handler.scrape_gzip(req));
+        res.keep_alive(keep_alive && res.keep_alive());
+        http::response_serializer<http::empty_body> sr{res};
+        arm_timeout(stream, limits.request_timeout);
+        co_await http::async_write_header(stream, sr, net::redirect_error(net::use_awaitable, ec));
+        handler.scrape_done(true, false, false);
+        co_return !ec && res.keep_alive();
+    }
+    const auto executor = co_await net::this_coro::executor;
+    const auto sub = handler.begin_scrape(executor, req);
+    scrape_slice slice = co_await sub->next();
+    if (slice.what != scrape_slice::kind::data) {
+        http_result r = handler.scrape_refusal(req, slice);
+        if (!r.error.empty()) {
+            spdlog::warn("http: {} {}: {}", to_std_view(req.method_string()),
+                         to_std_view(req.target()), r.error);
+        }
+        r.response.keep_alive(keep_alive && r.response.keep_alive());
+        const bool written = co_await write_whole(stream, r.response, limits.request_timeout);
+        co_return written && r.response.keep_alive();
+    }
+    auto res = handler.scrape_header(req, slice.gzip);
+    res.keep_alive(keep_alive && res.keep_alive());
+    const bool chunked = res.chunked();
+    http::response_serializer<http::empty_body> sr{res};
+    arm_timeout(stream, limits.request_timeout);
+    co_await http::async_write_header(stream, sr, net::redirect_error(net::use_awaitable, ec));
+    for (;;) {
+        if (ec) {
+            spdlog::debug("http: scrape cut: write failed: {}", ec.message());
+            handler.scrape_done(false, slice.gzip, true);
+            co_return false;
+        }
+        if (!slice.data.empty()) {
+            const net::const_buffer data(slice.data.data(), slice.data.size());
+            arm_timeout(stream, limits.scrape_progress_timeout);
+            if (chunked) {
+                const auto chunk = http::make_chunk(data);
+                co_await net::async_write(stream, chunk,
+                                          net::redirect_error(net::use_awaitable, ec));
+            } else {
+                co_await net::async_write(stream, data,
+                                          net::redirect_error(net::use_awaitable, ec));
+            }
+            if (ec) {
+                continue; // counted above
+            }
+        }
+        if (slice.last) {
+            break;
+        }
+        slice = co_await sub->next();
+        if (slice.what != scrape_slice::kind::data) {
+            // The render failed midway: cut the connection without the last chunk, so the
+            // client sees an incomplete body rather than a short one.
+            spdlog::warn("http: scrape cut: the render ended early");
+            handler.scrape_done(false, res.count(http::field::content_encoding) != 0, true);
+            co_return false;
+        }
+    }
+    if (chunked) {
+        const auto last = http::make_chunk_last();
+        arm_timeout(stream, limits.scrape_progress_timeout);
+        co_await net::async_write(stream, last, net::redirect_error(net::use_awaitable, ec));
+    }
+    handler.scrape_done(false, slice.gzip, bool(ec));
+    co_return !ec && res.keep_alive();
+}
+
 } // namespace detail
 
 /// Serves one connection until the client closes it, asks to, misbehaves or times out, or
@@ -154,35 +291,49 @@ net::awaitable<void> end_after_read_error(Stream& stream, http_handler& handler,
 template <class Stream>
 net::awaitable<void> http_session(Stream stream, http_handler& handler, http_limits limits,
                                   session_registry<Stream>* registry = nullptr) {
-    const typename session_registry<Stream>::guard registered{registry, stream};
+    typename session_registry<Stream>::guard registered{registry, stream};
     beast::flat_buffer buffer; // outlives one request: it may hold the next pipelined one
     for (unsigned served = 0;;) {
         http::request_parser<http::empty_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
         parser.body_limit(limits.body_limit);
         beast::error_code ec;
-        detail::arm_timeout(stream, limits.request_timeout);
+        // Between requests the connection is idle: a shorter deadline, and the server may
+        // close it first when it needs the slot.
+        detail::arm_timeout(stream, served == 0 ? limits.request_timeout
+                                                : std::min(limits.keep_alive_idle,
+                                                           limits.request_timeout));
+        registered.idle(served != 0 && buffer.size() == 0);
         co_await http::async_read(stream, buffer, parser,
                                   net::redirect_error(net::use_awaitable, ec));
+        registered.idle(false);
         if (ec) {
             co_await detail::end_after_read_error(stream, handler, ec, limits.request_timeout);
             co_return;
         }
         // A named reference: no temporaries inside a co_await expression (STYLE.md pitfall 5).
         const http_request& request = parser.get();
+        const bool keep_alive = ++served < limits.max_requests_per_connection;
+        if (handler.streams(request)) {
+            const bool more =
+                co_await detail::stream_scrape(stream, handler, request, keep_alive, limits);
+            if (!more) {
+                detail::shutdown_send(stream);
+                co_return;
+            }
+            continue;
+        }
         http_result result = co_await handler.handle(request);
         if (!result.error.empty()) {
             spdlog::warn("http: {} {}: {}", to_std_view(parser.get().method_string()),
                          to_std_view(parser.get().target()), result.error);
         }
-        if (++served >= limits.max_requests_per_connection) {
+        if (!keep_alive) {
             result.response.keep_alive(false);
         }
-        detail::arm_timeout(stream, limits.request_timeout);
-        co_await http::async_write(stream, result.response,
-                                   net::redirect_error(net::use_awaitable, ec));
-        if (ec) {
-            spdlog::debug("http: connection ends: write failed: {}", ec.message());
+        const bool written =
+            co_await detail::write_whole(stream, result.response, limits.request_timeout);
+        if (!written) {
             co_return;
         }
         if (!result.response.keep_alive()) {

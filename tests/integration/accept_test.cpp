@@ -65,11 +65,21 @@ public:
             throw std::runtime_error("send failed");
     }
 
-    /// One response (status line, headers, Content-Length body); "" on EOF or timeout.
+    /// One response (status line, headers, then the Content-Length body or the chunked body
+    /// without its framing); "" on EOF or timeout.
     std::string read_response() {
         for (;;) {
             const auto head_end = buffered_.find("\r\n\r\n");
-            if (head_end != std::string::npos) {
+            const auto chunked = buffered_.find("Transfer-Encoding: chunked\r\n");
+            if (head_end != std::string::npos && chunked < head_end) {
+                const auto end = buffered_.find("\r\n0\r\n\r\n", head_end);
+                if (end != std::string::npos) {
+                    std::string response = buffered_.substr(0, head_end + 4) +
+                                           dechunk(buffered_.substr(head_end + 4));
+                    buffered_.erase(0, end + 7);
+                    return response;
+                }
+            } else if (head_end != std::string::npos) {
                 const auto at = buffered_.find("Content-Length: ");
                 const std::size_t length = at != std::string::npos && at < head_end
                                                ? std::stoul(buffered_.substr(at + 16))

@@ -139,7 +139,30 @@ void send_all(int fd, const std::string& data) {
     }
 }
 
-http_response parse_response(const std::string& raw) {
+} // namespace
+
+// RFC 9112 7.1: each chunk's data, without sizes, extensions or trailers.
+std::string dechunk(const std::string& wire) {
+    std::string body;
+    std::size_t at = 0;
+    for (;;) {
+        const auto line_end = wire.find("\r\n", at);
+        if (line_end == std::string::npos)
+            throw std::runtime_error("incomplete chunked body");
+        const std::size_t size = std::stoul(wire.substr(at, line_end - at), nullptr, 16);
+        at = line_end + 2;
+        if (size == 0)
+            return body;
+        if (wire.size() < at + size + 2)
+            throw std::runtime_error("incomplete chunked body");
+        body.append(wire, at, size);
+        at += size + 2;
+    }
+}
+
+namespace {
+
+http_response parse_response(const std::string& raw, bool head_request) {
     http_response r;
     const auto head_end = raw.find("\r\n\r\n");
     if (head_end == std::string::npos)
@@ -160,6 +183,8 @@ http_response parse_response(const std::string& raw) {
         r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
     }
     r.body = raw.substr(head_end + 4);
+    if (!head_request && r.headers["transfer-encoding"] == "chunked")
+        r.body = dechunk(r.body);
     return r;
 }
 
@@ -192,7 +217,7 @@ http_response http_get(int port, const std::string& target,
         raw.append(buf, static_cast<std::size_t>(n));
     }
     ::close(fd);
-    return parse_response(raw);
+    return parse_response(raw, method == "HEAD");
 }
 
 std::string quoted(const std::string& text) {
@@ -213,6 +238,15 @@ int run_command(const std::string& command, std::string& output) {
         output.append(buf, n);
     const int st = ::pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+long rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
+    throw std::runtime_error("no VmRSS for pid " + std::to_string(pid));
 }
 
 double sample_value(const std::string& exposition, const std::string& series) {

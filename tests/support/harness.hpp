@@ -59,6 +59,10 @@ struct http_response {
     std::string body;
 };
 
+/// The body of a chunked HTTP/1.1 response (the bytes after the header), without the chunk
+/// framing. Throws std::runtime_error on a malformed or incomplete body (a cut response).
+std::string dechunk(const std::string& wire);
+
 /// One HTTP/1.1 request over a fresh connection (Connection: close). Throws on socket errors.
 http_response http_get(int port, const std::string& target,
                        const std::map<std::string, std::string>& headers = {},
@@ -73,6 +77,9 @@ int run_command(const std::string& command, std::string& output);
 /// Value of the sample line `name{labels}` (exact text before the space) in an exposition,
 /// or NaN when absent.
 double sample_value(const std::string& exposition, const std::string& series);
+
+/// Resident set size of `pid` in KiB, from /proc/<pid>/status (VmRSS). Throws if absent.
+long rss_kib(pid_t pid);
 
 /// CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat
 /// (clock-tick resolution, 10 ms). Throws if the file cannot be read.

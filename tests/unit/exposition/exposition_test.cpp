@@ -313,5 +313,89 @@ TEST(family_writer, counters_take_total_in_openmetrics_only) {
     EXPECT_EQ(om, "# HELP done Done.\n# TYPE done counter\ndone_total 2\n");
 }
 
+// Sliced renders (render_families_slice): the slices of an unchanged store add up to the whole
+// render, byte for byte, at every slice size; a store changed between slices gives whole series
+// and every family's HELP and TYPE once.
+std::string whole(const daemon::store& s, exposition_format f) {
+    std::string out;
+    daemon::render_families(s, f, out);
+    return out;
+}
+
+/// Every slice appended to one string; `slices` counts them.
+std::string sliced(const daemon::store& s, exposition_format f, std::size_t budget,
+                   std::size_t& slices) {
+    daemon::store_cursor cursor;
+    std::string out;
+    slices = 0;
+    for (bool done = false; !done; ++slices) {
+        std::string slice;
+        done = daemon::render_families_slice(s, f, cursor, slice, budget);
+        out += slice;
+    }
+    return out;
+}
+
+TEST(store_cursor, slices_add_up_to_the_whole_render_at_every_size) {
+    daemon::store s;
+    build_fixture(s);
+    for (const auto f : {exposition_format::text, exposition_format::openmetrics}) {
+        const std::string expected = whole(s, f);
+        for (std::size_t budget = 1; budget <= expected.size() + 1; ++budget) {
+            std::size_t slices = 0;
+            ASSERT_EQ(sliced(s, f, budget, slices), expected) << "budget " << budget;
+            if (budget == 1) { // one series (or a family without series) per slice
+                EXPECT_GT(slices, 10u);
+            }
+            if (budget > expected.size()) {
+                EXPECT_EQ(slices, 1u);
+            }
+        }
+    }
+}
+
+TEST(store_cursor, a_series_is_never_split_and_the_budget_holds_per_series) {
+    daemon::store s;
+    const auto w = s.add_worker(1);
+    const auto h = declare(s, {"lat_seconds", metric_type::histogram, "", {"k"}, {"1", "2"}});
+    for (const char* k : {"a", "b", "c"})
+        ASSERT_EQ(s.apply(bind(s, h.value(), {k}, w), op_code::observe, 1.5),
+                  daemon::apply_status::ok);
+    daemon::store_cursor cursor;
+    std::string slice;
+    ASSERT_FALSE(daemon::render_families_slice(s, exposition_format::text, cursor, slice, 1));
+    EXPECT_EQ(slice, "# TYPE lat_seconds histogram\n"
+                     "lat_seconds_bucket{k=\"a\",le=\"1.0\"} 0\n"
+                     "lat_seconds_bucket{k=\"a\",le=\"2.0\"} 1\n"
+                     "lat_seconds_bucket{k=\"a\",le=\"+Inf\"} 1\n"
+                     "lat_seconds_sum{k=\"a\"} 1.5\n"
+                     "lat_seconds_count{k=\"a\"} 1\n");
+}
+
+TEST(store_cursor, series_created_between_slices_ahead_of_the_cursor_are_included) {
+    daemon::store s;
+    const auto w = s.add_worker(1);
+    const auto c = declare(s, {"c_total", metric_type::counter, "", {"k"}});
+    const auto g = declare(s, {"g", metric_type::gauge, "", {"k"}, {}, gauge_mode::shared});
+    for (const char* k : {"b", "d"})
+        bind(s, c.value(), {k}, w);
+    bind(s, g.value(), {"x"}, w);
+    daemon::store_cursor cursor;
+    std::string out;
+    ASSERT_FALSE(daemon::render_families_slice(s, exposition_format::text, cursor, out, 1));
+    EXPECT_EQ(out, "# TYPE c_total counter\nc_total{k=\"b\"} 0\n");
+    // Meanwhile: one series behind the cursor (next scrape), one ahead (this one), a new family.
+    bind(s, c.value(), {"a"}, w);
+    ASSERT_EQ(s.apply(bind(s, c.value(), {"c"}, w), op_code::inc, 2), daemon::apply_status::ok);
+    declare(s, {"a_first", metric_type::gauge, "", {}, {}, gauge_mode::shared});
+    bind(s, declare(s, {"h", metric_type::gauge, "", {}, {}, gauge_mode::shared}).value(), {}, w);
+    while (!daemon::render_families_slice(s, exposition_format::text, cursor, out, 1)) {
+    }
+    EXPECT_EQ(out, "# TYPE c_total counter\nc_total{k=\"b\"} 0\nc_total{k=\"c\"} 2\n"
+                   "c_total{k=\"d\"} 0\n# TYPE g gauge\ng{k=\"x\"} 0\n# TYPE h gauge\nh 0\n");
+    EXPECT_TRUE(cursor.done);
+    EXPECT_TRUE(daemon::render_families_slice(s, exposition_format::text, cursor, out, 1));
+}
+
 } // namespace
 } // namespace metricsd::test

@@ -35,6 +35,12 @@ daemon::self_metrics_snapshot known_snapshot() {
     s.scrapes = 3;
     s.scrape_errors = 1;
     s.scrape_seconds_total = 0.25;
+    s.http_connections_rejected_per_peer = 4;
+    s.http_connections_evicted = 5;
+    s.scrapes_cut = 6;
+    s.scrape_renders = 2;
+    s.scrape_render_pauses = 7;
+    s.scrape_response_bytes = 65536;
     return s;
 }
 
@@ -111,6 +117,12 @@ metricsd_http_connections_accepted_total 6
 # HELP metricsd_http_connections_rejected_total HTTP connections closed unserved over the connection limit.
 # TYPE metricsd_http_connections_rejected_total counter
 metricsd_http_connections_rejected_total 0
+# HELP metricsd_http_connections_rejected_per_peer_total HTTP connections closed unserved over the per-address connection limit.
+# TYPE metricsd_http_connections_rejected_per_peer_total counter
+metricsd_http_connections_rejected_per_peer_total 4
+# HELP metricsd_http_connections_evicted_total Idle kept-alive HTTP connections closed to make room for a new one.
+# TYPE metricsd_http_connections_evicted_total counter
+metricsd_http_connections_evicted_total 5
 # HELP metricsd_http_accept_errors_total Failed accepts on the HTTP socket (e.g. EMFILE, or a client that gave up while queued).
 # TYPE metricsd_http_accept_errors_total counter
 metricsd_http_accept_errors_total 1
@@ -126,6 +138,18 @@ metricsd_scrape_errors_total 1
 # HELP metricsd_scrape_duration_seconds_total Seconds spent rendering and compressing scrapes, before this one.
 # TYPE metricsd_scrape_duration_seconds_total counter
 metricsd_scrape_duration_seconds_total 0.25
+# HELP metricsd_scrapes_cut_total Streamed /metrics bodies cut before their end: reader gone or stalled, or the render failed.
+# TYPE metricsd_scrapes_cut_total counter
+metricsd_scrapes_cut_total 6
+# HELP metricsd_scrape_renders_total Renders of /metrics; concurrent scrapes of one format and encoding share one.
+# TYPE metricsd_scrape_renders_total counter
+metricsd_scrape_renders_total 2
+# HELP metricsd_scrape_render_pauses_total Pauses a render made between two slices so that ingest keeps its share of the event loop.
+# TYPE metricsd_scrape_render_pauses_total counter
+metricsd_scrape_render_pauses_total 7
+# HELP metricsd_scrape_response_bytes Bytes of rendered /metrics slices held by renders in flight now.
+# TYPE metricsd_scrape_response_bytes gauge
+metricsd_scrape_response_bytes 65536
 )";
     EXPECT_EQ(render(known_snapshot(), exposition_format::text), expected);
 }
@@ -192,6 +216,12 @@ metricsd_http_connections_accepted_total 6
 # HELP metricsd_http_connections_rejected HTTP connections closed unserved over the connection limit.
 # TYPE metricsd_http_connections_rejected counter
 metricsd_http_connections_rejected_total 0
+# HELP metricsd_http_connections_rejected_per_peer HTTP connections closed unserved over the per-address connection limit.
+# TYPE metricsd_http_connections_rejected_per_peer counter
+metricsd_http_connections_rejected_per_peer_total 4
+# HELP metricsd_http_connections_evicted Idle kept-alive HTTP connections closed to make room for a new one.
+# TYPE metricsd_http_connections_evicted counter
+metricsd_http_connections_evicted_total 5
 # HELP metricsd_http_accept_errors Failed accepts on the HTTP socket (e.g. EMFILE, or a client that gave up while queued).
 # TYPE metricsd_http_accept_errors counter
 metricsd_http_accept_errors_total 1
@@ -207,6 +237,18 @@ metricsd_scrape_errors_total 1
 # HELP metricsd_scrape_duration_seconds Seconds spent rendering and compressing scrapes, before this one.
 # TYPE metricsd_scrape_duration_seconds counter
 metricsd_scrape_duration_seconds_total 0.25
+# HELP metricsd_scrapes_cut Streamed /metrics bodies cut before their end: reader gone or stalled, or the render failed.
+# TYPE metricsd_scrapes_cut counter
+metricsd_scrapes_cut_total 6
+# HELP metricsd_scrape_renders Renders of /metrics; concurrent scrapes of one format and encoding share one.
+# TYPE metricsd_scrape_renders counter
+metricsd_scrape_renders_total 2
+# HELP metricsd_scrape_render_pauses Pauses a render made between two slices so that ingest keeps its share of the event loop.
+# TYPE metricsd_scrape_render_pauses counter
+metricsd_scrape_render_pauses_total 7
+# HELP metricsd_scrape_response_bytes Bytes of rendered /metrics slices held by renders in flight now.
+# TYPE metricsd_scrape_response_bytes gauge
+metricsd_scrape_response_bytes 65536
 )";
     EXPECT_EQ(render(known_snapshot(), exposition_format::openmetrics), expected);
 }
@@ -222,7 +264,7 @@ TEST(self_metrics, openmetrics_family_names_are_unique) {
         const std::string name = out.substr(pos, out.find(' ', pos) - pos);
         EXPECT_TRUE(names.insert(name).second) << "duplicate family " << name;
     }
-    EXPECT_EQ(names.size(), 24u); // 23 + metricsd_ingest_accept_errors
+    EXPECT_EQ(names.size(), 30u); // 24 + 2 HTTP connection and 4 scrape render families
 }
 
 TEST(self_metrics, escapes_label_values_and_writes_no_trailer) {

@@ -41,6 +41,37 @@ std::string exposition_like(std::size_t series) {
     return s;
 }
 
+TEST(gzip_stream, slices_of_every_size_make_one_member_equal_to_the_input) {
+    const std::string in = exposition_like(3000);
+    for (const std::size_t slice : {std::size_t{1000}, std::size_t{65536}, in.size()}) {
+        daemon::gzip_stream gz;
+        std::string packed;
+        std::size_t max_growth = 0;
+        for (std::size_t at = 0; at < in.size();) {
+            const std::size_t n = std::min(slice, in.size() - at);
+            const std::size_t before = packed.size();
+            ASSERT_TRUE(gz.write(std::string_view(in).substr(at, n), at + n == in.size(), packed));
+            max_growth = std::max(max_growth, packed.size() - before);
+            at += n;
+        }
+        std::string out;
+        ASSERT_TRUE(gunzip(packed, out)) << "slice " << slice;
+        EXPECT_EQ(out, in);
+        // Output is emitted as the input goes: no slice adds more than a slice's worth.
+        EXPECT_LE(max_growth, std::max<std::size_t>(slice, 64 * 1024) + 64) << "slice " << slice;
+    }
+}
+
+TEST(gzip_stream, an_empty_last_slice_ends_the_member) {
+    daemon::gzip_stream gz;
+    std::string packed;
+    ASSERT_TRUE(gz.write("up 1\n", false, packed));
+    ASSERT_TRUE(gz.write("", true, packed));
+    std::string out;
+    ASSERT_TRUE(gunzip(packed, out));
+    EXPECT_EQ(out, "up 1\n");
+}
+
 TEST(gzip, round_trip) {
     const std::string in = exposition_like(5000);
     std::string gz;

@@ -1,5 +1,7 @@
 #include "daemon/http/http_handler.hpp"
 
+#include "scrape_sources.hpp"
+
 #include <gtest/gtest.h>
 
 #include <exception>
@@ -214,13 +216,6 @@ TEST_F(http_handler_test, scrape_exception_is_500_and_reported) {
     EXPECT_EQ(r.response.body(), "scrape failed\n");
     EXPECT_NE(r.error.find("store exploded"), std::string::npos);
     EXPECT_EQ(handler.stats().scrape_errors, 1u);
-}
-
-/// A scrape whose backend cannot be read: no captures, so the coroutine outlives nothing.
-net::awaitable<scrape_outcome> unreachable(exposition_format) {
-    scrape_outcome out;
-    out.unavailable = "Redis is unreachable";
-    co_return out;
 }
 
 TEST(http_handler_scrape, unavailable_is_503_with_the_reason_and_not_counted_a_scrape) {

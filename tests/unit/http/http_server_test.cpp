@@ -6,7 +6,9 @@
 #include <chrono>
 #include <future>
 #include <netinet/in.h>
+#include <memory>
 #include <optional>
+#include <vector>
 #include <poll.h>
 #include <stdexcept>
 #include <string>
@@ -151,7 +153,8 @@ TEST_F(http_server_test, serves_metrics_to_a_plain_socket) {
     EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
     EXPECT_NE(reply.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
     EXPECT_NE(reply.find("Server: metricsd\r\n"), std::string::npos);
-    EXPECT_EQ(reply.substr(reply.find("\r\n\r\n") + 4), "up 1\n");
+    EXPECT_NE(reply.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+    EXPECT_EQ(reply.substr(reply.find("\r\n\r\n") + 4), "5\r\nup 1\n\r\n0\r\n\r\n");
     ASSERT_TRUE(stop());
     EXPECT_EQ(server->stats().handler.count(http_route::metrics, 200), 1u);
     EXPECT_EQ(server->stats().connections_accepted, 1u);
@@ -170,6 +173,8 @@ TEST_F(http_server_test, connection_cap_rejects_the_excess) {
     EXPECT_EQ(c.read_until_close(5s, closed), "");
     EXPECT_TRUE(closed);
     EXPECT_TRUE(wait_for_stats([](const http_stats& s) { return s.connections_rejected == 1; }));
+    // Neither held connection had finished a request: none was idle, so none was evicted.
+    EXPECT_EQ(on_ioc([this] { return server->stats(); }).connections_evicted, 0u);
 
     a.close(); // frees a slot
     ASSERT_TRUE(wait_for_stats([](const http_stats& s) { return s.connections_open == 1; }));
@@ -222,6 +227,74 @@ TEST_F(http_server_test, keep_alive_connection_is_reused_until_timeout) {
     EXPECT_TRUE(closed);
     EXPECT_NE(replies.find("\r\n\r\nok\n"), std::string::npos);
     EXPECT_NE(replies.find("\r\n\r\nready\n"), std::string::npos);
+}
+
+// Issue 11 item 6: keep-alive pollers cannot hold every slot.
+TEST_F(http_server_test, keep_alive_idle_closes_a_kept_connection_before_the_request_timeout) {
+    http_limits limits;
+    limits.request_timeout = 30s;
+    limits.keep_alive_idle = 1s;
+    start(limits);
+    raw_client c{port()};
+    const auto begin = clock_type::now();
+    c.send("GET /healthz HTTP/1.1\r\n\r\n");
+    bool closed = false;
+    EXPECT_NE(c.read_until_close(10s, closed).find("\r\n\r\nok\n"), std::string::npos);
+    EXPECT_TRUE(closed);
+    const auto took = clock_type::now() - begin;
+    EXPECT_GE(took, 900ms);
+    EXPECT_LT(took, 8s); // well below the 30 s request timeout
+}
+
+TEST_F(http_server_test, full_slots_close_the_idlest_kept_alive_poller_not_the_new_scrape) {
+    http_limits limits;
+    limits.max_connections = 4;
+    limits.max_connections_per_peer = 0;
+    start(limits);
+    std::vector<std::unique_ptr<raw_client>> pollers;
+    for (int i = 0; i < 4; ++i) {
+        pollers.push_back(std::make_unique<raw_client>(port()));
+        pollers.back()->send("GET /healthz HTTP/1.1\r\n\r\n"); // kept alive, then idle
+        ASSERT_TRUE(wait_for_stats([i](const http_stats& s) {
+            return s.handler.count(http_route::healthz, 200) == static_cast<unsigned>(i + 1);
+        }));
+    }
+    raw_client scraper{port()};
+    scraper.send(get_metrics_close);
+    bool closed = false;
+    const std::string reply = scraper.read_until_close(5s, closed);
+    EXPECT_NE(reply.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << reply;
+    EXPECT_TRUE(reply.ends_with("up 1\n\r\n0\r\n\r\n")) << reply; // chunked, whole
+    // The first poller was idle the longest: it was closed; the others still work.
+    bool first_closed = false;
+    pollers[0]->read_until_close(5s, first_closed);
+    EXPECT_TRUE(first_closed);
+    const auto s = on_ioc([this] { return server->stats(); });
+    EXPECT_EQ(s.connections_evicted, 1u);
+    EXPECT_EQ(s.connections_rejected, 0u);
+    pollers[3]->send("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+    EXPECT_NE(pollers[3]->read_until_close(5s, closed).find("ok\n"), std::string::npos);
+}
+
+TEST_F(http_server_test, per_peer_cap_refuses_the_excess_from_one_address) {
+    http_limits limits;
+    limits.max_connections_per_peer = 3;
+    start(limits);
+    std::vector<std::unique_ptr<raw_client>> held;
+    for (int i = 0; i < 3; ++i)
+        held.push_back(std::make_unique<raw_client>(port()));
+    ASSERT_TRUE(wait_for_stats([](const http_stats& s) { return s.connections_open == 3; }));
+    raw_client extra{port()};
+    bool closed = false;
+    EXPECT_EQ(extra.read_until_close(5s, closed), "");
+    EXPECT_TRUE(closed);
+    EXPECT_TRUE(wait_for_stats(
+        [](const http_stats& s) { return s.connections_rejected_per_peer == 1; }));
+    held[0]->close(); // a slot of that peer frees: the next connection is served
+    ASSERT_TRUE(wait_for_stats([](const http_stats& s) { return s.connections_open == 2; }));
+    raw_client next{port()};
+    next.send(get_metrics_close);
+    EXPECT_NE(next.read_until_close(5s, closed).find("up 1\n"), std::string::npos);
 }
 
 TEST_F(http_server_test, close_makes_run_return_with_open_connections) {

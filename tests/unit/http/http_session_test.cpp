@@ -2,9 +2,12 @@
 #include "daemon/net/net.hpp"
 
 #include <boost/beast/_experimental/test/stream.hpp>
+#include "scrape_sources.hpp"
+
 #include <gtest/gtest.h>
 
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +32,7 @@ protected:
     net::io_context ioc;
     http_handler handler{
         immediate_scrape([](exposition_format, std::string& out) { out += "up 1\n"; })};
+    http_handler* active = &handler; ///< the handler start() serves with
     http_limits limits;
     session_registry<btest::stream> registry;
     btest::stream client{ioc};
@@ -43,7 +47,7 @@ protected:
             server.read_size(read_size);
         }
         server.append(beast::string_view(input.data(), input.size()));
-        net::co_spawn(ioc, http_session(std::move(server), handler, limits, &registry),
+        net::co_spawn(ioc, http_session(std::move(server), *active, limits, &registry),
                       [this](std::exception_ptr e) {
                           finished = true;
                           if (e) {
@@ -167,14 +171,123 @@ TEST_F(http_session_test, client_closing_between_requests_ends_quietly) {
     EXPECT_EQ(run(), "");
 }
 
-TEST_F(http_session_test, head_sends_length_but_no_body) {
+TEST_F(http_session_test, head_sends_the_get_headers_but_no_body_and_renders_nothing) {
+    int renders = 0;
+    http_handler counting{immediate_scrape([&](exposition_format, std::string& out) {
+        ++renders;
+        out += "up 1\n";
+    })};
+    active = &counting;
     start(std::string("HEAD /metrics HTTP/1.1\r\n\r\n") + get_healthz);
     client.close();
     const auto responses = parse(run(), {true});
     ASSERT_EQ(responses.size(), 2u); // the second parses: HEAD wrote no body bytes
-    EXPECT_EQ(hdr(responses[0], http::field::content_length), "5");
+    EXPECT_EQ(hdr(responses[0], http::field::transfer_encoding), "chunked"); // as a GET
+    EXPECT_EQ(responses[0].count(http::field::content_length), 0u);
     EXPECT_TRUE(responses[0].body().empty());
     EXPECT_EQ(responses[1].body(), "ok\n");
+    EXPECT_EQ(renders, 0);
+}
+
+// Issue 11 item 7: the body goes out slice by slice, as chunks, not as one rendered string.
+TEST_F(http_session_test, metrics_body_is_streamed_as_one_chunk_per_slice) {
+    http_handler_options options;
+    options.render.slice_bytes = 10;
+    http_handler sliced{immediate_scrape([](exposition_format, std::string& out) {
+                            out += "a 1\nb 2\nc 3\nd 4\n";
+                        }),
+                        {}, options};
+    active = &sliced;
+    start(std::string(get_metrics) + get_healthz);
+    client.close();
+    const std::string wire = run();
+    EXPECT_NE(wire.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << wire;
+    EXPECT_NE(wire.find("\r\n\r\na\r\na 1\nb 2\nc \r\n6\r\n3\nd 4\n\r\n0\r\n\r\nHTTP/1.1 200"),
+              std::string::npos)
+        << wire;
+    const auto responses = parse(wire);
+    ASSERT_EQ(responses.size(), 2u);
+    EXPECT_EQ(responses[0].body(), "a 1\nb 2\nc 3\nd 4\n");
+    EXPECT_EQ(responses[1].body(), "ok\n");
+    EXPECT_EQ(sliced.stats().count(http_route::metrics, 200), 1u);
+    EXPECT_EQ(sliced.stats().scrapes, 1u);
+}
+
+TEST_F(http_session_test, http10_metrics_body_ends_with_the_connection) {
+    start("GET /metrics HTTP/1.0\r\n\r\n");
+    const std::string wire = run();
+    EXPECT_EQ(wire.find("chunked"), std::string::npos) << wire;
+    EXPECT_EQ(wire.find("Content-Length"), std::string::npos) << wire;
+    EXPECT_TRUE(wire.ends_with("\r\n\r\nup 1\n")) << wire;
+}
+
+TEST_F(http_session_test, unavailable_scrape_is_a_whole_503_and_the_connection_stays) {
+    http_handler down{unreachable};
+    active = &down;
+    start(std::string(get_metrics) + get_healthz);
+    client.close();
+    const auto responses = parse(run());
+    ASSERT_EQ(responses.size(), 2u);
+    EXPECT_EQ(responses[0].result(), http::status::service_unavailable);
+    EXPECT_EQ(responses[0].body(), "metrics unavailable: Redis is unreachable\n");
+    EXPECT_EQ(responses[1].body(), "ok\n");
+}
+
+// Issue 12 item 2: concurrent scrapes of one kind share one render; a scrape that arrives
+// while a render runs gets the next one, whole.
+TEST(http_session_sharing, concurrent_scrapes_share_one_render_and_late_ones_get_the_next) {
+    net::io_context ioc;
+    int renders = 0;
+    http_handler_options options;
+    options.render.slice_bytes = 4;
+    http_handler h{immediate_scrape([&](exposition_format, std::string& out) {
+                       ++renders;
+                       out += "x " + std::to_string(renders) + "\ny 0\n";
+                   }),
+                   {}, options};
+    http_limits limits;
+    std::vector<std::unique_ptr<btest::stream>> clients;
+    int finished = 0;
+    auto session = [&] {
+        clients.push_back(std::make_unique<btest::stream>(ioc));
+        btest::stream server{ioc};
+        server.connect(*clients.back());
+        const std::string req = "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n";
+        server.append(beast::string_view(req.data(), req.size()));
+        net::co_spawn(ioc, http_session<btest::stream>(std::move(server), h, limits),
+                      [&](std::exception_ptr e) {
+                          ++finished;
+                          if (e)
+                              std::rethrow_exception(e);
+                      });
+    };
+    session();
+    session();
+    session();
+    // Until the shared render is midway (the header and a first chunk are out), then a late one.
+    while (std::string(clients[0]->str()).find("\r\n\r\n") == std::string::npos)
+        ASSERT_EQ(ioc.run_one(), 1u);
+    session();
+    ioc.run();
+    EXPECT_EQ(finished, 4);
+    EXPECT_EQ(renders, 2);
+    EXPECT_EQ(h.stats().render.renders, 2u);
+    EXPECT_EQ(h.stats().render.shared, 2u);
+    std::vector<std::string> bodies;
+    for (auto& c : clients) {
+        btest::stream reader{ioc, c->str()};
+        reader.close_remote();
+        beast::flat_buffer buffer;
+        http::response<http::string_body> res;
+        beast::error_code ec;
+        http::read(reader, buffer, res, ec);
+        EXPECT_FALSE(ec) << ec.message();
+        bodies.push_back(res.body());
+    }
+    EXPECT_EQ(bodies[0], "x 1\ny 0\n");
+    EXPECT_EQ(bodies[1], "x 1\ny 0\n");
+    EXPECT_EQ(bodies[2], "x 1\ny 0\n");
+    EXPECT_EQ(bodies[3], "x 2\ny 0\n");
 }
 
 TEST_F(http_session_test, max_requests_per_connection) {
