@@ -11,7 +11,7 @@
 namespace metricsd::daemon {
 namespace {
 
-void write_gauge(family_writer& w, const std::vector<std::string>& values, const series& s,
+void write_gauge(family_writer& w, text_list values, const series& s,
                  protocol::gauge_mode mode) {
     if (!is_per_pid(mode)) {
         if (auto v = combined_value(s, mode))
@@ -45,10 +45,10 @@ void render_family(const family& fam, exposition_format f, std::string& out) {
             write_gauge(w, values, s, spec.mode);
             break;
         case metric_type::histogram:
-            w.histogram(values, s.histogram.counts, s.histogram.sum, s.histogram.count);
+            w.histogram(values, s.histogram().counts, s.histogram().sum, s.histogram().count);
             break;
         case metric_type::summary:
-            w.summary(values, s.summary.sum, s.summary.count);
+            w.summary(values, s.summary().sum, s.summary().count);
             break;
         }
     }

@@ -125,8 +125,8 @@ TEST_F(client_delivery, gauges_summaries_and_unlabelled_shorthands) {
     EXPECT_EQ(peer.value("plain_total"), 2.0);
     peer.with_store([](const daemon::store& s) {
         const auto& cell = s.families().at("payload_bytes")->all_series().begin()->second;
-        EXPECT_EQ(cell.summary.count, 2.0);
-        EXPECT_EQ(cell.summary.sum, 150.0);
+        EXPECT_EQ(cell.summary().count, 2.0);
+        EXPECT_EQ(cell.summary().sum, 150.0);
     });
 }
 
@@ -145,14 +145,14 @@ TEST_F(client_delivery, histogram_buckets_kept_verbatim) {
     peer.with_store([](const daemon::store& s) {
         const auto& f = *s.families().at("latency_seconds");
         EXPECT_EQ(f.spec().bucket_texts, (std::vector<std::string>{"0.005", "0.01", "0.1", "1"}));
-        const auto& cell = f.all_series().at({"/x"}).histogram;
+        const auto& cell = f.all_series().at({"/x"}).histogram();
         // Per-bucket counts (not cumulative): 0.005 <= 0.005, 0.02 <= 0.1, 5 in +Inf.
         EXPECT_EQ(cell.counts, (std::vector<double>{1, 0, 1, 0, 1}));
         EXPECT_EQ(cell.count, 3.0);
         EXPECT_DOUBLE_EQ(cell.sum, 5.025);
         const auto& g = *s.families().at("sizes");
         EXPECT_EQ(g.spec().bucket_texts, (std::vector<std::string>{"1e-05", "0.1", "1", "2.5"}));
-        EXPECT_EQ(g.all_series().begin()->second.histogram.counts,
+        EXPECT_EQ(g.all_series().begin()->second.histogram().counts,
                   (std::vector<double>{0, 0, 1, 0, 0}));
     });
 }
