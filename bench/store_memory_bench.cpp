@@ -16,6 +16,10 @@
 // caller keeps: the ingest handle table in the daemon) excluded; bindings_bytes_per_series is
 // that vector's share.
 //
+// Then the hot path in process, without sockets: store::apply over 16 series of one family
+// round robin (counter inc, gauge livesum inc, histogram observe), 50 M ops each:
+//   store_apply kind=counter ns_per_op=...
+//
 // Usage: store_memory_bench [series_count...]      (default: 100000 1000000)
 #include "daemon/store/store.hpp"
 
@@ -138,6 +142,58 @@ int measure(const char* variant, std::span<const kind> kinds, std::size_t n) {
     return 0;
 }
 
+/// ns per store::apply for one kind of series. Runs in a child process.
+int measure_apply(const char* name, kind k, protocol::op_code op) {
+    constexpr std::size_t series = 16;
+    constexpr std::size_t ops = 50'000'000;
+    daemon::store st;
+    const auto worker = st.add_worker(1);
+    const std::string_view label_names[] = {"n"};
+    const std::string_view buckets[] = {"0.01", "0.1", "1", "10", "100"};
+    protocol::family_decl d;
+    d.type = k.type;
+    d.mode = k.mode;
+    d.name = "bench_apply";
+    d.label_names = label_names;
+    if (k.type == protocol::metric_type::histogram)
+        d.buckets = buckets;
+    const auto* fam = st.declare_family(d).value();
+    std::vector<daemon::binding> bindings;
+    std::vector<std::string> values;
+    for (std::size_t i = 0; i < series; ++i)
+        values.push_back(std::to_string(i));
+    for (std::size_t i = 0; i < series; ++i) {
+        const std::string_view v[] = {values[i]};
+        bindings.push_back(st.declare_series(fam, v, worker).value());
+    }
+    std::size_t refused = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < ops; ++i)
+        refused += st.apply(bindings[i % series], op, static_cast<double>(i & 7)) !=
+                   daemon::apply_status::ok;
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (refused != 0) {
+        std::fprintf(stderr, "apply refused %zu ops\n", refused);
+        return 1;
+    }
+    std::printf("store_apply kind=%s ns_per_op=%.2f\n", name, secs * 1e9 / ops);
+    std::fflush(stdout);
+    return 0;
+}
+
+/// Run `f` in a fresh child process; false when it failed.
+template <class F>
+bool in_child(F&& f) {
+    std::fflush(stdout);
+    const pid_t child = fork();
+    if (child == 0)
+        _exit(f());
+    int status = 0;
+    waitpid(child, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -149,14 +205,21 @@ int main(int argc, char** argv) {
     int failed = 0;
     for (const auto& [variant, kinds] : {std::pair{"counter", std::span<const kind>(counter_only)},
                                          std::pair{"mixed", std::span<const kind>(mixed)}})
-        for (std::size_t n : counts) {
-            std::fflush(stdout);
-            const pid_t child = fork();
-            if (child == 0)
-                _exit(measure(variant, kinds, n));
-            int status = 0;
-            waitpid(child, &status, 0);
-            failed |= !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        }
+        for (std::size_t n : counts)
+            failed |= !in_child([&] { return measure(variant, kinds, n); });
+    using protocol::gauge_mode;
+    using protocol::metric_type;
+    using protocol::op_code;
+    failed |= !in_child([] {
+        return measure_apply("counter", {metric_type::counter, gauge_mode::livesum}, op_code::inc);
+    });
+    failed |= !in_child([] {
+        return measure_apply("gauge_livesum", {metric_type::gauge, gauge_mode::livesum},
+                             op_code::inc);
+    });
+    failed |= !in_child([] {
+        return measure_apply("histogram", {metric_type::histogram, gauge_mode::livesum},
+                             op_code::observe);
+    });
     return failed;
 }

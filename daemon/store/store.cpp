@@ -25,8 +25,7 @@ void store::retire_worker(worker_id w) {
         s->gauge().live.erase(slot);
         mark_dirty(*s); // live* modes lose a contribution: a consumer takes it back out
     }
-    for (series* s : it->second.bound)
-        --s->bound_workers;
+    it->second.bound.for_each([](series* s) { --s->bound_workers; });
     workers_.erase(it);
 }
 
@@ -150,7 +149,7 @@ outcome<series*> store::find_or_create_series(family& f, std::span<const std::st
 }
 
 binding store::bind(family& f, series& s, worker_id w, worker_state& ws) {
-    if (ws.bound.insert(&s).second)
+    if (ws.bound.insert(&s))
         ++s.bound_workers;
     binding b;
     b.target = &s;

@@ -5,6 +5,7 @@
 #include "daemon/store/family.hpp"
 #include "daemon/store/family_spec.hpp"
 #include "daemon/store/outcome.hpp"
+#include "daemon/store/pointer_set.hpp"
 #include "daemon/store/series.hpp"
 #include "daemon/store/series_expiry.hpp"
 
@@ -23,7 +24,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace metricsd::daemon {
@@ -135,7 +135,7 @@ private:
     struct worker_state {
         std::int64_t pid = 0;
         std::unordered_map<series*, std::list<gauge_slot>::iterator> slots;
-        std::unordered_set<series*> bound; ///< every series bound, for series::bound_workers
+        pointer_set<series> bound; ///< every series bound, for series::bound_workers
     };
 
     outcome<series*> find_or_create_series(family& f, std::span<const std::string_view> values);

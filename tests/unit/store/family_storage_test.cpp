@@ -3,12 +3,14 @@
 // series come and go (series expiry erasing, new series reusing their places).
 #include "daemon/store/flat_index.hpp"
 #include "daemon/store/label_pool.hpp"
+#include "daemon/store/pointer_set.hpp"
 #include "daemon/store/store.hpp"
 #include "series_expiry_fixture.hpp"
 #include "store_fixture.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,18 @@ TEST(flat_index, finds_every_id_through_collisions_and_backward_shift_erasure) {
         EXPECT_EQ(index.find(hash_of(id), [&](std::uint32_t c) { return c == id; }), id) << id;
     // 3 000 ids at most 3/4 full: 4 096 slots of 4 bytes.
     EXPECT_EQ(index.bytes(), 4096u * 4);
+}
+
+TEST(pointer_set, holds_each_pointer_once_and_walks_them_all) {
+    std::vector<int> targets(1000);
+    daemon::pointer_set<int> set;
+    for (auto& t : targets)
+        EXPECT_TRUE(set.insert(&t));
+    for (auto& t : targets)
+        EXPECT_FALSE(set.insert(&t)) << "already there";
+    EXPECT_EQ(set.size(), 1000u);
+    set.for_each([](int* p) { ++*p; });
+    EXPECT_EQ(std::count(targets.begin(), targets.end(), 1), 1000);
 }
 
 TEST(label_pool, one_id_per_value_forgotten_with_its_last_user_and_reused) {
