@@ -114,13 +114,6 @@ private:
     bool less(std::uint32_t a, std::uint32_t b) const noexcept;
     std::size_t hash_of(std::uint32_t slot) const noexcept;
     static std::size_t hash_ids(const std::uint32_t* ids, std::size_t n) noexcept;
-    /// Every series, in storage order (for walks where order does not matter).
-    template <class F>
-    void for_each_live(F&& f) {
-        for (series& s : slots_)
-            if (s.owner)
-                f(s);
-    }
 
     family_spec spec_;
     std::size_t label_count_;
