@@ -18,7 +18,7 @@ namespace {
 // and nothing else.
 
 using family_iterator = decltype(std::declval<const store&>().families().begin());
-using series_iterator = series_map::const_iterator;
+using series_iterator = series_range::iterator;
 
 /// The first family whose name is not less than `name`.
 family_iterator family_from(const store& s, std::string_view name) {
@@ -31,7 +31,7 @@ series_iterator series_after(const family& fam, const std::vector<std::string>& 
     return has_last ? fam.all_series().upper_bound(last) : fam.all_series().begin();
 }
 
-void write_gauge(family_writer& w, const std::vector<std::string>& values, const series& s,
+void write_gauge(family_writer& w, text_list values, const series& s,
                  protocol::gauge_mode mode) {
     if (!is_per_pid(mode)) {
         if (auto v = combined_value(s, mode))
@@ -50,7 +50,7 @@ void write_gauge(family_writer& w, const std::vector<std::string>& values, const
 
 /// One series, whole: every sample line of it comes from the cells as they are now.
 void write_series(family_writer& w, const family_spec& spec,
-                  const std::vector<std::string>& values, const series& s) {
+                  text_list values, const series& s) {
     using protocol::metric_type;
     if (!is_visible(s))
         return; // reset by series expiry while a worker holds it; back at its next op
@@ -62,10 +62,10 @@ void write_series(family_writer& w, const family_spec& spec,
         write_gauge(w, values, s, spec.mode);
         break;
     case metric_type::histogram:
-        w.histogram(values, s.histogram.counts, s.histogram.sum, s.histogram.count);
+        w.histogram(values, s.histogram().counts, s.histogram().sum, s.histogram().count);
         break;
     case metric_type::summary:
-        w.summary(values, s.summary.sum, s.summary.count);
+        w.summary(values, s.summary().sum, s.summary().count);
         break;
     }
 }
@@ -101,9 +101,10 @@ bool render_families_slice(const store& s, exposition_format f, store_cursor& cu
         const auto end = fam.all_series().end();
         for (; it != end; ++it) {
             write_series(w, spec, it->first, it->second);
-            if (out.size() >= budget && std::next(it) != end) {
+            auto next = it;
+            if (out.size() >= budget && ++next != end) {
                 cursor.family = fam_it->first;
-                cursor.last_series = it->first;
+                cursor.last_series.assign(it->first.begin(), it->first.end());
                 cursor.in_family = true;
                 cursor.has_last = true;
                 return false;

@@ -228,9 +228,9 @@ std::string restore_family(store& s, const saved_family& f, worker_id restorer, 
         series& cell = *b.value().target;
         cell.value = saved.value;
         if (f.type == metric_type::histogram)
-            cell.histogram = histogram_cell{saved.counts, saved.sum, saved.count};
+            cell.histogram() = histogram_cell{saved.counts, saved.sum, saved.count};
         if (f.type == metric_type::summary)
-            cell.summary = summary_cell{saved.sum, saved.count};
+            cell.summary() = summary_cell{saved.sum, saved.count};
     }
     return "";
 }

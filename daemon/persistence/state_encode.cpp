@@ -80,7 +80,9 @@ void put_number(std::string& out, double v) {
     }
 }
 
-void put_strings(std::string& out, const std::vector<std::string>& list) {
+/// A JSON list of strings: a family's names, or a series' label values.
+template <class List>
+void put_strings(std::string& out, const List& list) {
     out += '[';
     for (std::size_t i = 0; i < list.size(); ++i) {
         if (i)
@@ -90,7 +92,7 @@ void put_strings(std::string& out, const std::vector<std::string>& list) {
     out += ']';
 }
 
-void put_series(std::string& out, metric_type type, const std::vector<std::string>& values,
+void put_series(std::string& out, metric_type type, std::span<const std::string_view> values,
                 const series& s) {
     out += "{\"labels\":";
     put_strings(out, values);
@@ -102,18 +104,18 @@ void put_series(std::string& out, metric_type type, const std::vector<std::strin
     }
     if (type == metric_type::histogram) {
         out += ",\"buckets\":[";
-        for (std::size_t i = 0; i < s.histogram.counts.size(); ++i) {
+        for (std::size_t i = 0; i < s.histogram().counts.size(); ++i) {
             if (i)
                 out += ',';
-            put_number(out, s.histogram.counts[i]);
+            put_number(out, s.histogram().counts[i]);
         }
         out += ']';
     }
     const bool h = type == metric_type::histogram;
     out += ",\"sum\":";
-    put_number(out, h ? s.histogram.sum : s.summary.sum);
+    put_number(out, h ? s.histogram().sum : s.summary().sum);
     out += ",\"count\":";
-    put_number(out, h ? s.histogram.count : s.summary.count);
+    put_number(out, h ? s.histogram().count : s.summary().count);
     out += '}';
 }
 

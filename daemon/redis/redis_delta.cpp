@@ -15,7 +15,7 @@ using protocol::metric_type;
 series_delta& add_delta(const series& s, std::vector<series_delta>& out, series_delta::kind op) {
     series_delta& d = out.emplace_back();
     d.family = &s.owner->spec();
-    d.label_values = *s.label_values;
+    s.owner->copy_label_values(s, d.label_values);
     d.op = op;
     return d;
 }
@@ -123,23 +123,25 @@ void series_deltas(const series& s, const flushed_state& flushed, bool assigned,
         return;
     case metric_type::histogram: {
         auto& d = add_delta(s, out, series_delta::kind::add);
-        const auto& counts = s.histogram.counts;
+        const auto& h = s.histogram();
+        const auto& counts = h.counts;
         d.bucket_deltas.resize(counts.size());
         for (std::size_t i = 0; i < counts.size(); ++i)
             d.bucket_deltas[i] = counts[i] - (i < flushed.counts.size() ? flushed.counts[i] : 0.0);
-        d.sum = s.histogram.sum - flushed.sum;
-        d.count = s.histogram.count - flushed.count;
+        d.sum = h.sum - flushed.sum;
+        d.count = h.count - flushed.count;
         n.counts = counts;
-        n.sum = s.histogram.sum;
-        n.count = s.histogram.count;
+        n.sum = h.sum;
+        n.count = h.count;
         return;
     }
     case metric_type::summary: {
         auto& d = add_delta(s, out, series_delta::kind::add);
-        d.sum = s.summary.sum - flushed.sum;
-        d.count = s.summary.count - flushed.count;
-        n.sum = s.summary.sum;
-        n.count = s.summary.count;
+        const auto& m = s.summary();
+        d.sum = m.sum - flushed.sum;
+        d.count = m.count - flushed.count;
+        n.sum = m.sum;
+        n.count = m.count;
         return;
     }
     }

@@ -10,7 +10,7 @@ using protocol::gauge_mode;
 
 namespace {
 
-std::optional<double> extreme(const series& s, bool want_max, bool include_retired) {
+std::optional<double> extreme(const gauge_workers& s, bool want_max, bool include_retired) {
     std::optional<double> best;
     if (include_retired && s.has_retired)
         best = s.retired;
@@ -20,7 +20,7 @@ std::optional<double> extreme(const series& s, bool want_max, bool include_retir
     return best;
 }
 
-std::optional<double> newest(const series& s, bool include_retired) {
+std::optional<double> newest(const gauge_workers& s, bool include_retired) {
     std::optional<double> best;
     std::uint64_t best_seq = 0;
     if (include_retired && s.has_retired) {
@@ -37,10 +37,13 @@ std::optional<double> newest(const series& s, bool include_retired) {
 
 } // namespace
 
-std::optional<double> combined_value(const series& s, gauge_mode mode) {
+std::optional<double> combined_value(const series& ser, gauge_mode mode) {
+    if (mode == gauge_mode::shared)
+        return ser.value; // the one cell; no per-worker state
+    const gauge_workers& s = ser.gauge();
     switch (mode) {
     case gauge_mode::shared:
-        return s.value;
+        break;
     case gauge_mode::livesum:
     case gauge_mode::sum: {
         double total = mode == gauge_mode::sum ? s.retired : 0.0;
@@ -64,9 +67,10 @@ std::optional<double> combined_value(const series& s, gauge_mode mode) {
     return std::nullopt;
 }
 
-void per_pid_values(const series& s, gauge_mode mode,
+void per_pid_values(const series& ser, gauge_mode mode,
                     std::vector<std::pair<std::int64_t, double>>& out) {
     out.clear();
+    const gauge_workers& s = ser.gauge();
     // Live slots first, newest write first within a pid, so the stable dedupe below keeps the
     // live, most recently written value of each pid.
     // Scratch reused across calls: a scrape allocates nothing per series here.

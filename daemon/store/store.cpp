@@ -22,15 +22,15 @@ void store::retire_worker(worker_id w) {
         return;
     for (auto& [s, slot] : it->second.slots) {
         fold_retired(*s, s->owner->spec().mode, *slot);
-        s->live.erase(slot);
+        s->gauge().live.erase(slot);
         mark_dirty(*s); // live* modes lose a contribution: a consumer takes it back out
     }
-    for (series* s : it->second.bound)
-        --s->bound_workers;
+    it->second.bound.for_each([](series* s) { --s->bound_workers; });
     workers_.erase(it);
 }
 
-void store::fold_retired(series& s, gauge_mode mode, const gauge_slot& slot) {
+void store::fold_retired(series& ser, gauge_mode mode, const gauge_slot& slot) {
+    gauge_workers& s = ser.gauge();
     switch (mode) {
     case gauge_mode::sum:
         s.retired += slot.value;
@@ -67,8 +67,11 @@ void store::reserve_dirty() {
 
 void store::mark_family_dirty(const family& cf) noexcept {
     // The store owns every family; the const reference it handed out is its own.
-    for (auto& [values, s] : const_cast<family&>(cf).series_)
-        mark_dirty(s);
+    // In label-value order, as the consumer will write them.
+    auto& f = const_cast<family&>(cf);
+    f.sort_order();
+    for (const std::uint32_t slot : f.order_)
+        mark_dirty(f.slots_[slot]);
 }
 
 void store::take_dirty(std::vector<series_change>& out, std::size_t limit) {
@@ -117,8 +120,8 @@ outcome<series*> store::find_or_create_series(family& f, std::span<const std::st
         return failure{error_code::label_count_mismatch,
                        "'" + spec.name + "' has " + std::to_string(spec.label_names.size()) +
                            " label(s); got " + std::to_string(values.size()) + " value(s)"};
-    if (auto it = f.series_.find(values); it != f.series_.end())
-        return &it->second;
+    if (series* found = f.find(values))
+        return found;
     for (std::size_t i = 0; i < values.size(); ++i) {
         if (values[i].size() > limits_.max_label_value_length)
             return failure{error_code::invalid_label_value,
@@ -129,21 +132,15 @@ outcome<series*> store::find_or_create_series(family& f, std::span<const std::st
             return failure{error_code::invalid_label_value,
                            "value of label '" + spec.label_names[i] + "' is not valid UTF-8"};
     }
-    if (f.series_.size() >= limits_.max_series_per_family)
+    if (f.series_count() >= limits_.max_series_per_family)
         return failure{error_code::family_series_limit, "'" + spec.name + "' already has " +
-                                                            std::to_string(f.series_.size()) +
+                                                            std::to_string(f.series_count()) +
                                                             " series, the per-family limit"};
     if (series_total_ >= limits_.max_series_total)
         return failure{error_code::total_series_limit, "the daemon holds " +
                                                            std::to_string(series_total_) +
                                                            " series, the total limit"};
-    std::vector<std::string> key(values.begin(), values.end());
-    auto [it, inserted] = f.series_.emplace(std::move(key), series{});
-    series& s = it->second;
-    s.owner = &f;
-    s.label_values = &it->first;
-    if (spec.type == metric_type::histogram)
-        s.histogram.counts.assign(spec.bounds.size() + 1, 0.0);
+    series& s = f.create(values);
     s.last_epoch = epoch_; // a new series is active: its TTL runs from the next sweep
     ++series_total_;
     reserve_dirty();
@@ -152,7 +149,7 @@ outcome<series*> store::find_or_create_series(family& f, std::span<const std::st
 }
 
 binding store::bind(family& f, series& s, worker_id w, worker_state& ws) {
-    if (ws.bound.insert(&s).second)
+    if (ws.bound.insert(&s))
         ++s.bound_workers;
     binding b;
     b.target = &s;
@@ -176,7 +173,7 @@ binding store::bind(family& f, series& s, worker_id w, worker_state& ws) {
     // One slot per (worker, series), however many handles the worker binds to it.
     auto [pos, inserted] = ws.slots.try_emplace(&s);
     if (inserted)
-        pos->second = s.live.insert(s.live.end(), gauge_slot{0.0, 0, ws.pid, w});
+        pos->second = s.gauge().live.insert(s.gauge().live.end(), gauge_slot{0.0, 0, ws.pid, w});
     b.cell = binding::kind::gauge_slot;
     b.slot = &*pos->second;
     return b;
@@ -203,27 +200,45 @@ void store::set_series_ttl(series_ttl_policy policy) {
 
 void store::reset_cells(series& s) {
     s.value = 0;
-    std::fill(s.histogram.counts.begin(), s.histogram.counts.end(), 0.0);
-    s.histogram.sum = 0;
-    s.histogram.count = 0;
-    s.summary = {};
-    for (auto& slot : s.live) {
+    s.assigned = false;
+    const auto& spec = s.owner->spec();
+    switch (spec.type) {
+    case metric_type::counter:
+        return;
+    case metric_type::histogram: {
+        auto& h = s.histogram();
+        std::fill(h.counts.begin(), h.counts.end(), 0.0);
+        h.sum = 0;
+        h.count = 0;
+        return;
+    }
+    case metric_type::summary:
+        s.summary() = {};
+        return;
+    case metric_type::gauge:
+        break;
+    }
+    if (spec.mode == gauge_mode::shared)
+        return;
+    auto& g = s.gauge();
+    for (auto& slot : g.live) {
         slot.value = 0;
         slot.seq = 0;
     }
-    s.has_retired = false;
-    s.retired = 0;
-    s.retired_seq = 0;
-    s.retired_by_pid.clear();
-    s.assigned = false;
+    g.has_retired = false;
+    g.retired = 0;
+    g.retired_seq = 0;
+    g.retired_by_pid.clear();
 }
 
 std::size_t store::expire_in(family& f, std::chrono::steady_clock::time_point now,
-                             std::uint64_t sweep_epoch) {
+                             std::uint32_t sweep_epoch) {
     const bool consumed = changes_consumed();
     std::size_t expired = 0;
-    for (auto it = f.series_.begin(); it != f.series_.end(); ++it) {
-        series& s = it->second;
+    // In label-value order, so the erase hook sees them in a deterministic order.
+    f.sort_order();
+    for (const std::uint32_t slot : f.order_) {
+        series& s = f.slots_[slot];
         if (s.last_epoch >= sweep_epoch || s.seen_at == std::chrono::steady_clock::time_point{}) {
             // An op (or the series' creation) since the previous sweep: it happened by now.
             // A series no sweep has looked at (its family had no TTL until now) starts here.
@@ -238,7 +253,7 @@ std::size_t store::expire_in(family& f, std::chrono::steady_clock::time_point no
             if (s.holds != 0 || (consumed && s.dirty))
                 continue;
             s.expiring = true;
-            doomed_.emplace_back(&f, it);
+            doomed_.emplace_back(&f, &s);
             expired += hidden ? 0 : 1;
         } else if (!hidden && !consumed) {
             reset_cells(s);
@@ -252,7 +267,7 @@ std::size_t store::expire_in(family& f, std::chrono::steady_clock::time_point no
 std::size_t store::expire_idle_series(std::chrono::steady_clock::time_point now) {
     // Ops from here on carry the new epoch, so "last_epoch >= sweep_epoch" below means "an op
     // since the previous sweep".
-    const std::uint64_t sweep_epoch = epoch_++;
+    const std::uint32_t sweep_epoch = epoch_++;
     std::size_t expired = 0;
     doomed_.clear();
     for (auto& [name, f] : families_)
@@ -261,11 +276,13 @@ std::size_t store::expire_idle_series(std::chrono::steady_clock::time_point now)
     if (!doomed_.empty()) {
         // dirty_ holds raw pointers (the memory backend never drains it): drop ours first.
         std::erase_if(dirty_, [](const series* s) { return s->expiring; });
-        for (auto& [f, it] : doomed_) {
+        for (auto& [f, s] : doomed_) {
             if (erase_hook_)
-                erase_hook_(it->second);
-            f->series_.erase(it);
+                erase_hook_(*s);
+            f->erase(*s);
         }
+        for (auto& [f, s] : doomed_)
+            f->settle_erased(); // once per family: the first call settles them all
         series_total_ -= doomed_.size();
         doomed_.clear();
     }

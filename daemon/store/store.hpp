@@ -2,8 +2,10 @@
 // Pure logic: no IO, no logging. io_context thread only; not thread-safe.
 #pragma once
 
+#include "daemon/store/family.hpp"
 #include "daemon/store/family_spec.hpp"
 #include "daemon/store/outcome.hpp"
+#include "daemon/store/pointer_set.hpp"
 #include "daemon/store/series.hpp"
 #include "daemon/store/series_expiry.hpp"
 
@@ -22,7 +24,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace metricsd::daemon {
@@ -33,22 +34,6 @@ struct store_limits {
     std::size_t max_series_per_family = 10'000;
     std::size_t max_series_total = 1'000'000;
     std::size_t max_label_value_length = 1024; ///< bytes
-};
-
-/// A family: its definition and its series, ordered by label values.
-class family {
-public:
-    explicit family(family_spec spec) : spec_(std::move(spec)) {}
-    const family_spec& spec() const noexcept { return spec_; }
-    const series_map& all_series() const noexcept { return series_; }
-    /// Series expiry: idle time after which this family's series go (0: never).
-    std::chrono::seconds ttl() const noexcept { return ttl_; }
-
-private:
-    friend class store;
-    family_spec spec_;
-    series_map series_;
-    std::chrono::seconds ttl_{0};
 };
 
 /// What a connection holds per series handle: the cell its ops go to.
@@ -155,7 +140,7 @@ private:
     struct worker_state {
         std::int64_t pid = 0;
         std::unordered_map<series*, std::list<gauge_slot>::iterator> slots;
-        std::unordered_set<series*> bound; ///< every series bound, for series::bound_workers
+        pointer_set<series> bound; ///< every series bound, for series::bound_workers
     };
 
     outcome<series*> find_or_create_series(family& f, std::span<const std::string_view> values);
@@ -172,7 +157,7 @@ private:
     /// Sweep one family: stamp active series, reset idle bound ones, gather idle unbound ones
     /// in doomed_. Returns how many series it expired.
     std::size_t expire_in(family& f, std::chrono::steady_clock::time_point now,
-                          std::uint64_t sweep_epoch);
+                          std::uint32_t sweep_epoch);
     static void reset_cells(series& s);
 
     store_limits limits_;
@@ -189,10 +174,10 @@ private:
     bool changes_consumed_ = false;
     series_ttl_policy ttl_policy_;
     /// Series expiry: ops stamp their series with this; every sweep starts a new one.
-    std::uint64_t epoch_ = 1;
+    std::uint32_t epoch_ = 1;
     std::uint64_t expired_total_ = 0;
     /// One sweep's series to erase, gathered first so dirty_ is cleaned before they go.
-    std::vector<std::pair<family*, series_map::iterator>> doomed_;
+    std::vector<std::pair<family*, series*>> doomed_;
 };
 
 inline apply_status store::apply(const binding& b, protocol::op_code op, double v) noexcept {
@@ -241,15 +226,16 @@ inline apply_status store::apply(const binding& b, protocol::op_code op, double 
         return apply_status::invalid_value;
     note_op(*b.target);
     if (b.cell == binding::kind::summary) {
-        b.target->summary.sum += v;
-        b.target->summary.count += 1;
+        auto& m = b.target->summary();
+        m.sum += v;
+        m.count += 1;
         return apply_status::ok;
     }
     // Buckets are inclusive upper bounds: v lands in the first bucket whose bound is >= v,
     // or in +Inf (the last count).
     const auto& bounds = b.target->owner->spec().bounds;
     const auto i = std::lower_bound(bounds.begin(), bounds.end(), v) - bounds.begin();
-    auto& h = b.target->histogram;
+    auto& h = b.target->histogram();
     h.counts[static_cast<std::size_t>(i)] += 1;
     h.sum += v;
     h.count += 1;

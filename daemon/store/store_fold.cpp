@@ -17,11 +17,11 @@ apply_status store::apply_fold(const binding& b, const protocol::fold& f) noexce
     note_op(*b.target);
     const auto count = static_cast<double>(f.count);
     if (!histogram) {
-        b.target->summary.sum += f.sum;
-        b.target->summary.count += count;
+        b.target->summary().sum += f.sum;
+        b.target->summary().count += count;
         return apply_status::ok;
     }
-    auto& h = b.target->histogram;
+    auto& h = b.target->histogram();
     for (std::size_t i = 0; i < buckets; ++i)
         h.counts[i] += static_cast<double>(f.bucket(i));
     h.sum += f.sum;

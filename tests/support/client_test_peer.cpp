@@ -164,9 +164,9 @@ std::optional<double> test_peer::value(const std::string& family,
     case protocol::metric_type::gauge:
         return daemon::combined_value(s->second, spec.mode);
     case protocol::metric_type::histogram:
-        return s->second.histogram.count;
+        return s->second.histogram().count;
     case protocol::metric_type::summary:
-        return s->second.summary.count;
+        return s->second.summary().count;
     }
     return std::nullopt;
 }

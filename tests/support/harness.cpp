@@ -285,13 +285,4 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
     return n;
 }
 
-long rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    throw std::runtime_error("no VmRSS for pid " + std::to_string(pid));
-}
-
 } // namespace metricsd::test

@@ -88,7 +88,4 @@ double cpu_seconds(pid_t pid);
 /// Occurrences of `needle` in `text` (e.g. a line in a daemon's log).
 std::size_t occurrences(const std::string& text, const std::string& needle);
 
-/// Resident set size of `pid` in KiB, from /proc/<pid>/status (VmRSS). Throws if absent.
-long rss_kib(pid_t pid);
-
 } // namespace metricsd::test

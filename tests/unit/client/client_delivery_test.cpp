@@ -117,12 +117,12 @@ TEST_F(client_delivery, ops_beyond_a_full_buffer_fold_exactly_for_every_type) {
     EXPECT_EQ(peer.value("folded_live"), double{n});
     peer.with_store([](const daemon::store& s) {
         const auto& hist = s.families().at("folded_seconds")->all_series().begin()->second;
-        EXPECT_EQ(hist.histogram.counts, (std::vector<double>{n / 4, n / 4, n / 4, n / 4}));
-        EXPECT_EQ(hist.histogram.count, double{n});
-        EXPECT_EQ(hist.histogram.sum, (0 + 0.75 + 1.5 + 2.25) * (n / 4));
+        EXPECT_EQ(hist.histogram().counts, (std::vector<double>{n / 4, n / 4, n / 4, n / 4}));
+        EXPECT_EQ(hist.histogram().count, double{n});
+        EXPECT_EQ(hist.histogram().sum, (0 + 0.75 + 1.5 + 2.25) * (n / 4));
         const auto& sum = s.families().at("folded_bytes")->all_series().begin()->second;
-        EXPECT_EQ(sum.summary.count, double{n});
-        EXPECT_EQ(sum.summary.sum, double{(0 + 1 + 2) * (n / 3) + 0 + 1}); // n = 3k + 2
+        EXPECT_EQ(sum.summary().count, double{n});
+        EXPECT_EQ(sum.summary().sum, double{(0 + 1 + 2) * (n / 3) + 0 + 1}); // n = 3k + 2
     });
 }
 
@@ -192,8 +192,8 @@ TEST_F(client_delivery, gauges_summaries_and_unlabelled_shorthands) {
     EXPECT_EQ(peer.value("plain_total"), 2.0);
     peer.with_store([](const daemon::store& s) {
         const auto& cell = s.families().at("payload_bytes")->all_series().begin()->second;
-        EXPECT_EQ(cell.summary.count, 2.0);
-        EXPECT_EQ(cell.summary.sum, 150.0);
+        EXPECT_EQ(cell.summary().count, 2.0);
+        EXPECT_EQ(cell.summary().sum, 150.0);
     });
 }
 
@@ -212,14 +212,14 @@ TEST_F(client_delivery, histogram_buckets_kept_verbatim) {
     peer.with_store([](const daemon::store& s) {
         const auto& f = *s.families().at("latency_seconds");
         EXPECT_EQ(f.spec().bucket_texts, (std::vector<std::string>{"0.005", "0.01", "0.1", "1"}));
-        const auto& cell = f.all_series().at({"/x"}).histogram;
+        const auto& cell = f.all_series().at({"/x"}).histogram();
         // Per-bucket counts (not cumulative): 0.005 <= 0.005, 0.02 <= 0.1, 5 in +Inf.
         EXPECT_EQ(cell.counts, (std::vector<double>{1, 0, 1, 0, 1}));
         EXPECT_EQ(cell.count, 3.0);
         EXPECT_DOUBLE_EQ(cell.sum, 5.025);
         const auto& g = *s.families().at("sizes");
         EXPECT_EQ(g.spec().bucket_texts, (std::vector<std::string>{"1e-05", "0.1", "1", "2.5"}));
-        EXPECT_EQ(g.all_series().begin()->second.histogram.counts,
+        EXPECT_EQ(g.all_series().begin()->second.histogram().counts,
                   (std::vector<double>{0, 0, 1, 0, 0}));
     });
 }

@@ -252,11 +252,11 @@ TEST_F(ingest, fold_frames_apply_like_their_observations_and_refusals_are_op_err
     EXPECT_EQ(texts[1], "FOLD rejected: 1 bucket count(s) and sum 0.500000 of 1 observation(s) "
                         "do not fit series handle 0");
     EXPECT_EQ(std::get<protocol::ack>(r[7]).token, 1u);
-    const auto& hist = s.families().at("h_seconds")->all_series().begin()->second.histogram;
+    const auto& hist = s.families().at("h_seconds")->all_series().begin()->second.histogram();
     EXPECT_EQ(hist.counts, (std::vector<double>{3, 3, 1}));
     EXPECT_EQ(hist.count, 7);
     EXPECT_EQ(hist.sum, 11);
-    const auto& sum = s.families().at("s_bytes")->all_series().begin()->second.summary;
+    const auto& sum = s.families().at("s_bytes")->all_series().begin()->second.summary();
     EXPECT_EQ(sum.count, 1'000'003);
     EXPECT_TRUE(std::isnan(sum.sum));
     EXPECT_EQ(h.stats().ops_applied, 5u); // 2 observe ops, 3 FOLD frames

@@ -258,8 +258,8 @@ TEST(store_ops, gauge_histogram_summary_op_rules) {
     EXPECT_EQ(s.apply(m, op_code::dec, 1), apply_status::invalid_op);
     EXPECT_EQ(s.apply(m, op_code::observe, -2.5), apply_status::ok);
     EXPECT_EQ(s.apply(m, op_code::observe, 4), apply_status::ok);
-    EXPECT_EQ(m.target->summary.sum, 1.5);
-    EXPECT_EQ(m.target->summary.count, 2);
+    EXPECT_EQ(m.target->summary().sum, 1.5);
+    EXPECT_EQ(m.target->summary().count, 2);
 }
 
 TEST(store_ops, histogram_buckets_are_inclusive_upper_bounds) {
@@ -269,8 +269,8 @@ TEST(store_ops, histogram_buckets_are_inclusive_upper_bounds) {
     auto b = bind(s, f.value(), {}, w);
     for (double v : {-1.0, 0.5, 0.50000001, 1.0, 2.0, 2.0000001, HUGE_VAL})
         ASSERT_EQ(s.apply(b, op_code::observe, v), apply_status::ok);
-    EXPECT_EQ(b.target->histogram.counts, (std::vector<double>{2, 2, 1, 2}));
-    EXPECT_EQ(b.target->histogram.count, 7);
+    EXPECT_EQ(b.target->histogram().counts, (std::vector<double>{2, 2, 1, 2}));
+    EXPECT_EQ(b.target->histogram().count, 7);
 }
 
 TEST(store_workers, counters_keep_retired_contributions_without_growing) {
@@ -288,8 +288,8 @@ TEST(store_workers, counters_keep_retired_contributions_without_growing) {
     const auto& cs = f.value()->all_series().begin()->second;
     EXPECT_EQ(cs.value, 2000);
     const auto& gs = g.value()->all_series().begin()->second;
-    EXPECT_TRUE(gs.live.empty());
-    EXPECT_EQ(gs.retired, 1000);
+    EXPECT_TRUE(gs.gauge().live.empty());
+    EXPECT_EQ(gs.gauge().retired, 1000);
     s.retire_worker(12345); // unknown worker: ignored
 }
 
@@ -300,7 +300,7 @@ TEST(store_workers, one_slot_per_worker_and_series_whatever_the_handles) {
     auto b1 = bind(s, f.value(), {}, w);
     auto b2 = bind(s, f.value(), {}, w);
     EXPECT_EQ(b1.slot, b2.slot);
-    EXPECT_EQ(f.value()->all_series().begin()->second.live.size(), 1u);
+    EXPECT_EQ(f.value()->all_series().begin()->second.gauge().live.size(), 1u);
 }
 
 TEST(store_workers, unknown_worker_cannot_bind) {
