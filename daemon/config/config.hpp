@@ -46,7 +46,7 @@ struct limits_config {
     std::uint64_t max_pending_connections = 64;  ///< ingest connections before the handshake
     std::chrono::milliseconds handshake_timeout{10'000};
     std::chrono::seconds idle_timeout{300};           ///< 0: never; applies at max_connections
-    std::uint64_t max_connection_bytes = 4u << 20;    ///< input + output + handles, per connection
+    std::uint64_t max_connection_bytes = 64u << 20;   ///< input + output + handles, per connection
     std::uint64_t max_ingest_bytes = 256u << 20;      ///< the same over every connection
     std::uint64_t max_series_label_bytes = 2048;      ///< label value bytes of one series
 };

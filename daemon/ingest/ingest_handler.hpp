@@ -27,7 +27,7 @@ struct ingest_limits {
     /// Heap bytes the connection may hold (memory_bytes()); checked after every frame, so
     /// handle tables stop growing at it: the client gets connection_memory_limit and the
     /// connection closes.
-    std::size_t max_connection_bytes = 4u << 20;
+    std::size_t max_connection_bytes = 64u << 20;
 };
 
 /// Counters a connection adds to the daemon's self-metrics.
