@@ -1,5 +1,6 @@
 #include "raw_client.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <poll.h>
 #include <stdexcept>
@@ -33,6 +34,20 @@ void raw_client::send(const std::string& bytes) {
             throw std::runtime_error(std::string("send failed: ") + std::strerror(errno));
         sent += static_cast<std::size_t>(n);
     }
+}
+
+bool raw_client::send_until_closed(const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        const auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) {
+            if (errno == EPIPE || errno == ECONNRESET)
+                return false;
+            throw std::runtime_error(std::string("send failed: ") + std::strerror(errno));
+        }
+        sent += static_cast<std::size_t>(n);
+    }
+    return true;
 }
 
 std::vector<reply> raw_client::read_until(protocol::frame_type until,

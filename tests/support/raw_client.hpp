@@ -29,6 +29,10 @@ public:
     raw_client& operator=(const raw_client&) = delete;
 
     void send(const std::string& bytes);
+    /// Like send(), for bytes the daemon may refuse before it has read them all: stops without
+    /// throwing when the daemon closes the connection meanwhile (EPIPE, ECONNRESET), since
+    /// its ERROR frame is still there to read. Returns whether every byte went out.
+    bool send_until_closed(const std::string& bytes);
     /// Read replies until one of type `until` arrives (included), EOF, or timeout.
     std::vector<reply> read_until(protocol::frame_type until,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
