@@ -40,6 +40,10 @@ public:
         reply_ptr reply; ///< set when state == reply
     };
 
+    /// The most elements one array reply may declare; a larger header is a protocol error
+    /// (hiredis would allocate its element table at once; see redis_codec.cpp).
+    static constexpr int max_array_elements = 1 << 24;
+
     /// Throws std::bad_alloc when hiredis cannot allocate its reader.
     reply_reader();
     reply_reader(reply_reader&&) noexcept = default;

@@ -127,5 +127,28 @@ TEST(redis_codec, protocol_error_is_sticky) {
     EXPECT_EQ(reader.next().state, reply_reader::status::protocol_error);
 }
 
+// A 13-byte array header must not make the reader allocate its element table (hiredis 0.14
+// would take 8 bytes per declared element at once: 16 GiB here); nested arrays at the bound
+// still read.
+TEST(redis_codec, an_array_header_over_the_bound_is_a_protocol_error_not_an_allocation) {
+    reply_reader reader;
+    ASSERT_TRUE(reader.feed("*2147483647\r\n"));
+    EXPECT_EQ(reader.next().state, reply_reader::status::protocol_error);
+    EXPECT_EQ(reader.error(), "out of memory, or an array reply over 16777216 elements");
+
+    reply_reader over;
+    ASSERT_TRUE(over.feed("*1\r\n*" + std::to_string(reply_reader::max_array_elements + 1) +
+                          "\r\n"));
+    EXPECT_EQ(over.next().state, reply_reader::status::protocol_error);
+
+    reply_reader fine;
+    ASSERT_TRUE(fine.feed("*2\r\n*1\r\n:7\r\n$2\r\nok\r\n"));
+    const auto r = fine.next();
+    ASSERT_EQ(r.state, reply_reader::status::reply);
+    ASSERT_EQ(reply_elements(*r.reply).size(), 2u);
+    EXPECT_EQ(reply_elements(*reply_elements(*r.reply)[0])[0]->integer, 7);
+    EXPECT_EQ(reply_text(*reply_elements(*r.reply)[1]), "ok");
+}
+
 } // namespace
 } // namespace metricsd::daemon
