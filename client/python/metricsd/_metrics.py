@@ -27,8 +27,24 @@ def _head(op: int, handle: int) -> bytes:
 Number = Union[int, float]
 ExceptionTypes = Union[Type[BaseException], Tuple[Type[BaseException], ...]]
 
-# prometheus_client's Histogram.DEFAULT_BUCKETS (without the implicit +Inf).
-DEFAULT_BUCKETS = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# prometheus_client's Histogram.DEFAULT_BUCKETS (without the implicit +Inf), with the whole
+# numbers written as ints: a bound's text is str(bound), and pytheus's default buckets hold
+# 1, 5 and 10 as ints, so both clients write the Redis keys "x:1", "x:5", "x:10".
+DEFAULT_BUCKETS = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10)
+
+
+def _bound_text(bound: Union[float, str]) -> str:
+    """The text pytheus writes for a bound: str() of what the caller gave ("1", "1.0", "1e-05").
+
+    A text the daemon would refuse (a bool's "True", a 70-digit int) falls back to the float's
+    str(): the bound keeps its value, and no other client could have written that text anyway.
+    """
+    text = bound if isinstance(bound, str) else str(bound)
+    try:
+        p.check_buckets("histogram", (text,))
+    except ValueError:
+        return str(float(bound))
+    return text
 
 
 def _default_client() -> Any:
@@ -276,9 +292,11 @@ class Histogram(_Observed):
                  namespace: str = "", subsystem: str = "", unit: str = "",
                  buckets: Sequence[Union[float, str]] = DEFAULT_BUCKETS,
                  client: Any = None) -> None:
-        bounds = [float(b) for b in buckets]
+        given = list(buckets)
+        bounds = [float(b) for b in given]
         if bounds and bounds[-1] == _INF:
             bounds.pop()  # +Inf is implicit
+            given.pop()
         if not bounds:
             raise ValueError("Must have at least one finite bucket bound")
         if len(bounds) > p.MAX_BUCKETS:
@@ -287,8 +305,7 @@ class Histogram(_Observed):
             raise ValueError("Bucket bounds must be finite (+Inf only as the last one)")
         if any(a >= b for a, b in zip(bounds, bounds[1:])):
             raise ValueError("Buckets not in sorted order")
-        # str(float): the texts pytheus and prometheus_client use ("0.005", "1.0", "1e-05").
-        self._buckets = tuple(str(b) for b in bounds)
+        self._buckets = tuple(_bound_text(b) for b in given)
         super().__init__(name, documentation, labelnames, namespace, subsystem, unit, client)
 
     def _bucket_texts(self) -> Sequence[str]:
