@@ -161,6 +161,7 @@ class Client:
         """
         if self._sender is not None:
             self.flush(timeout)
+        _functions.unregister(self._children)
         with self._lock:
             sender, self._sender, self._closed = self._sender, None, True
             for child in self._children:
@@ -217,6 +218,7 @@ class Client:
 
     def _remove_series(self, child: Any) -> None:
         """Metric.remove(): local mode hides the series; a daemon keeps it (no removal op)."""
+        _functions.unregister((child,))
         if self._local is not None:
             self._local.remove(child._handle)
 

@@ -36,6 +36,13 @@ def register(child: Any, f: Callable[[], Any]) -> None:
     _ensure_thread()
 
 
+def unregister(children: Any) -> None:
+    """Stop evaluating the functions of these children (removed, or their client closed)."""
+    gone = {id(child) for child in children}
+    with _lock:
+        _functions[:] = [(c, f) for c, f in _functions if id(c) not in gone]
+
+
 def set_interval(seconds: float) -> None:
     """How often the thread evaluates every function (seconds, > 0)."""
     global _interval
