@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Sequence, Tuple
 
-from ._metrics import Gauge, label_values
+from ._metrics import Gauge, _Metric, label_values
 
 
 class EnumChild:
@@ -79,11 +79,7 @@ class Enum:
         for s in self._states:
             self._gauge.remove(*values, str(s))
 
-    def clear(self) -> None:
-        if not self._labelnames:
-            raise ValueError(f"No label names were set when constructing {self!r}")
-        for values in list(self._children):
-            self.remove(*values)
+    clear = _Metric.clear  # remove() of every child: what it needs, Enum has
 
     def __repr__(self) -> str:
         return f"metricsd.Enum({self._gauge._name})"

@@ -16,7 +16,8 @@ import unittest
 import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("metricsd_build", ROOT / "_build" / "metricsd_build.py")
+_spec = importlib.util.spec_from_file_location("metricsd_build",
+                                               ROOT / "_build" / "metricsd_build.py")
 backend = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(backend)  # type: ignore[union-attr]
 
