@@ -255,6 +255,7 @@ class Client:
                 append = self._outbox.queue.append
                 for child in self._children:
                     child._append = append
+            _functions.ensure_thread()  # a new process (fork without hooks) needs its own
         return True
 
     # --- fork safety --------------------------------------------------------------------------

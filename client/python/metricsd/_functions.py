@@ -33,7 +33,7 @@ def register(child: Any, f: Callable[[], Any]) -> None:
         _functions[:] = [(c, g) for c, g in _functions if c is not child]
         _functions.append((child, f))
     _evaluate(child, f)
-    _ensure_thread()
+    ensure_thread()
 
 
 def unregister(children: Any) -> None:
@@ -78,10 +78,13 @@ def _run() -> None:
         evaluate_all()
 
 
-def _ensure_thread() -> None:
+def ensure_thread() -> None:
+    """Start this process's thread if functions are registered and it has none: after a fork
+    that ran no Python hook (uWSGI forks from C), the client calls this when it starts its
+    sender in the new process."""
     global _thread, _thread_pid
     with _lock:
-        if _thread is not None and _thread_pid == os.getpid():
+        if not _functions or (_thread is not None and _thread_pid == os.getpid()):
             return
         thread = threading.Thread(target=_run, name="metricsd-functions", daemon=True)
         try:
@@ -96,8 +99,7 @@ def _after_fork_child() -> None:
     global _lock, _thread
     _lock = threading.Lock()  # may have been held by a parent thread at fork time
     _thread = None
-    if _functions:
-        _ensure_thread()
+    ensure_thread()
 
 
 os.register_at_fork(after_in_child=_after_fork_child)

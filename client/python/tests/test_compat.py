@@ -2,6 +2,7 @@
 set_function, exemplars, registry=. No daemon: local mode, or records read off the queue."""
 import logging
 import math
+import os
 import threading
 import unittest
 
@@ -245,6 +246,25 @@ class DaemonModeRecordsTest(unittest.TestCase):
         records = self.records()
         self.assertEqual([r[2] for r in records[:4]], [1.0, 2.0, 3.0, 4.0])
         self.assertEqual({r[:2] for r in records}, {(p.OP_SET, 0)})
+
+    def test_a_forked_child_evaluates_its_functions_on_its_own_thread(self):
+        g = metricsd.Gauge("pid_seen", "", client=self.c)
+        seen = threading.Event()
+        g.set_function(lambda: seen.set() or os.getpid())
+        self.addCleanup(g.set_function, lambda: 0)
+        _functions.set_interval(0.01)
+        self.addCleanup(_functions.set_interval, _functions.DEFAULT_INTERVAL)
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's thread is gone; the at-fork hook starts one
+            code = 1
+            try:
+                seen.clear()
+                if seen.wait(5):  # called again, in the child, without any flush
+                    code = 0 if _functions._thread_pid == os.getpid() else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
 
     def test_interval_is_checked(self):
         for bad in (0, -1, math.inf):
