@@ -2,8 +2,10 @@
 
 A gauge family named like the metric, with one more label (the metric's own name) whose value
 is the state: the current state's series is 1, the others 0, as prometheus_client exposes it.
-The default mode, ``livemax``, makes a state 1 while any live process is in it; prometheus_client
-does not support Enum in multiprocess mode at all.
+The default mode, ``livemostrecent``, shows the state most recently set by a live process: every
+state() writes all the states' series, so exactly one is 1, and a preforking server's master,
+which set the first state at import, is overruled by its workers' later state() calls.
+prometheus_client does not support Enum in multiprocess mode at all.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ class Enum:
     def __init__(self, name: str, documentation: str = "", labelnames: Iterable[str] = (),
                  namespace: str = "", subsystem: str = "", unit: str = "",
                  registry: Any = None, states: Sequence[str] = (),
-                 multiprocess_mode: str = "livemax", client: Any = None) -> None:
+                 multiprocess_mode: str = "livemostrecent", client: Any = None) -> None:
         if isinstance(labelnames, str):
             labelnames = (labelnames,)
         labelnames = tuple(labelnames)

@@ -223,6 +223,8 @@ class DaemonModeRecordsTest(unittest.TestCase):
         series = {v: h for h, (_, v) in self.c._series_specs.items()}
         self.assertEqual(self.records(),  # the first state at creation
                          [(p.OP_SET, series[("a",)], 1.0), (p.OP_SET, series[("b",)], 0.0)])
+        family = self.c._outbox.declarations(0)[0][2]
+        self.assertEqual(family[13], p.GAUGE_MODES["livemostrecent"])  # the gauge mode byte
         self.sent.clear()
         e.state("b")
         self.assertEqual(self.records(),

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import unittest
 
 from tests._daemon import Daemon, key, parse
@@ -179,6 +180,56 @@ class MigrationTest(unittest.TestCase):
                                       (("app_state", dict(app_state="starting")), 0),
                                       (("app_payload_bytes_sum", {}), 6240)):
             self.assertEqual(ours[key(name, **labels)], value, (name, labels))
+
+    def test_info_enum_and_functions_across_processes(self):
+        worker = textwrap.dedent('''
+            import sys
+            import metricsd
+            state = metricsd.Enum("mp_state", "", states=["starting", "serving"])
+            build = metricsd.Info("mp_build", "")
+            load = metricsd.Gauge("mp_load", "")
+            version, serving, value = sys.argv[1:]
+            build.info({"version": version})
+            if serving == "yes":
+                state.state("serving")
+            load.set_function(lambda: float(value))
+            assert metricsd.flush(10), metricsd.last_error()
+            print("flushed", flush=True)
+            sys.stdin.read()
+            ''')
+
+        def values(scrape):
+            return {k: v for k, v in parse(scrape).items() if k[0].startswith("mp_")}
+        with tempfile.TemporaryDirectory(prefix="metricsd-mp-") as tmp:
+            daemon = Daemon(os.path.join(tmp, "s.sock"), os.path.join(tmp, "daemon.log")).start()
+            procs = []
+            try:
+                # A preforking master that set the first state at import, then a worker.
+                for args in (("1", "no", "2"), ("2", "yes", "3")):
+                    procs.append(subprocess.Popen(
+                        [sys.executable, "-c", worker, *args], cwd=ROOT, text=True,
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        env=dict(os.environ, METRICSD_SOCKET=daemon.socket_path)))
+                    self.assertEqual(procs[-1].stdout.readline(), "flushed\n")
+                both = values(daemon.scrape())
+                procs[1].communicate("", timeout=30)
+                deadline = time.monotonic() + 10
+                while values(daemon.scrape())[key("mp_load")] != 2 and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.02)
+                master_only = values(daemon.scrape())
+            finally:
+                for proc in procs:
+                    if proc.returncode is None:
+                        proc.communicate("", timeout=30)
+                self.assertEqual(daemon.stop(), 0)
+        self.assertEqual(both, {
+            key("mp_state", mp_state="starting"): 0, key("mp_state", mp_state="serving"): 1,
+            key("mp_build_info", version="1"): 1, key("mp_build_info", version="2"): 1,
+            key("mp_load"): 5})
+        self.assertEqual(master_only, {
+            key("mp_state", mp_state="starting"): 1, key("mp_state", mp_state="serving"): 0,
+            key("mp_build_info", version="1"): 1, key("mp_load"): 2})
 
     def test_local_mode_reads_back_what_prometheus_client_registry_gives(self):
         samples = [(name, labels) for name, labels, _ in self.prometheus_client["values"]
