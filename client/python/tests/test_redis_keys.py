@@ -99,14 +99,15 @@ class BucketKeysTest(unittest.TestCase):
                               "--redis-flush-interval-ms", "20")).start()
         self.addCleanup(lambda: self.assertEqual(self.daemon.stop(), 0, self.daemon.log()))
 
-    def wait_for_keys(self, pattern: str, count: int):
+    def wait_for_count(self, key: str, field, value: str) -> None:
+        """Until the daemon's flush wrote the observations (a flush writes a family at once).
+        Labelled series are hash fields, an unlabelled one a plain key (field None)."""
+        def read():
+            return self.redis.command("GET", key) if field is None \
+                else self.redis.command("HGET", key, field)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            keys = sorted(self.redis.command("KEYS", pattern))
-            if len(keys) >= count:
-                return keys
+        while read() != value and time.monotonic() < deadline:
             time.sleep(0.02)
-        return sorted(self.redis.command("KEYS", pattern))
 
     def test_bucket_keys_are_the_ones_pytheus_writes_and_reads(self):
         client = metricsd.Client(socket=self.daemon.socket_path)
@@ -118,20 +119,23 @@ class BucketKeysTest(unittest.TestCase):
         given.labels("/a").observe(0.25)  # <= every bound: every bucket key gets written
         default.observe(0.001)
         self.assertTrue(client.flush(10), client.last_error())
+        route = json.dumps({"route": "/a"})
+        self.wait_for_count("py_lat:count", route, "1")
+        self.wait_for_count("py_default:count", None, "1")
         # pytheus: f"{name}:{str(bucket)}" for each bound as given, then +Inf, sum, count.
         pytheus_keys = sorted([f"py_lat:{b}" for b in buckets] +
                               ["py_lat:+Inf", "py_lat:sum", "py_lat:count"])
-        self.assertEqual(self.wait_for_keys("py_lat:*", len(pytheus_keys)), pytheus_keys)
+        self.assertEqual(sorted(self.redis.command("KEYS", "py_lat:*")), pytheus_keys)
         self.assertEqual(pytheus_keys[:4], ["py_lat:+Inf", "py_lat:0.5", "py_lat:1",
                                             "py_lat:10"])
-        route = json.dumps({"route": "/a"})
         self.assertEqual(self.redis.command("HGET", "py_lat:1", route), "1")
         self.assertEqual(self.redis.command("HGET", "py_lat:+Inf", route), "1")
-        default_keys = self.wait_for_keys("py_default:*", 17)
+        default_keys = sorted(self.redis.command("KEYS", "py_default:*"))
         for shared in ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5",
                        "10"):  # pytheus's default bounds, by pytheus's str()
             self.assertIn(f"py_default:{shared}", default_keys)
         self.assertNotIn("py_default:1.0", default_keys)
+        self.assertEqual(self.redis.command("GET", "py_default:1"), "1")
         self.assertEqual(len(default_keys), 14 + 3)
         meta = json.loads(self.redis.command("HGET", "metricsd:meta", "py_lat"))
         self.assertEqual(meta["buckets"], ["0.5", "1", "2.5", "10"])
