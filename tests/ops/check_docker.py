@@ -18,7 +18,8 @@ import sys
 
 import yaml
 
-TEST_ONLY = {"libgtest-dev", "libgmock-dev", "python3", "python3-prometheus-client",
+TEST_ONLY = {"libgtest-dev", "libgmock-dev", "python3", "python3-pip", "python3-venv",
+             "python3-prometheus-client",
              "python3-yaml", "python3-jsonschema", "redis-server", "prometheus", "systemd",
              "clang-14", "libclang-rt-14-dev"}  # the fuzz targets (make fuzz)
 # In debian:bookworm-slim already (Priority: required/important, or libstdc++6 via apt).

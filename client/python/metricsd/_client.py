@@ -13,8 +13,9 @@ import threading
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import _protocol as p
+from . import _functions, _protocol as p
 from ._connection import Sender
+from ._local import LocalStore
 from ._outbox import DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_BUFFER_OPS, DEFAULT_SOCKET, Outbox
 from ._status import Status
 
@@ -32,7 +33,7 @@ class Client:
     """
 
     def __init__(self, socket: Optional[str] = None, flush_interval: float = DEFAULT_FLUSH_INTERVAL,
-                 max_buffer_ops: int = DEFAULT_MAX_BUFFER_OPS) -> None:
+                 max_buffer_ops: int = DEFAULT_MAX_BUFFER_OPS, local: bool = False) -> None:
         self._outbox = Outbox(socket)
         self._status = Status()
         self._sender: Optional[Sender] = None  # started on first use, one per process
@@ -44,7 +45,14 @@ class Client:
         self._next_series = 0
         self._children: List[Any] = []
         self._fork_sender: Optional[Sender] = None
+        # What local mode reads back: family handle -> (type, name, label names, bounds),
+        # series handle -> (family handle, label values).
+        self._family_specs: Dict[int, Tuple[str, str, Tuple[str, ...], Tuple[float, ...]]] = {}
+        self._series_specs: Dict[int, Tuple[int, Tuple[str, ...]]] = {}
+        self._local: Optional[LocalStore] = None
         _live_clients.add(self)
+        if local:
+            self.use_local()
 
     # --- configuration and status ---------------------------------------------------------------
 
@@ -93,6 +101,40 @@ class Client:
         """True while a connection to the daemon is established (handshake done)."""
         return self._status.connected
 
+    # --- local mode --------------------------------------------------------------------------
+
+    def use_local(self) -> None:
+        """Local mode, for tests: from now on ops are applied in this process, never sent.
+
+        Call it before the first op (ops a connected sender already took are not counted).
+        Read values back with get_sample_value(). There is no way back to sending.
+        """
+        with self._lock:
+            if self._local is not None:
+                return
+            local = self._local = LocalStore(self._family_specs, self._series_specs)
+            sender, self._sender = self._sender, None
+            for child in self._children:
+                child._append = local.record
+            queue = self._outbox.queue
+            while queue:
+                local.record(queue.popleft())
+        if sender is not None:
+            sender.stop()
+        self._status.set_connected(False)
+
+    def local(self) -> bool:
+        """Whether this client is in local mode."""
+        return self._local is not None
+
+    def get_sample_value(self, name: str,
+                         labels: Optional[Dict[str, str]] = None) -> Optional[float]:
+        """In local mode, a sample's value as prometheus_client's REGISTRY gives it (or None)."""
+        if self._local is None:
+            raise RuntimeError("get_sample_value needs local mode: Client(local=True) or "
+                               "metricsd.configure(local=True); with a daemon, scrape /metrics")
+        return self._local.get_sample_value(name, labels)
+
     # --- flush and lifecycle ---------------------------------------------------------------------
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -100,7 +142,11 @@ class Client:
 
         False when the daemon is unreachable (a connection is attempted at once, without
         waiting for the reconnect backoff) or the ACK did not come within ``timeout`` seconds.
+        In local mode, True at once. Gauge functions (set_function) are evaluated first.
         """
+        _functions.evaluate_all()
+        if self._local is not None:
+            return not self._closed
         if not self._ensure_sender():
             return False
         token = self._status.expect_ack()
@@ -115,6 +161,7 @@ class Client:
         """
         if self._sender is not None:
             self.flush(timeout)
+        _functions.unregister(self._children)
         with self._lock:
             sender, self._sender, self._closed = self._sender, None, True
             for child in self._children:
@@ -135,6 +182,8 @@ class Client:
                                            labelnames, buckets)
             self._next_family += 1
             self._family_names[name] = handle
+            self._family_specs[handle] = (metric_type, name, tuple(labelnames),
+                                          tuple(map(float, buckets)))
             self._outbox.shapes.families[handle] = (metric_type, tuple(map(float, buckets)))
             self._outbox.declare("family", handle, data)
             return handle
@@ -153,21 +202,38 @@ class Client:
                 return child
             handle = self._next_series
             data = p.encode_declare_series(handle, family, values)
-            append = self._outbox.queue.append if self._sender is not None \
-                else self._start_and_append
+            if self._local is not None:
+                append = self._local.record
+            else:
+                append = self._outbox.queue.append if self._sender is not None \
+                    else self._start_and_append
             child = make_child(handle, append)
             self._next_series += 1
             self._children.append(child)
             self._outbox.shapes.series[handle] = family
+            self._series_specs[handle] = (family, values)
             self._outbox.declare("series", handle, data)
             children[values] = child
             return child
+
+    def _remove_series(self, child: Any) -> None:
+        """Metric.remove(): local mode hides the series; a daemon keeps it (no removal op)."""
+        _functions.unregister((child,))
+        if self._local is not None:
+            self._local.remove(child._handle)
+
+    def _restore_series(self, child: Any) -> None:
+        """labels() after remove(): the series is back, from zero in local mode."""
+        if self._local is not None:
+            self._local.restore(child._handle)
 
     # --- internals ----------------------------------------------------------------------------
 
     def _start_and_append(self, record: bytes) -> None:
         """The first op in a process starts the sender; then children append directly."""
-        if self._ensure_sender():
+        if self._local is not None and not self._closed:
+            self._local.record(record)
+        elif self._ensure_sender():
             self._outbox.queue.append(record)
         else:
             self._status.count_dropped(1)
@@ -177,7 +243,7 @@ class Client:
             return True
         with self._lock:
             if self._sender is None:
-                if self._closed:
+                if self._closed or self._local is not None:
                     return False
                 sender = Sender(self._outbox, self._status)
                 try:
@@ -189,6 +255,7 @@ class Client:
                 append = self._outbox.queue.append
                 for child in self._children:
                     child._append = append
+            _functions.ensure_thread()  # a new process (fork without hooks) needs its own
         return True
 
     # --- fork safety --------------------------------------------------------------------------
