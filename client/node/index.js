@@ -30,3 +30,5 @@ module.exports = {
   lastError: () => getDefaultClient().lastError(),
   connected: () => getDefaultClient().connected(),
 };
+// `import metricsd from 'metricsd'` through TypeScript's CommonJS interop finds it here.
+module.exports.default = module.exports;
