@@ -179,7 +179,8 @@ class Metric {
     this._client = config.client || getDefaultClient();
     this._Child = Child;
     this._family = this._client._declareFamily(type, mode, name, help, labelNames, bucketTexts);
-    this._children = new Map(); // series key -> child
+    this._children = new Map(); // first label value -> (next label value -> ...) -> child
+    this._scratch = new Array(labelNames.length); // labels({...})'s values, in name order
     this._only = labelNames.length === 0 ? this._child([]) : null;
   }
 
@@ -194,36 +195,59 @@ class Metric {
    * name (`labels({method: 'GET', code: '200'})`). Values are turned into strings.
    */
   labels(...args) {
+    if (args.length === 1 && args[0] !== null && typeof args[0] === 'object') return this._byObject(args[0]);
     const names = this.labelNames;
-    let values;
-    if (args.length === 1 && args[0] !== null && typeof args[0] === 'object') {
-      const given = args[0];
-      const keys = Object.keys(given);
-      if (keys.length !== names.length || !names.every((n) => Object.prototype.hasOwnProperty.call(given, n))) {
-        throw new p.ValidationError('label_count_mismatch', `Incorrect label names for ${this.name}: expected [${names.join(', ')}], got [${keys.join(', ')}]`);
-      }
-      values = names.map((n) => String(given[n]));
-    } else {
-      if (names.length === 0) throw new p.ValidationError('label_count_mismatch', `No label names were set for ${this.name}`);
-      if (args.length !== names.length) {
-        throw new p.ValidationError('label_count_mismatch', `Incorrect label count for ${this.name}: expected ${names.length}, got ${args.length}`);
-      }
-      values = args.map(String);
+    if (names.length === 0) throw new p.ValidationError('label_count_mismatch', `No label names were set for ${this.name}`);
+    if (args.length !== names.length) {
+      throw new p.ValidationError('label_count_mismatch', `Incorrect label count for ${this.name}: expected ${names.length}, got ${args.length}`);
     }
-    // Length-prefixed: ("a", "bc") and ("ab", "c") are different series.
-    let key = '';
-    for (const v of values) key += `${v.length}:${v}`;
-    let child = this._children.get(key);
+    return this._lookup(args);
+  }
+
+  /** labels({name: value, ...}): every label name exactly once. */
+  _byObject(given) {
+    const names = this.labelNames;
+    const values = this._scratch;
+    let count = 0;
+    for (const key in given) count++; // enumerable keys; an extra or missing name fails below
+    for (let i = 0; i < names.length; i++) {
+      const v = given[names[i]];
+      if (v === undefined || count !== names.length) {
+        throw new p.ValidationError('label_count_mismatch', `Incorrect label names for ${this.name}: expected [${names.join(', ')}], got [${Object.keys(given).join(', ')}]`);
+      }
+      values[i] = v;
+    }
+    if (names.length === 0) throw new p.ValidationError('label_count_mismatch', `No label names were set for ${this.name}`);
+    return this._lookup(values);
+  }
+
+  /** The child for these values: one Map level per label (no key string to build). */
+  _lookup(values) {
+    let map = this._children;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      const v = values[i];
+      const text = typeof v === 'string' ? v : String(v);
+      let next = map.get(text);
+      if (next === undefined) {
+        next = new Map();
+        map.set(text, next);
+      }
+      map = next;
+    }
+    const v = values[last];
+    const text = typeof v === 'string' ? v : String(v);
+    let child = map.get(text);
     if (child === undefined) {
-      child = this._child(values);
-      this._children.set(key, child);
+      child = this._child(Array.from(values, String));
+      map.set(text, child);
     }
     return child;
   }
 
   /** The unlabelled series, or the labelled one when `labels` (an object) is given. */
   _target(labels) {
-    if (labels !== undefined && labels !== null && typeof labels === 'object') return this.labels(labels);
+    if (labels !== undefined && labels !== null && typeof labels === 'object') return this._byObject(labels);
     if (this._only === null) throw new p.ValidationError('label_count_mismatch', `${this.name} has label names: use labels(...)`);
     return this._only;
   }
@@ -237,7 +261,7 @@ class Counter extends Metric {
 
   /** inc(), inc(value), inc(labels), inc(labels, value). */
   inc(labels, value) {
-    if (typeof labels === 'object' && labels !== null) this.labels(labels).inc(value);
+    if (typeof labels === 'object' && labels !== null) this._byObject(labels).inc(value);
     else this._target().inc(labels);
   }
 }
@@ -252,18 +276,18 @@ class Gauge extends Metric {
   }
 
   inc(labels, value) {
-    if (typeof labels === 'object' && labels !== null) this.labels(labels).inc(value);
+    if (typeof labels === 'object' && labels !== null) this._byObject(labels).inc(value);
     else this._target().inc(labels);
   }
 
   dec(labels, value) {
-    if (typeof labels === 'object' && labels !== null) this.labels(labels).dec(value);
+    if (typeof labels === 'object' && labels !== null) this._byObject(labels).dec(value);
     else this._target().dec(labels);
   }
 
   /** set(value) or set(labels, value). */
   set(labels, value) {
-    if (typeof labels === 'object' && labels !== null) this.labels(labels).set(value);
+    if (typeof labels === 'object' && labels !== null) this._byObject(labels).set(value);
     else this._target().set(labels);
   }
 
@@ -289,7 +313,7 @@ class Gauge extends Metric {
 class Observed extends Metric {
   /** observe(value) or observe(labels, value). */
   observe(labels, value) {
-    if (typeof labels === 'object' && labels !== null) this.labels(labels).observe(value);
+    if (typeof labels === 'object' && labels !== null) this._byObject(labels).observe(value);
     else this._target().observe(labels);
   }
 
