@@ -1,8 +1,10 @@
-// One scenario, four clients, one daemon: C++ (metricsd::client), C (libmetricsd.so), Python
-// (client/python) and metricsctl each send the same ops, and /metrics shows the exact sums.
-// Byte-level conformance is tested per client against protocol/test_vectors.json (C++:
-// protocol_test and client_test; Python: python_client_vectors); the C API wraps the C++
-// client, so it sends the same bytes.
+// One scenario, five clients, one daemon: C++ (metricsd::client), C (libmetricsd.so), Python
+// (client/python), Node.js (client/node) and metricsctl each send the same ops, and /metrics
+// shows the exact sums. Byte-level conformance is tested per client against
+// protocol/test_vectors.json (C++: protocol_test and client_test; Python:
+// python_client_vectors; Node.js: node_client_vectors); the C API wraps the C++ client, so it
+// sends the same bytes. The longer end-to-end scenario of protocol/conformance/ runs per
+// client (python_client_conformance, node_client_conformance).
 #include "daemon_fixture.hpp"
 
 #include <metricsd/client.hpp>
@@ -85,6 +87,26 @@ sys.exit(0 if ok and c.last_error() is None else "flush %s, last error %s" % (ok
     EXPECT_EQ(code, 0) << output;
 }
 
+void send_from_node(const std::string& socket) {
+    const std::string script = R"(
+const metricsd = require(process.argv[1]);
+const c = new metricsd.Client({ socket: process.argv[2] });
+new metricsd.Counter({ name: 'conformance_total', help: 'Conformance.', labelNames: ['client'],
+                       client: c }).labels('any').inc(5);
+new metricsd.Gauge({ name: 'conformance_gauge', help: 'Conformance.', mode: 'shared', client: c }).inc(1);
+new metricsd.Histogram({ name: 'conformance_seconds', help: 'Conformance.', buckets: [0.1, 1, 10],
+                         client: c }).observe(0.25);
+c.flush(5000).then((ok) => {
+  if (!ok || c.lastError() !== null) { console.error('flush', ok, 'last error', c.lastError()); process.exit(1); }
+});
+)";
+    std::string output;
+    const int code = run_command(quoted(METRICSD_NODE_BINARY) + " -e " + quoted(script) + " " +
+                                     quoted(METRICSD_NODE_CLIENT_DIR) + " " + quoted(socket),
+                                 output);
+    EXPECT_EQ(code, 0) << output;
+}
+
 void send_from_metricsctl(const std::string& socket) {
     const std::string ctl = std::string(METRICSD_METRICSCTL_BINARY) + " --socket " + quoted(socket);
     const std::string all[] = {
@@ -103,17 +125,18 @@ TEST(conformance, every_client_adds_to_the_same_series) {
     send_from_cpp(daemon.socket_path());
     send_from_c(daemon.socket_path());
     send_from_python(daemon.socket_path());
+    send_from_node(daemon.socket_path());
     send_from_metricsctl(daemon.socket_path());
 
     const auto text = daemon.scrape();
-    EXPECT_EQ(sample_value(text, "conformance_total{client=\"any\"}"), 20) << text;
-    EXPECT_EQ(sample_value(text, "conformance_gauge"), 4) << text;
+    EXPECT_EQ(sample_value(text, "conformance_total{client=\"any\"}"), 25) << text;
+    EXPECT_EQ(sample_value(text, "conformance_gauge"), 5) << text;
     EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"0.1\"}"), 1);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"1.0\"}"), 2);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"10.0\"}"), 3);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"+Inf\"}"), 4);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_sum"), 36.5625);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_count"), 4);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"1.0\"}"), 3);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"10.0\"}"), 4);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"+Inf\"}"), 5);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_sum"), 36.8125);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_count"), 5);
 }
 
 TEST(conformance, c_option_defaults_are_the_cpp_defaults) {
