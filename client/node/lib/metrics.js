@@ -30,8 +30,14 @@ function invalid(message) {
   return new p.ValidationError('invalid_value', message);
 }
 
-function elapsedSeconds(start) {
-  return Number(process.hrtime.bigint() - start) / 1e9;
+/** Starts a timer; the returned end() passes the seconds elapsed to `report` and returns them. */
+function startTimer(report) {
+  const start = process.hrtime.bigint();
+  return () => {
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    report(seconds);
+    return seconds;
+  };
 }
 
 // --- children: one series each; the hot path ------------------------------------------------
@@ -94,12 +100,7 @@ class GaugeChild {
 
   /** Returns end(): sets the gauge to the seconds elapsed since startTimer(), and returns them. */
   startTimer() {
-    const start = process.hrtime.bigint();
-    return () => {
-      const seconds = elapsedSeconds(start);
-      this.set(seconds);
-      return seconds;
-    };
+    return startTimer((seconds) => this.set(seconds));
   }
 
   /**
@@ -150,12 +151,7 @@ class ObserveChild {
 
   /** Returns end(): observes the seconds elapsed since startTimer(), and returns them. */
   startTimer() {
-    const start = process.hrtime.bigint();
-    return () => {
-      const seconds = elapsedSeconds(start);
-      this.observe(seconds);
-      return seconds;
-    };
+    return startTimer((seconds) => this.observe(seconds));
   }
 }
 
