@@ -9,11 +9,11 @@
 const p = require('./protocol');
 
 const OP = p.OP;
-// prometheus_client's Histogram.DEFAULT_BUCKETS as Python's str() prints them: what the Python
-// client declares, so Node and Python workers declare the same family. (prom-client's own
-// defaults lack 0.075, 0.75 and 7.5.)
+// prometheus_client's default bounds with the texts the Python client declares for them (1, 5
+// and 10 as pytheus writes its integer defaults), so Node and Python workers declare the same
+// family with the same Redis bucket fields. (prom-client's own defaults lack 0.075, 0.75, 7.5.)
 const DEFAULT_BUCKETS = Object.freeze(['0.005', '0.01', '0.025', '0.05', '0.075', '0.1', '0.25', '0.5',
-  '0.75', '1.0', '2.5', '5.0', '7.5', '10.0']);
+  '0.75', '1', '2.5', '5', '7.5', '10']);
 
 let defaultClient = null;
 
