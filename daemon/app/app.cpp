@@ -89,6 +89,11 @@ app::app(app_options options)
         snapshots_ = std::make_unique<snapshotter>(ioc_, store_, options_.state_file,
                                                    options_.snapshot_interval);
     }
+    // After the state file: the spool's ops continue from the restored totals, and before the
+    // first snapshot, so a file is never both in a snapshot and still in the directory.
+    spool_ = std::make_unique<spool_reader>(ioc_, store_, options_.spool);
+    spool_->prepare();
+    spool_->scan();
 }
 
 app::~app() = default;
@@ -103,6 +108,7 @@ int app::run() {
     });
     wait_for_reload();
     ingest_->start();
+    spool_->start();
     if (snapshots_)
         snapshots_->start();
     if (redis_)
@@ -150,6 +156,7 @@ void app::shutdown() {
     ingest_->close();
     http_->close();
     expiry_timer_.cancel();
+    spool_->stop();
     if (snapshots_)
         snapshots_->stop();
     // Closing the sockets lets every coroutine finish and ioc_.run() return on its own; the

@@ -12,6 +12,7 @@ import gc
 import os
 import sys
 import threading
+import time
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -119,6 +120,8 @@ class Client:
         waiting for the reconnect backoff) or the ACK did not come within ``timeout`` seconds.
         """
         self._check_fork()
+        if _in_uwsgi_master():
+            return self._deliver_inline(timeout)
         if not self._ensure_sender():
             return False
         token = self._status.expect_ack()
@@ -213,7 +216,10 @@ class Client:
     def _start_and_append(self, record: bytes) -> None:
         """The first op in a process starts the sender; then children append directly."""
         self._check_fork()
-        if self._ensure_sender():
+        if _in_uwsgi_master():
+            self._outbox.queue.append(record)
+            self._deliver_inline(1.0)
+        elif self._ensure_sender():
             # Which queue: the record's series handle says (bytes 4..8, little endian).
             handle = int.from_bytes(record[4:8], "little")
             if self._outbox.shapes.series.get(handle) in self._tracked_families:
@@ -222,6 +228,26 @@ class Client:
                 self._outbox.queue.append(record)
         else:
             self._status.count_dropped(1)
+
+    def _deliver_inline(self, timeout: float) -> bool:
+        """Send what is queued and wait for the ACK on this thread, with no sender thread:
+        for uWSGI's master before it forks its workers (_in_uwsgi_master).
+
+        A thread running in that master may hold the GIL at the instant uWSGI forks from C;
+        the worker then waits for it forever (uWSGI calls no PyOS_AfterFork_Child by default).
+        The master makes ops only while it loads the app (a boot-time gauge, say), so one short
+        connection per op costs little. What cannot be delivered is spooled, as at exit.
+        """
+        with self._lock:
+            sender = Sender(self._outbox, self._status)
+            token = self._status.expect_ack()
+            self._outbox.request_sync(token)
+            ok = sender.run_inline(time.monotonic() + timeout)
+            ok = self._status.wait_ack(token, 0.0) and ok
+            if not ok:
+                self._spool_unsent(sender)
+            sender.stop()
+        return ok
 
     def _ensure_sender(self) -> bool:
         if self._sender is not None:
@@ -290,6 +316,7 @@ class Client:
 
 
 _locked_at_fork: List[Client] = []
+_uwsgi: Any = None  # the uwsgi module when running inside uWSGI (_hook_uwsgi)
 
 
 def _before_fork() -> None:
@@ -324,6 +351,11 @@ def _check_forks_on_gc(phase: str, info: Dict[str, int]) -> None:
             client._check_fork()
 
 
+def _in_uwsgi_master() -> bool:
+    """True in uWSGI's master process (or a single-process uWSGI before it serves)."""
+    return _uwsgi is not None and _uwsgi.worker_id() == 0
+
+
 def _hook_uwsgi() -> None:
     """Under uWSGI, run _after_c_fork_child from its post-fork hook.
 
@@ -332,10 +364,12 @@ def _hook_uwsgi() -> None:
     ``uwsgi.post_fork_hook`` in each new worker before the first request: chain onto it (or onto
     uwsgidecorators' postfork list, which replaces that attribute when imported).
     """
+    global _uwsgi
     try:
         import uwsgi  # type: ignore[import-not-found]  # only exists inside uWSGI
     except ImportError:
         return
+    _uwsgi = uwsgi
     decorators = sys.modules.get("uwsgidecorators")
     if decorators is not None and hasattr(decorators, "postfork_chain"):
         decorators.postfork_chain.append(_after_c_fork_child)

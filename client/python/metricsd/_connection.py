@@ -114,6 +114,16 @@ class Sender:
                 pass
         self._wake_r = self._wake_w = -1
 
+    def run_inline(self, deadline: float) -> bool:
+        """Without the thread, on the caller's: cycles until every SYNC requested so far is
+        answered, the connection failed, or ``deadline`` (time.monotonic()) passed. True when
+        no SYNC is left unanswered."""
+        self._cycle()
+        while self._sock is not None and (self._inflight or self._buf.has_output()) \
+                and time.monotonic() < deadline:
+            self._step()
+        return self._sock is not None and not self._inflight
+
     # --- the thread -------------------------------------------------------------------------
 
     def _run(self) -> None:

@@ -20,9 +20,10 @@ Key = Tuple[str, FrozenSet[Tuple[str, str]]]
 class Daemon:
     """A metricsd process on ``socket_path`` with an HTTP port picked by the kernel."""
 
-    def __init__(self, socket_path: str, log_path: str) -> None:
+    def __init__(self, socket_path: str, log_path: str, *extra_args: str) -> None:
         self.socket_path = socket_path
         self.log_path = log_path
+        self.extra_args = list(extra_args)  # e.g. "--state-file", path
         self.port = 0
         self.proc: Optional[subprocess.Popen] = None
 
@@ -34,7 +35,8 @@ class Daemon:
         offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [BINARY, "--socket", self.socket_path, "--listen", "127.0.0.1:0"],
+                [BINARY, "--socket", self.socket_path, "--listen", "127.0.0.1:0",
+                 *self.extra_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
