@@ -93,8 +93,9 @@ class ServerTest(unittest.TestCase):
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
 
-    def stop_server(self, server: subprocess.Popen, sig: int) -> None:
-        server.send_signal(sig)
+    def stop_server(self, server: subprocess.Popen, sig) -> None:
+        if sig is not None:
+            server.send_signal(sig)
         try:
             server.wait(20)
         except subprocess.TimeoutExpired:
@@ -121,15 +122,20 @@ class ServerTest(unittest.TestCase):
     def test_uwsgi_default_prefork_mode_counts_every_request(self):
         # --master --processes 4, without --lazy-apps, --enable-threads or
         # --py-call-osafterfork: the mode that recorded nothing (issue 13 item 1).
+        fifo = os.path.join(self.dir, "uwsgi.fifo")
         server = self.start_server(
             ["uwsgi", "--plugin", "python3", "--http-socket", f"127.0.0.1:{self.port}",
              "--master", "--processes", "4", "--module", "app:app", "--need-app",
-             "--disable-logging"])
+             "--disable-logging", "--master-fifo", fifo])
         served = 300
         self.serve(served)
         # Without --enable-threads a worker holds the GIL while it waits for a request, so its
-        # sender runs only while the worker runs Python; the rest goes out at its exit.
-        self.stop_server(server, signal.SIGINT)
+        # sender runs only while the worker runs Python; the rest goes out at its exit. "q" on
+        # the master FIFO is uWSGI's graceful shutdown: SIGINT/SIGQUIT kill it all at once,
+        # and a worker still busy then skips Python's exit handlers (as under SIGKILL).
+        with open(fifo, "w") as control:
+            control.write("q")
+        self.stop_server(server, None)
         samples = self.daemon.samples()
         self.assertEqual(samples[key("http_requests_total", path="/")], served,
                          self.log()[-3000:])
