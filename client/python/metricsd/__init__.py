@@ -42,15 +42,17 @@ def default_client() -> Client:
 
 
 def configure(socket: Optional[str] = None, flush_interval: Optional[float] = None,
-              max_buffer_ops: Optional[int] = None) -> Client:
+              max_buffer_ops: Optional[int] = None, spool_dir: Optional[str] = None) -> Client:
     """Configure the default client; metrics declared earlier keep working.
 
     ``socket`` defaults to $METRICSD_SOCKET, else /run/metricsd/ingest.sock; ``flush_interval``
     (seconds, default 0.005) is how often queued ops are sent; ``max_buffer_ops`` (default
-    1,000,000) bounds the ops kept while the daemon is unreachable.
+    1,000,000) bounds the ops kept while the daemon is unreachable; ``spool_dir`` (default
+    $METRICSD_SPOOL_DIR, else the socket path + ".spool") is where ops not delivered by exit go.
     """
     client = default_client()
-    client.configure(socket=socket, flush_interval=flush_interval, max_buffer_ops=max_buffer_ops)
+    client.configure(socket=socket, flush_interval=flush_interval, max_buffer_ops=max_buffer_ops,
+                     spool_dir=spool_dir)
     return client
 
 

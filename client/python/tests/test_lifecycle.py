@@ -199,6 +199,25 @@ class LifecycleTest(unittest.TestCase):
         self.assertIn("9 ops dropped (cannot spool to " + os.path.join(self.dir, "no", "spool"),
                       lines[0])
 
+    # --- issue 13 item 7: the README's snippet works as pasted -----------------------------
+
+    def test_readme_python_snippet_reaches_the_daemon_named_by_metricsd_socket(self):
+        # What `make run` prints: export METRICSD_SOCKET=...; the snippet sets no socket.
+        daemon = self.daemon()
+        readme = pathlib.Path(CLIENT_DIR).parents[1].joinpath("README.md").read_text()
+        section = readme.split("## Instrumenting a Python program", 1)[1]
+        snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+        done = subprocess.run([sys.executable, "-c", snippet],
+                              env=dict(os.environ, METRICSD_SOCKET=self.socket,
+                                       PYTHONPATH=CLIENT_DIR),
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        got = daemon.samples()
+        self.assertEqual(got[key("http_requests_total", method="GET", code="200")], 1)
+        self.assertEqual(got[key("request_latency_seconds_count")], 1)
+        makefile = pathlib.Path(CLIENT_DIR).parents[1].joinpath("Makefile").read_text()
+        self.assertIn("export METRICSD_SOCKET=$(abspath $(RUN_SOCKET))", makefile)
+
 
 if __name__ == "__main__":
     unittest.main()
