@@ -286,6 +286,13 @@ self_metrics_snapshot app::self_snapshot() const {
         s.state_snapshot_last_success_seconds = snapshots_->stats().last_success_seconds;
         s.state_restore_skipped_series = state_restore_skipped_series_;
     }
+    const spool_stats& spool = spool_->stats();
+    s.spool_files_applied = spool.files_applied;
+    s.spool_ops_applied = spool.ops_applied;
+    s.spool_rejected_owner = spool.rejected_owner;
+    s.spool_rejected_size = spool.rejected_size;
+    s.spool_rejected_format = spool.rejected_format;
+    s.spool_read_errors = spool.read_errors;
     return s;
 }
 

@@ -189,6 +189,10 @@ class LifecycleTest(unittest.TestCase):
             lambda: daemon.samples().get(key("py_spool_jobs_total", queue="mail")) == 10))
         self.assertEqual(sorted(os.listdir(self.spool)), ["0-1-garbage.spool.rejected"])
         self.assertIn("0-1-garbage.spool rejected", daemon.log())
+        got = daemon.samples()
+        self.assertEqual(got[key("metricsd_spool_files_rejected_total", reason="format")], 1)
+        self.assertEqual(got[key("metricsd_spool_files_rejected_total", reason="owner")], 0)
+        self.assertEqual(got[key("metricsd_spool_files_applied_total")], 1)
 
     def test_exit_without_a_spool_says_how_many_ops_were_dropped(self):
         # The spool's parent directory does not exist: nothing can be written.
