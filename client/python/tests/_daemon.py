@@ -95,3 +95,13 @@ def parse(text: str) -> Dict[Key, float]:
 
 def key(name: str, **labels: str) -> Key:
     return (name, frozenset(labels.items()))
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:
+    """Poll ``predicate`` every 20 ms until it is true or ``timeout`` seconds passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()

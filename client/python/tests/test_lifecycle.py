@@ -10,22 +10,12 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import unittest
 
 import metricsd
-from tests._daemon import Daemon, key
+from tests._daemon import Daemon, key, wait_until
 
 CLIENT_DIR = str(pathlib.Path(__file__).resolve().parents[1])
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class LifecycleTest(unittest.TestCase):
@@ -49,7 +39,7 @@ class LifecycleTest(unittest.TestCase):
 
     def flush_until_delivered(self, client: metricsd.Client) -> None:
         # The first flush after a restart may meet the old connection, which the daemon closed.
-        self.assertTrue(wait_until(lambda: client.flush(1.0)), client.last_error())
+        self.assertTrue(wait_until(lambda: client.flush(1.0), 10), client.last_error())
 
     # --- issue 13 item 3: live gauges heal after a daemon restart ---------------------------
 
@@ -186,7 +176,7 @@ class LifecycleTest(unittest.TestCase):
                                     "METRICSD_SOCKET": os.path.join(self.dir, "gone.sock")})
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertTrue(wait_until(
-            lambda: daemon.samples().get(key("py_spool_jobs_total", queue="mail")) == 10))
+            lambda: daemon.samples().get(key("py_spool_jobs_total", queue="mail")) == 10, 10))
         self.assertEqual(sorted(os.listdir(self.spool)), ["0-1-garbage.spool.rejected"])
         self.assertIn("0-1-garbage.spool rejected", daemon.log())
         got = daemon.samples()

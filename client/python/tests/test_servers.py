@@ -14,11 +14,10 @@ import socket
 import subprocess
 import tempfile
 import textwrap
-import time
 import unittest
 import urllib.request
 
-from tests._daemon import Daemon, key
+from tests._daemon import Daemon, key, wait_until
 
 CLIENT_DIR = str(pathlib.Path(__file__).resolve().parents[1])
 APP = textwrap.dedent("""
@@ -48,15 +47,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 class ServerTest(unittest.TestCase):
@@ -148,7 +138,7 @@ class ServerTest(unittest.TestCase):
             ["gunicorn", "--workers", "2", "--max-requests", "20", "--max-requests-jitter", "0",
              "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "app:app"])
         self.serve(50)
-        self.assertTrue(wait_until(lambda: self.requests_counted() == 50),
+        self.assertTrue(wait_until(lambda: self.requests_counted() == 50, 10),
                         f"{self.requests_counted()} of 50; log:\n{self.log()}")
         self.assertEqual(self.daemon.stop(), 0)
         # Every worker is recycled several times while the daemon is down: each one that exits
@@ -161,7 +151,7 @@ class ServerTest(unittest.TestCase):
         # The start-up scan took the files spooled while it was down; the periodic one (1 s)
         # those of workers that found the daemon restarting.
         self.assertTrue(wait_until(lambda: self.requests_counted() == 250
-                                   and not os.listdir(self.socket + ".spool")),
+                                   and not os.listdir(self.socket + ".spool"), 10),
                         f"{self.requests_counted()} of 250; spool {os.listdir(self.socket + '.spool')}; daemon log:\n{self.daemon.log()}\nlog:\n{self.log()}")
         self.assertEqual(self.daemon.samples()[key("app_boot_time_seconds")], 1234)
 
