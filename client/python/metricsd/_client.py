@@ -158,6 +158,11 @@ class Client:
         the kernel (written before the stop; the daemon applies or never sees it) or here, in
         exactly one of the two.
         """
+        if sender.running():
+            # It did not stop within stop()'s timeout: what it holds may still be written, so
+            # spooling it could count it twice. Say so rather than guess.
+            self._status.note_error("client: the sender did not stop; its unsent ops are lost")
+            return
         ops, records, frames = sender.take_unsent()
         sender.stop()
         if not ops:

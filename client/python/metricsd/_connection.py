@@ -86,6 +86,10 @@ class Sender:
             self._thread.join(timeout)
         self._close_fds()
 
+    def running(self) -> bool:
+        """Whether the thread is alive (after stop(): it did not end within the timeout)."""
+        return self._thread.is_alive()
+
     def before_fork(self) -> None:
         """Hold the descriptor lock across fork(): the child must see every socket we opened."""
         self._fd_lock.acquire()
