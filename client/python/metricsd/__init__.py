@@ -46,19 +46,21 @@ def default_client() -> Client:
 
 
 def configure(socket: Optional[str] = None, flush_interval: Optional[float] = None,
-              max_buffer_ops: Optional[int] = None, local: bool = False,
-              function_interval: Optional[float] = None) -> Client:
+              max_buffer_ops: Optional[int] = None, spool_dir: Optional[str] = None,
+              local: bool = False, function_interval: Optional[float] = None) -> Client:
     """Configure the default client; metrics declared earlier keep working.
 
     ``socket`` defaults to $METRICSD_SOCKET, else /run/metricsd/ingest.sock; ``flush_interval``
     (seconds, default 0.005) is how often queued ops are sent; ``max_buffer_ops`` (default
-    1,000,000) bounds the ops kept while the daemon is unreachable. ``local=True`` switches to
-    local mode for tests (nothing sent; read values with ``get_sample_value``).
-    ``function_interval`` (seconds, default 1) is how often ``Gauge.set_function`` functions
-    are evaluated, in every client.
+    1,000,000) bounds the ops kept while the daemon is unreachable; ``spool_dir`` (default
+    $METRICSD_SPOOL_DIR, else the socket path + ".spool") is where ops not delivered by exit go.
+    ``local=True`` switches to local mode for tests (nothing sent; read values with
+    ``get_sample_value``). ``function_interval`` (seconds, default 1) is how often
+    ``Gauge.set_function`` functions are evaluated, in every client.
     """
     client = default_client()
-    client.configure(socket=socket, flush_interval=flush_interval, max_buffer_ops=max_buffer_ops)
+    client.configure(socket=socket, flush_interval=flush_interval, max_buffer_ops=max_buffer_ops,
+                     spool_dir=spool_dir)
     if function_interval is not None:
         _functions.set_interval(function_interval)
     if local:

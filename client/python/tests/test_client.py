@@ -14,7 +14,7 @@ import time
 import unittest
 
 import metricsd
-from tests._daemon import Daemon, key
+from tests._daemon import Daemon, key, wait_until
 
 # The module's daemon and its directory, made by setUpModule.
 _tmp: tempfile.TemporaryDirectory = None  # type: ignore[assignment]
@@ -34,15 +34,6 @@ def tearDownModule() -> None:
     _tmp.cleanup()
     if code != 0:
         raise AssertionError(f"metricsd exited with {code}")
-
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class ClientTest(unittest.TestCase):
