@@ -20,12 +20,10 @@ Key = Tuple[str, FrozenSet[Tuple[str, str]]]
 class Daemon:
     """A metricsd process on ``socket_path`` with an HTTP port picked by the kernel."""
 
-    def __init__(self, socket_path: str, log_path: str, *args: str,
-                 extra_args: Tuple[str, ...] = ()) -> None:
+    def __init__(self, socket_path: str, log_path: str, *extra_args: str) -> None:
         self.socket_path = socket_path
         self.log_path = log_path
-        # e.g. Daemon(s, l, "--state-file", path) or extra_args=("--backend", "redis", ...)
-        self.extra_args = list(args) + list(extra_args)
+        self.extra_args = list(extra_args)  # e.g. "--backend", "redis", ...
         self.port = 0
         self.proc: Optional[subprocess.Popen] = None
 

@@ -95,8 +95,8 @@ class BucketKeysTest(unittest.TestCase):
                 time.sleep(0.02)
         self.addCleanup(self.redis.close)
         self.daemon = Daemon(os.path.join(tmp.name, "s.sock"), os.path.join(tmp.name, "d.log"),
-                             ("--backend", "redis", "--redis-url", f"redis://127.0.0.1:{port}",
-                              "--redis-flush-interval-ms", "20")).start()
+                             "--backend", "redis", "--redis-url", f"redis://127.0.0.1:{port}",
+                             "--redis-flush-interval-ms", "20").start()
         self.addCleanup(lambda: self.assertEqual(self.daemon.stop(), 0, self.daemon.log()))
 
     def wait_for_count(self, key: str, field, value: str) -> None:
