@@ -71,6 +71,7 @@ final class Client
     private int $connIno = 0;
     private int $sent = 0;         // declarations written on this connection
     private bool $resendGauges = false;
+    private bool $everConnected = false; // this process (worker) had a connection before
     private ?ClientDecoder $decoder = null;
     private int $opsPerFrame = 4096;
     private float $retryAt = 0.0;
@@ -546,7 +547,9 @@ final class Client
                 return false;
             }
             $this->sent = 0;
-            $this->resendGauges = $this->gauges !== [];
+            // Gauge values hold ops written on an earlier connection only after the first one.
+            $this->resendGauges = $this->everConnected && $this->gauges !== [];
+            $this->everConnected = true;
             $this->stateDirty = true;
             $this->backoff = self::BACKOFF_MIN;
             return true;
@@ -637,6 +640,7 @@ final class Client
         $this->folder = new Folder();
         $this->folding = false;
         $this->gauges = [];
+        $this->everConnected = false;
         $this->persistent = false; // the child has its own life; nothing to share across requests
         $this->stateLoaded = true;
         $this->retryAt = 0.0;
@@ -686,6 +690,7 @@ final class Client
         $this->nextFamily = $state['nextFamily'];
         $this->nextSeries = $state['nextSeries'];
         $this->connIno = $state['ino'];
+        $this->everConnected = $state['everConnected'];
         $this->sent = $state['sent'];
     }
 
@@ -698,7 +703,7 @@ final class Client
         $text = serialize(['start' => $this->stateStart, 'families' => $this->families, 'familyInfo' => $this->familyInfo,
             'series' => $this->series, 'seriesInfo' => $this->seriesInfo, 'decls' => $this->decls,
             'gauges' => $this->gauges, 'nextFamily' => $this->nextFamily, 'nextSeries' => $this->nextSeries,
-            'ino' => $this->conn !== null ? $this->connIno : 0, 'sent' => $this->conn !== null ? $this->sent : 0]);
+            'everConnected' => $this->everConnected, 'ino' => $this->conn !== null ? $this->connIno : 0, 'sent' => $this->conn !== null ? $this->sent : 0]);
         $path = $this->statePath();
         $tmp = $path . '.tmp';
         if (@file_put_contents($tmp, $text) !== strlen($text) || !@rename($tmp, $path)) {
