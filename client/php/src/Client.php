@@ -279,7 +279,23 @@ final class Client
      */
     public function flush(float $timeoutMs = 5000): bool
     {
-        return !$this->closed && $this->send(true, $timeoutMs / 1000);
+        if ($this->closed) {
+            return false;
+        }
+        $this->retryAt = 0.0; // an explicit flush tries now, whatever the backoff says
+        $deadline = microtime(true) + $timeoutMs / 1000;
+        // A connection the daemon closed (restart) is found out by the first write; then once more.
+        for ($attempt = 0; $attempt < 2; $attempt++) {
+            $hadConnection = $this->conn !== null;
+            if ($this->send(true, max(0.0, $deadline - microtime(true)))) {
+                return true;
+            }
+            if (!$hadConnection || $this->conn !== null) {
+                return false;
+            }
+            $this->retryAt = 0.0;
+        }
+        return false;
     }
 
     /** Flushes (up to $timeoutMs), then disconnects. Later ops are counted in droppedOps(). */

@@ -102,6 +102,11 @@ final class Daemon
         return $this;
     }
 
+    public function pid(): int
+    {
+        return $this->proc === null ? 0 : proc_get_status($this->proc)['pid'];
+    }
+
     /** SIGTERM and wait; returns the exit code (0 for a clean shutdown). */
     public function stop(): int
     {
