@@ -30,6 +30,8 @@ final class Client
     private const MAX_LOGGED_MESSAGES = 100;
 
     private static ?Client $default = null;
+    /** @var list<\WeakReference<Client>> every client, for forked() */
+    private static array $instances = [];
 
     private ?string $socket;
     private int $maxBufferOps;
@@ -118,6 +120,8 @@ final class Client
         $this->folder = new Folder();
         $this->sendAt = max(1, min(self::SEND_EVERY_OPS, $this->maxBufferOps));
         $this->pid = getmypid();
+        self::$instances = array_values(array_filter(self::$instances, fn ($r) => $r->get() !== null));
+        self::$instances[] = \WeakReference::create($this);
         register_shutdown_function([$this, 'shutdown']);
     }
 
@@ -229,9 +233,8 @@ final class Client
     /** Appends one op record (the metric validated it). Never blocks for long, never throws. */
     public function op(int $op, int $handle, float $value): void
     {
-        if ($this->pid !== getmypid()) {
-            $this->afterFork();
-        }
+        // No pid check here: getpid() is a system call on every op. A forked child calls
+        // Client::forked(); a child that does not is caught at its first send (see send()).
         if ($this->seriesInfo[$handle][0] === 'gauge') {
             $this->trackGauge($op, $handle, $value);
         }
@@ -349,7 +352,15 @@ final class Client
     private function send(bool $sync, float $timeout = 0.0): bool
     {
         if ($this->pid !== getmypid()) {
+            // A child that did not call Client::forked(): its buffer mixes the parent's unsent
+            // ops (the parent sends them) with its own; they cannot be told apart, so none is
+            // sent, and its own are counted as dropped.
+            $lost = $this->nbuf + $this->folder->size();
             $this->afterFork();
+            if ($lost) {
+                $this->dropped += $lost;
+                $this->noteError('client', "forked child: $lost op(s) buffered before the fork was noticed discarded; call Metricsd\\Client::forked() right after pcntl_fork()");
+            }
         }
         if (!$this->connect()) {
             return false;
@@ -635,6 +646,21 @@ final class Client
         $this->connIno = 0;
         $this->sent = 0;
         $this->stateDirty = true;
+    }
+
+    /**
+     * Call in the child right after pcntl_fork(): every client of the process drops what it
+     * inherited (the parent's connection and its unsent ops, which the parent sends) and
+     * connects anew on its next send. Cheap; without it the child is caught at its first send.
+     */
+    public static function forked(): void
+    {
+        foreach (self::$instances as $ref) {
+            $client = $ref->get();
+            if ($client !== null && $client->pid !== getmypid()) {
+                $client->afterFork();
+            }
+        }
     }
 
     /**

@@ -74,22 +74,33 @@ same((float) $n, $daemon->samples()['php_down_total{k="odd"}'], "all $n incs mad
 same(0, $client->droppedOps(), 'counter folds are re-sent, nothing dropped');
 
 // 4. pcntl_fork: the child has the parent's unsent ops in its copy of the buffer; it must not
-// send them, nor write into the parent's connection.
+// send them, nor write into the parent's connection. The first child calls Client::forked()
+// (exact); the second does not: its first send notices the new pid, sends nothing inherited,
+// and counts the ops it buffered before that as dropped.
 $before = $daemon->samples()['metricsd_ingest_connections_total'];
 $c->labels('fork')->inc(3); // unsent when forking
-$child = pcntl_fork();
-if ($child === 0) {
-    $c->labels('fork')->inc(10);
-    $ok = $client->flush(5000);
-    exit($ok ? 0 : 3);
+foreach ([true, false] as $announced) {
+    $child = pcntl_fork();
+    if ($child === 0) {
+        if ($announced) {
+            Client::forked();
+        }
+        $c->labels('fork')->inc(10);
+        $first = $client->flush(5000);
+        $c->labels('fork')->inc(100);
+        // Unannounced: its inc(10) and the parent's inc(3) were buffered when the fork was noticed.
+        $ok = $first && $client->flush(5000) && $client->droppedOps() === ($announced ? 0 : 2);
+        if (!$ok) { fwrite(STDERR, "child: first=" . var_export($first, true) . " dropped=" . $client->droppedOps() . " " . $client->lastError() . "\n"); }
+        exit($ok ? 0 : 3);
+    }
+    pcntl_waitpid($child, $status);
+    same(0, pcntl_wexitstatus($status), "the child (forked() called: $announced) flushed on its own connection");
 }
-pcntl_waitpid($child, $status);
-same(0, pcntl_wexitstatus($status), 'the child flushed on its own connection');
 $c->labels('fork')->inc(1);
 same(true, $client->flush(5000), 'the parent flushes on its connection');
 $s = $daemon->samples();
-same(14.0, $s['php_down_total{k="fork"}'], 'parent 3 + 1, child 10: nothing twice');
-same($before + 1, $s['metricsd_ingest_connections_total'], 'the child opened its own connection; the parent kept its own');
+same(3.0 + 1 + 10 + 100 + 100, $s['php_down_total{k="fork"}'], 'parent 3 + 1, children 10 + 100 and 100: nothing twice');
+same($before + 2, $s['metricsd_ingest_connections_total'], 'each child opened its own connection; the parent kept its own');
 
 $client->close();
 same(0, $daemon->stop(), 'the daemon exits cleanly');
