@@ -85,6 +85,8 @@ final class Client
     private bool $stateLoaded = false;
     private bool $stateDirty = false;
     private string $stateStart = '';
+    /** @var array<int, float> the gauge values in the state file */
+    private array $savedGauges = [];
 
     // Status.
     private int $dropped = 0;
@@ -115,7 +117,8 @@ final class Client
         $this->sendTimeout = ($options['sendTimeoutMs'] ?? 20) / 1000;
         $this->connectTimeout = ($options['connectTimeoutMs'] ?? 100) / 1000;
         $this->persistent = $options['persistent'] ?? (PHP_SAPI === 'fpm-fcgi');
-        $this->stateDir = $options['stateDir'] ?? sys_get_temp_dir();
+        // tmpfs where there is one: the state file is read on every request, written on some.
+        $this->stateDir = $options['stateDir'] ?? (is_dir('/dev/shm') ? '/dev/shm' : sys_get_temp_dir());
         $this->onError = $options['onError'] ?? null;
         $this->folder = new Folder();
         $this->sendAt = max(1, min(self::SEND_EVERY_OPS, $this->maxBufferOps));
@@ -256,7 +259,8 @@ final class Client
             Protocol::OP_DEC => $old - $value,
             default => $value,
         };
-        $this->stateDirty = true;
+        // Not dirty yet: saveState() compares with the values loaded, so a request that ends
+        // where it started (an in-progress gauge) writes no file.
     }
 
     private function foldOp(int $op, int $handle, float $value): void
@@ -728,7 +732,7 @@ final class Client
         $this->series = $state['series'];
         $this->seriesInfo = $state['seriesInfo'];
         $this->decls = $state['decls'];
-        $this->gauges = $state['gauges'];
+        $this->gauges = $this->savedGauges = $state['gauges'];
         $this->nextFamily = $state['nextFamily'];
         $this->nextSeries = $state['nextSeries'];
         $this->connIno = $state['ino'];
@@ -738,9 +742,10 @@ final class Client
 
     private function saveState(): void
     {
-        if (!$this->persistent || !$this->stateLoaded || !$this->stateDirty) {
+        if (!$this->persistent || !$this->stateLoaded || (!$this->stateDirty && $this->gauges === $this->savedGauges)) {
             return;
         }
+        $this->savedGauges = $this->gauges;
         $this->stateDirty = false;
         $text = serialize(['start' => $this->stateStart, 'families' => $this->families, 'familyInfo' => $this->familyInfo,
             'series' => $this->series, 'seriesInfo' => $this->seriesInfo, 'decls' => $this->decls,

@@ -15,12 +15,6 @@ declare(strict_types=1);
 
 require_once __DIR__ . '/support.php';
 
-$fpm = trim((string) shell_exec('command -v php-fpm8.2 || command -v php-fpm || ls /usr/sbin/php-fpm* 2>/dev/null | head -1'));
-$cgi = trim((string) shell_exec('command -v cgi-fcgi'));
-if ($fpm === '' || $cgi === '') {
-    fail('php-fpm or cgi-fcgi not found (scripts/install-deps installs php-fpm and libfcgi-bin)');
-}
-
 $daemon = (new Daemon())->start();
 $dir = tempDir('metricsd-php-fpm-');
 mkdir("$dir/state");
@@ -41,63 +35,22 @@ if (isset(\$_GET['hang'])) {
 }
 echo 'pid=' . getmypid() . ' value=' . \$served->value();
 PHP);
-file_put_contents("$dir/fpm.conf", <<<CONF
-[global]
-pid = $dir/fpm.pid
-error_log = $dir/fpm.log
-daemonize = no
-[app]
-listen = $dir/fpm.sock
-pm = static
-pm.max_children = 2
-pm.max_requests = 7
-env[METRICSD_SOCKET] = {$daemon->socketPath}
-catch_workers_output = yes
-php_admin_value[error_log] = $dir/php.log
-CONF);
-
-$args = [$fpm, '-F', '-y', "$dir/fpm.conf"];
-if (function_exists('posix_getuid') ? posix_getuid() === 0 : trim((string) shell_exec('id -u')) === '0') {
-    $args[] = '-R'; // as root in a container: let the workers run as root too
-}
-$master = proc_open($args, [0 => ['file', '/dev/null', 'r'], 1 => ['file', "$dir/fpm.out", 'a'], 2 => ['file', "$dir/fpm.out", 'a']], $pipes);
-$masterPid = proc_get_status($master)['pid'];
-$cleanup = function () use ($master, $daemon, $dir): void {
-    proc_terminate($master, 15);
-    waitFor(fn () => !proc_get_status($master)['running'], 10.0);
-    proc_close($master);
+$fpm = new Fpm($dir, 2, 7, ['METRICSD_SOCKET' => $daemon->socketPath]);
+$cleanup = function () use ($fpm, $daemon, $dir): void {
+    $fpm->stop();
     $daemon->stop();
     $daemon->cleanup();
     removeTree($dir);
 };
-if (!waitFor(fn () => file_exists("$dir/fpm.sock"), 10.0)) {
-    $log = @file_get_contents("$dir/fpm.out") . @file_get_contents("$dir/fpm.log");
-    $cleanup();
-    fail("php-fpm did not start:\n$log");
-}
 
-/** One request over FastCGI; returns [pid, gauge value] from the body. */
-function request(string $cgi, string $dir, string $query = ''): array
+/** One request; returns [pid, gauge value] from the body. */
+function request(Fpm $fpm, string $query): array
 {
-    $env = ['SCRIPT_FILENAME' => "$dir/app.php", 'REQUEST_METHOD' => 'GET', 'QUERY_STRING' => $query, 'PATH' => '/usr/bin:/bin'];
-    $out = [];
-    $p = proc_open([$cgi, '-bind', '-connect', "$dir/fpm.sock"], [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, null, $env);
-    $body = stream_get_contents($pipes[1]);
-    fclose($pipes[1]);
-    fclose($pipes[2]);
-    proc_close($p);
+    $body = $fpm->request('app.php', $query);
     if (!preg_match('/pid=(\d+) value=(\d+)/', $body, $out)) {
-        fail("bad response: $body\n" . @file_get_contents("$dir/php.log"));
+        fail("bad response: $body\n" . @file_get_contents("{$fpm->dir}/php.log"));
     }
     return [(int) $out[1], (int) $out[2]];
-}
-
-/** Live worker pids: the master's children. */
-function workers(int $masterPid): array
-{
-    $pids = array_map('intval', array_filter(explode(' ', trim((string) @file_get_contents("/proc/$masterPid/task/$masterPid/children")))));
-    sort($pids);
-    return $pids;
 }
 
 /** The liveall gauge's series: pid => value. */
@@ -115,19 +68,19 @@ function gaugeByPid(Daemon $daemon): array
 
 $served = []; // pid => requests it answered
 $routes = []; // pid => route => true
-$serve = function (int $n) use ($cgi, $dir, &$served, &$routes): void {
+$serve = function (int $n) use ($fpm, &$served, &$routes): void {
     for ($i = 0; $i < $n; $i++) {
         $route = $i % 2 ? 'a' : 'b';
-        [$pid, $value] = request($cgi, $dir, "route=$route");
+        [$pid, $value] = request($fpm, "route=$route");
         $served[$pid] = ($served[$pid] ?? 0) + 1;
         $routes[$pid][$route] = true;
         same($served[$pid], $value, "the gauge value worker $pid carries across its requests");
     }
 };
-$expectTotals = function (int $total) use ($daemon, $masterPid, &$served): void {
-    $want = function () use ($total, $masterPid, &$served): array {
+$expectTotals = function (int $total) use ($daemon, $fpm, &$served): void {
+    $want = function () use ($total, $fpm, &$served): array {
         $live = [];
-        foreach (workers($masterPid) as $pid) {
+        foreach ($fpm->workers() as $pid) {
             if (isset($served[$pid])) {
                 $live[$pid] = $served[$pid];
             }
@@ -152,16 +105,16 @@ try {
     $expectTotals(40);
 
     // A request hangs; its worker is SIGKILLed mid-request.
-    $hung = proc_open([$cgi, '-bind', '-connect', "$dir/fpm.sock"], [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']], $pipes, null,
-        ['SCRIPT_FILENAME' => "$dir/app.php", 'REQUEST_METHOD' => 'GET', 'QUERY_STRING' => 'hang=1&route=a']);
+    $hung = $fpm->start('app.php', 'hang=1&route=a', $pipes);
     $victim = (int) waitFor(function () use ($dir) {
         $files = glob("$dir/hanging-*");
         return $files ? (int) substr($files[0], strrpos($files[0], '-') + 1) : 0;
     }, 5.0);
     check($victim > 0, 'the hanging request started');
     posix_kill($victim, 9);
+    fclose($pipes[1]);
     proc_close($hung);
-    check(waitFor(fn () => !in_array($victim, workers($masterPid), true) && count(workers($masterPid)) === 2, 5.0), 'the master replaced the killed worker');
+    check(waitFor(fn () => !in_array($victim, $fpm->workers(), true) && count($fpm->workers()) === 2, 5.0), 'the master replaced the killed worker');
     // The killed worker's series leaves the live gauge; the in-flight request's ops are lost.
     $expectTotals(40);
     check(!isset(gaugeByPid($daemon)[$victim]), 'the killed worker left the live gauge');

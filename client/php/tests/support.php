@@ -159,3 +159,90 @@ final class Daemon
         removeTree($this->dir);
     }
 }
+
+/** A real php-fpm master with its own config in $dir: pm=static, a unix listen socket. */
+final class Fpm
+{
+    /** @var resource */
+    private $master;
+    public int $masterPid;
+    private string $cgi;
+
+    public function __construct(public string $dir, int $children, int $maxRequests, array $env)
+    {
+        $fpm = trim((string) shell_exec('command -v php-fpm8.2 || command -v php-fpm || ls /usr/sbin/php-fpm* 2>/dev/null | head -1'));
+        $this->cgi = trim((string) shell_exec('command -v cgi-fcgi'));
+        if ($fpm === '' || $this->cgi === '') {
+            fail('php-fpm or cgi-fcgi not found (scripts/install-deps installs php-fpm and libfcgi-bin)');
+        }
+        $envLines = '';
+        foreach ($env as $k => $v) {
+            $envLines .= "env[$k] = $v\n";
+        }
+        file_put_contents("$dir/fpm.conf", <<<CONF
+[global]
+pid = $dir/fpm.pid
+error_log = $dir/fpm.log
+daemonize = no
+[app]
+listen = $dir/fpm.sock
+pm = static
+pm.max_children = $children
+pm.max_requests = $maxRequests
+catch_workers_output = yes
+php_admin_value[error_log] = $dir/php.log
+$envLines
+CONF);
+        $args = [$fpm, '-F', '-y', "$dir/fpm.conf"];
+        if (posix_getuid() === 0) {
+            $args[] = '-R'; // as root in a container: let the workers run as root too
+        }
+        $out = ['file', "$dir/fpm.out", 'a'];
+        $this->master = proc_open($args, [0 => ['file', '/dev/null', 'r'], 1 => $out, 2 => $out], $pipes);
+        $this->masterPid = proc_get_status($this->master)['pid'];
+        if (!waitFor(fn () => file_exists("$dir/fpm.sock") && count($this->workers()) === $children, 10.0)) {
+            $log = @file_get_contents("$dir/fpm.out") . @file_get_contents("$dir/fpm.log");
+            $this->stop();
+            fail("php-fpm did not start:\n$log");
+        }
+    }
+
+    /** The environment of one FastCGI request for $script (cgi-fcgi passes it as params). */
+    public function params(string $script, string $query): array
+    {
+        return ['SCRIPT_FILENAME' => "{$this->dir}/$script", 'REQUEST_METHOD' => 'GET', 'QUERY_STRING' => $query];
+    }
+
+    /** Starts one request; returns the cgi-fcgi process (read its stdout, then proc_close). */
+    public function start(string $script, string $query, ?array &$pipes)
+    {
+        return proc_open([$this->cgi, '-bind', '-connect', "{$this->dir}/fpm.sock"],
+            [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['file', '/dev/null', 'w']], $pipes, null,
+            $this->params($script, $query));
+    }
+
+    /** One request over FastCGI; returns the response (headers and body). */
+    public function request(string $script, string $query = ''): string
+    {
+        $p = $this->start($script, $query, $pipes);
+        $response = stream_get_contents($pipes[1]);
+        fclose($pipes[1]);
+        proc_close($p);
+        return $response;
+    }
+
+    /** @return list<int> live worker pids: the master's children */
+    public function workers(): array
+    {
+        $pids = array_map('intval', array_filter(explode(' ', trim((string) @file_get_contents("/proc/{$this->masterPid}/task/{$this->masterPid}/children")))));
+        sort($pids);
+        return $pids;
+    }
+
+    public function stop(): void
+    {
+        proc_terminate($this->master, 15);
+        waitFor(fn () => !proc_get_status($this->master)['running'], 10.0);
+        proc_close($this->master);
+    }
+}
