@@ -118,7 +118,7 @@ final class Client
         $this->connectTimeout = ($options['connectTimeoutMs'] ?? 100) / 1000;
         $this->persistent = $options['persistent'] ?? (PHP_SAPI === 'fpm-fcgi');
         // tmpfs where there is one: the state file is read on every request, written on some.
-        $this->stateDir = $options['stateDir'] ?? (is_dir('/dev/shm') ? '/dev/shm' : sys_get_temp_dir());
+        $this->stateDir = $options['stateDir'] ?? (PHP_OS_FAMILY === 'Linux' ? '/dev/shm' : sys_get_temp_dir());
         $this->onError = $options['onError'] ?? null;
         $this->folder = new Folder();
         $this->sendAt = max(1, min(self::SEND_EVERY_OPS, $this->maxBufferOps));
