@@ -9,25 +9,20 @@ require_once __DIR__ . '/../tests/support.php';
 
 $n = (int) ($argv[1] ?? 300);
 $daemon = (new Daemon())->start();
-$dir = tempDir('metricsd-php-bench-');
-mkdir("$dir/state");
-$autoload = realpath(__DIR__ . '/../autoload.php');
-file_put_contents("$dir/app.php", <<<PHP
-<?php
-require '$autoload';
-\$t0 = hrtime(true);
-\$client = new Metricsd\\Client(['stateDir' => '$dir/state']);
-\$requests = new Metricsd\\Counter('bench_fpm_requests_total', 'Requests.', ['route'], \$client);
-\$inflight = new Metricsd\\Gauge('bench_fpm_in_progress', 'In progress.', [], \$client);
-\$latency = new Metricsd\\Histogram('bench_fpm_latency_seconds', 'Latency.', ['route'], \$client);
-\$requests->labels('/a')->inc();
-\$inflight->inc();
-\$latency->labels('/a')->observe(0.01);
-\$inflight->dec();
-\$t1 = hrtime(true);
-\$client->shutdown();
-\$t2 = hrtime(true);
-echo 'pid=' . getmypid() . ' setup=' . (\$t1 - \$t0) . ' end=' . (\$t2 - \$t1);
+$dir = fpmAppDir('metricsd-php-bench-', <<<'PHP'
+$t0 = hrtime(true);
+$client = new Metricsd\Client(['stateDir' => 'STATE_DIR']);
+$requests = new Metricsd\Counter('bench_fpm_requests_total', 'Requests.', ['route'], $client);
+$inflight = new Metricsd\Gauge('bench_fpm_in_progress', 'In progress.', [], $client);
+$latency = new Metricsd\Histogram('bench_fpm_latency_seconds', 'Latency.', ['route'], $client);
+$requests->labels('/a')->inc();
+$inflight->inc();
+$latency->labels('/a')->observe(0.01);
+$inflight->dec();
+$t1 = hrtime(true);
+$client->shutdown();
+$t2 = hrtime(true);
+echo 'pid=' . getmypid() . ' setup=' . ($t1 - $t0) . ' end=' . ($t2 - $t1);
 PHP);
 $fpm = new Fpm($dir, 2, 0, ['METRICSD_SOCKET' => $daemon->socketPath]);
 $seen = [];

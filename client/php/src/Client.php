@@ -462,14 +462,7 @@ final class Client
                 if ($deadline === 0.0) {
                     $deadline = $now + $this->sendTimeout;
                 }
-                if ($now >= $deadline) {
-                    break;
-                }
-                $r = null;
-                $w = [$this->conn];
-                $e = null;
-                $left = $deadline - $now;
-                if (@stream_select($r, $w, $e, (int) $left, (int) (($left - (int) $left) * 1e6)) === false) {
+                if (!$this->await(true, $deadline)) {
                     break;
                 }
             }
@@ -482,6 +475,19 @@ final class Client
             $whole++;
         }
         return $whole;
+    }
+
+    /** Waits until the connection is readable (or writable); false once $deadline has passed. */
+    private function await(bool $write, float $deadline): bool
+    {
+        $left = $deadline - microtime(true);
+        if ($left <= 0) {
+            return false;
+        }
+        $r = $write ? null : [$this->conn];
+        $w = $write ? [$this->conn] : null;
+        $e = null;
+        return @stream_select($r, $w, $e, (int) $left, (int) (($left - (int) $left) * 1e6)) !== false;
     }
 
     /** Reads what the daemon sent; with $token, waits up to $timeout for its ACK. */
@@ -501,14 +507,7 @@ final class Client
             if ($token === 0 || $this->lastAck >= $token) {
                 return;
             }
-            $left = $deadline - microtime(true);
-            if ($left <= 0) {
-                return;
-            }
-            $r = [$this->conn];
-            $w = null;
-            $e = null;
-            if (@stream_select($r, $w, $e, (int) $left, (int) (($left - (int) $left) * 1e6)) === false) {
+            if (!$this->await(false, $deadline)) {
                 return;
             }
         }
@@ -615,14 +614,9 @@ final class Client
                 $this->failedConnect(null);
                 return false;
             }
-            $left = $deadline - microtime(true);
-            if ($left <= 0) {
+            if (!$this->await(false, $deadline)) {
                 break;
             }
-            $r = [$this->conn];
-            $w = null;
-            $e = null;
-            @stream_select($r, $w, $e, 0, (int) ($left * 1e6));
         }
         $this->failedConnect('no WELCOME from the daemon within the connect timeout');
         return false;
@@ -754,8 +748,11 @@ final class Client
         $path = $this->statePath();
         $tmp = $path . '.tmp';
         if (@file_put_contents($tmp, $text) !== strlen($text) || !@rename($tmp, $path)) {
-            // Without the file the next request cannot trust the connection: it reconnects.
+            // Without the file the next request cannot know what this connection has bound:
+            // close it, so that the next request starts on a new one.
             $this->noteError('client', "cannot write $path");
+            @unlink($path);
+            $this->disconnect(null);
         }
     }
 

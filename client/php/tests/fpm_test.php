@@ -16,24 +16,19 @@ declare(strict_types=1);
 require_once __DIR__ . '/support.php';
 
 $daemon = (new Daemon())->start();
-$dir = tempDir('metricsd-php-fpm-');
-mkdir("$dir/state");
-$autoload = realpath(__DIR__ . '/../autoload.php');
-file_put_contents("$dir/app.php", <<<PHP
-<?php
-require '$autoload';
-\$client = new Metricsd\\Client(['stateDir' => '$dir/state']);
-\$requests = new Metricsd\\Counter('php_fpm_requests_total', 'Requests.', ['route'], \$client);
-\$served = new Metricsd\\Gauge('php_fpm_worker_requests', 'Requests this worker served.', [], \$client, mode: 'liveall');
-\$latency = new Metricsd\\Histogram('php_fpm_latency_seconds', 'Latency.', [], \$client, buckets: [0.25, 1]);
-\$requests->labels(\$_GET['route'] ?? 'a')->inc();
-\$served->inc();
-\$latency->observe(0.125);
-if (isset(\$_GET['hang'])) {
-    touch('$dir/hanging-' . getmypid());
+$dir = fpmAppDir('metricsd-php-fpm-', <<<'PHP'
+$client = new Metricsd\Client(['stateDir' => 'STATE_DIR']);
+$requests = new Metricsd\Counter('php_fpm_requests_total', 'Requests.', ['route'], $client);
+$served = new Metricsd\Gauge('php_fpm_worker_requests', 'Requests this worker served.', [], $client, mode: 'liveall');
+$latency = new Metricsd\Histogram('php_fpm_latency_seconds', 'Latency.', [], $client, buckets: [0.25, 1]);
+$requests->labels($_GET['route'] ?? 'a')->inc();
+$served->inc();
+$latency->observe(0.125);
+if (isset($_GET['hang'])) {
+    touch(__DIR__ . '/hanging-' . getmypid());
     sleep(20); // SIGKILLed before it ends
 }
-echo 'pid=' . getmypid() . ' value=' . \$served->value();
+echo 'pid=' . getmypid() . ' value=' . $served->value();
 PHP);
 $fpm = new Fpm($dir, 2, 7, ['METRICSD_SOCKET' => $daemon->socketPath]);
 $cleanup = function () use ($fpm, $daemon, $dir): void {

@@ -62,6 +62,19 @@ function removeTree(string $dir): void
     @rmdir($dir);
 }
 
+/**
+ * A temp dir for a php-fpm pool: state/ for the client's state files and app.php, which loads
+ * the client and runs $code. Returns the dir.
+ */
+function fpmAppDir(string $prefix, string $code): string
+{
+    $dir = tempDir($prefix);
+    mkdir("$dir/state");
+    $autoload = realpath(__DIR__ . '/../autoload.php');
+    file_put_contents("$dir/app.php", "<?php\nrequire '$autoload';\n" . str_replace('STATE_DIR', "$dir/state", $code));
+    return $dir;
+}
+
 final class Daemon
 {
     public string $dir;
