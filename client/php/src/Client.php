@@ -30,6 +30,8 @@ final class Client
     private const MAX_LOGGED_MESSAGES = 100;
 
     private static ?Client $default = null;
+    /** @var array<string, \WeakReference<Client>> socket path => the persistent client using it */
+    private static array $persistentSockets = [];
     /** @var list<\WeakReference<Client>> every client, for forked() */
     private static array $instances = [];
 
@@ -122,6 +124,15 @@ final class Client
         $this->onError = $options['onError'] ?? null;
         $this->folder = new Folder();
         $this->sendAt = max(1, min(self::SEND_EVERY_OPS, $this->maxBufferOps));
+        if ($this->persistent) {
+            // The connection and the state file are the worker's, not the object's: two clients
+            // on one socket would bind handles over each other.
+            $key = $this->socketPath();
+            if (isset(self::$persistentSockets[$key]) && self::$persistentSockets[$key]->get() !== null) {
+                throw new \LogicException("A persistent metricsd client for $key exists already in this process: use Client::default() or pass one client to every metric");
+            }
+            self::$persistentSockets[$key] = \WeakReference::create($this);
+        }
         $this->pid = getmypid();
         self::$instances = array_values(array_filter(self::$instances, fn ($r) => $r->get() !== null));
         self::$instances[] = \WeakReference::create($this);
@@ -290,19 +301,7 @@ final class Client
             return false;
         }
         $this->retryAt = 0.0; // an explicit flush tries now, whatever the backoff says
-        $deadline = microtime(true) + $timeoutMs / 1000;
-        // A connection the daemon closed (restart) is found out by the first write; then once more.
-        for ($attempt = 0; $attempt < 2; $attempt++) {
-            $hadConnection = $this->conn !== null;
-            if ($this->send(true, max(0.0, $deadline - microtime(true)))) {
-                return true;
-            }
-            if (!$hadConnection || $this->conn !== null) {
-                return false;
-            }
-            $this->retryAt = 0.0;
-        }
-        return false;
+        return $this->send(true, $timeoutMs / 1000);
     }
 
     /** Flushes (up to $timeoutMs), then disconnects. Later ops are counted in droppedOps(). */
@@ -352,8 +351,27 @@ final class Client
         }
     }
 
-    /** Writes pending declarations, ops and folds (and a SYNC); false when not all got through. */
+    /**
+     * Writes pending declarations, ops and folds (and a SYNC, then waits up to $timeout for its
+     * ACK); false when not all got through. A connection the daemon closed (a restart; under
+     * FPM a persistent one closed between requests) is found out by the first write: then the
+     * unsent ops go out on a new connection at once.
+     */
     private function send(bool $sync, float $timeout = 0.0): bool
+    {
+        $deadline = microtime(true) + $timeout;
+        $hadConnection = $this->conn !== null || ($this->persistent && $this->connIno !== 0);
+        if ($this->sendOnce($sync, $timeout)) {
+            return true;
+        }
+        if (!$hadConnection || $this->conn !== null) {
+            return false;
+        }
+        $this->retryAt = 0.0;
+        return $this->sendOnce($sync, max(0.0, $deadline - microtime(true)));
+    }
+
+    private function sendOnce(bool $sync, float $timeout): bool
     {
         if ($this->pid !== getmypid()) {
             // A child that did not call Client::forked(): its buffer mixes the parent's unsent
@@ -423,7 +441,9 @@ final class Client
             }
             $this->buf = $again . $this->buf;
             $this->nbuf = intdiv(strlen($this->buf), 16);
-            $this->disconnect('the daemon did not take the data within the send timeout');
+            $this->disconnect($this->writeFailed
+                ? 'the daemon closed the connection (restarted?); reconnecting'
+                : 'the daemon did not take the data within the send timeout');
             return false;
         }
         $this->readAvailable($sync ? $token : 0, $timeout);
@@ -431,6 +451,7 @@ final class Client
     }
 
     private int $lastAck = 0;
+    private bool $writeFailed = false;
 
     /**
      * Writes the parts in one go where the kernel takes it; waits at most the send timeout for
@@ -439,6 +460,7 @@ final class Client
      */
     private function writeAll(array $parts): int
     {
+        $this->writeFailed = false;
         $data = '';
         $ends = [];
         foreach ($parts as [$bytes]) {
@@ -451,6 +473,7 @@ final class Client
         while ($done < $total) {
             $n = @fwrite($this->conn, $done === 0 ? $data : substr($data, $done));
             if ($n === false) {
+                $this->writeFailed = true; // EPIPE: the daemon closed the connection
                 break;
             }
             $done += $n;

@@ -145,12 +145,17 @@ final class Daemon
 
     public function scrape(): string
     {
-        $text = @file_get_contents("http://127.0.0.1:{$this->port}/metrics", false,
-            stream_context_create(['http' => ['timeout' => 10]]));
-        if ($text === false) {
-            fail('scrape failed');
+        $error = '';
+        for ($attempt = 0; $attempt < 3; $attempt++) { // a busy CI machine may refuse one
+            $text = @file_get_contents("http://127.0.0.1:{$this->port}/metrics", false,
+                stream_context_create(['http' => ['timeout' => 10]]));
+            if ($text !== false) {
+                return $text;
+            }
+            $error = error_get_last()['message'] ?? '';
+            usleep(100000);
         }
-        return $text;
+        fail("scrape failed: $error");
     }
 
     /** @return array<string, float> sample lines as `name{labels}` => value */
