@@ -188,8 +188,9 @@ final class Fpm
 
     public function __construct(public string $dir, int $children, int $maxRequests, array $env)
     {
-        $fpm = trim((string) shell_exec('command -v php-fpm8.2 || command -v php-fpm || ls /usr/sbin/php-fpm* 2>/dev/null | head -1'));
-        $this->cgi = trim((string) shell_exec('command -v cgi-fcgi'));
+        // CTest passes the programs it found; by hand, PATH and /usr/sbin are searched.
+        $fpm = getenv('METRICSD_PHP_FPM') ?: trim((string) shell_exec('command -v php-fpm8.2 || command -v php-fpm || ls /usr/sbin/php-fpm* 2>/dev/null | head -1'));
+        $this->cgi = getenv('METRICSD_CGI_FCGI') ?: trim((string) shell_exec('command -v cgi-fcgi'));
         if ($fpm === '' || $this->cgi === '') {
             fail('php-fpm or cgi-fcgi not found (scripts/install-deps installs php-fpm and libfcgi-bin)');
         }
