@@ -585,9 +585,7 @@ final class Client
             if ($this->persistent && ftell($fp) > 0) {
                 if ($ino === $this->connIno && $this->connIno !== 0) {
                     // The worker's connection from an earlier request, in the state we saved.
-                    $this->conn = $fp;
-                    stream_set_blocking($fp, false);
-                    $this->decoder = new ClientDecoder();
+                    $this->adopt($fp);
                     return true;
                 }
                 // Used, but not as our state file says: its handle table is unknown. Start over.
@@ -608,6 +606,16 @@ final class Client
             return true;
         }
         return false;
+    }
+
+    /** Takes the worker's persistent connection, as an earlier request left it. */
+    private function adopt($fp): void
+    {
+        $this->conn = $fp;
+        if (stream_get_meta_data($fp)['blocked']) { // non-blocking already, but for the first time
+            stream_set_blocking($fp, false);
+        }
+        $this->decoder = new ClientDecoder();
     }
 
     private function handshake(): bool
@@ -737,13 +745,14 @@ final class Client
         if (!$this->persistent) {
             return;
         }
-        $this->stateStart = self::processStart();
         $text = @file_get_contents($this->statePath());
         $state = $text === false ? false : @unserialize($text, ['allowed_classes' => false]);
-        if (!is_array($state) || ($state['start'] ?? null) !== $this->stateStart) {
+        if (!is_array($state) || !$this->ownsState($state)) {
+            $this->stateStart = self::processStart();
             $this->removeStaleStates();
             return;
         }
+        $this->stateStart = $state['start'];
         $this->families = $state['families'];
         $this->familyInfo = $state['familyInfo'];
         $this->series = $state['series'];
@@ -755,6 +764,25 @@ final class Client
         $this->connIno = $state['ino'];
         $this->everConnected = $state['everConnected'];
         $this->sent = $state['sent'];
+    }
+
+    /**
+     * Whether a state file with this pid is this process's, not a dead one's. Usually proved
+     * by the worker's live connection (opened anyway to send at request end): its inode is
+     * the file's and it was used before. Otherwise by the process start time (/proc, a dozen
+     * system calls: only after a reconnect).
+     * @param array<string, mixed> $state
+     */
+    private function ownsState(array $state): bool
+    {
+        if (($state['ino'] ?? 0) !== 0) {
+            $fp = @pfsockopen('unix://' . $this->socketPath(), -1, $errno, $errstr, $this->connectTimeout);
+            if ($fp !== false && ftell($fp) > 0 && (fstat($fp)['ino'] ?? 0) === $state['ino']) {
+                $this->adopt($fp); // connect() has nothing left to do
+                return true;
+            }
+        }
+        return ($state['start'] ?? null) === self::processStart();
     }
 
     private function saveState(): void

@@ -97,13 +97,15 @@ final class Daemon
         if (!is_executable($binary)) {
             fail("metricsd binary not found at $binary (set METRICSD_BINARY)");
         }
+        clearstatcache();
+        $offset = file_exists($this->logPath) ? filesize($this->logPath) : 0; // a restart appends
         $log = fopen($this->logPath, 'a');
         $this->proc = proc_open([$binary, '--socket', $this->socketPath, '--listen', '127.0.0.1:0'],
             [0 => ['file', '/dev/null', 'r'], 1 => $log, 2 => $log], $pipes);
         fclose($log);
-        $this->port = (int) waitFor(function () {
+        $this->port = (int) waitFor(function () use ($offset) {
             clearstatcache();
-            if (!preg_match_all('/metricsd ready: ingest socket .* http 127\.0\.0\.1:(\d+) backend/', (string) @file_get_contents($this->logPath), $m)) {
+            if (!preg_match_all('/metricsd ready: ingest socket .* http 127\.0\.0\.1:(\d+) backend/', (string) @file_get_contents($this->logPath, false, null, $offset), $m)) {
                 return 0;
             }
             return file_exists($this->socketPath) ? (int) end($m[1]) : 0;
@@ -145,17 +147,12 @@ final class Daemon
 
     public function scrape(): string
     {
-        $error = '';
-        for ($attempt = 0; $attempt < 3; $attempt++) { // a busy CI machine may refuse one
-            $text = @file_get_contents("http://127.0.0.1:{$this->port}/metrics", false,
-                stream_context_create(['http' => ['timeout' => 10]]));
-            if ($text !== false) {
-                return $text;
-            }
-            $error = error_get_last()['message'] ?? '';
-            usleep(100000);
+        $text = @file_get_contents("http://127.0.0.1:{$this->port}/metrics", false,
+            stream_context_create(['http' => ['timeout' => 10]]));
+        if ($text === false) {
+            fail('scrape failed: ' . (error_get_last()['message'] ?? ''));
         }
-        fail("scrape failed: $error");
+        return $text;
     }
 
     /** @return array<string, float> sample lines as `name{labels}` => value */
