@@ -134,7 +134,9 @@ final class Client
             self::$persistentSockets[$key] = \WeakReference::create($this);
         }
         $this->pid = getmypid();
-        self::$instances = array_values(array_filter(self::$instances, fn ($r) => $r->get() !== null));
+        if (count(self::$instances) >= 64) { // a process that makes many clients: forget the dead
+            self::$instances = array_values(array_filter(self::$instances, fn ($r) => $r->get() !== null));
+        }
         self::$instances[] = \WeakReference::create($this);
         register_shutdown_function([$this, 'shutdown']);
     }
