@@ -97,6 +97,7 @@ final class Client
     /** @var array<string, true> */
     private array $logged = [];
     private bool $closed = false;
+    private bool $outageLogged = false; // persistent mode: this worker logged that the daemon is unreachable
 
     /**
      * @param array{socket?: string, maxBufferOps?: int, sendTimeoutMs?: float, connectTimeoutMs?: float,
@@ -605,6 +606,7 @@ final class Client
             $this->everConnected = true;
             $this->stateDirty = true;
             $this->backoff = self::BACKOFF_MIN;
+            $this->outageLogged = false;
             return true;
         }
         return false;
@@ -659,6 +661,10 @@ final class Client
     {
         if ($message !== null) {
             $this->noteError('client', $message);
+        }
+        if ($this->persistent && !$this->outageLogged) {
+            $this->outageLogged = true;
+            $this->stateDirty = true;
         }
         $this->disconnect(null);
         $this->retryAt = microtime(true) + $this->backoff * (0.5 + mt_rand() / mt_getrandmax() / 2);
@@ -765,6 +771,7 @@ final class Client
         $this->nextSeries = $state['nextSeries'];
         $this->connIno = $state['ino'];
         $this->everConnected = $state['everConnected'];
+        $this->outageLogged = $state['outageLogged'] ?? false;
         $this->sent = $state['sent'];
     }
 
@@ -797,7 +804,7 @@ final class Client
         $text = serialize(['start' => $this->stateStart, 'families' => $this->families, 'familyInfo' => $this->familyInfo,
             'series' => $this->series, 'seriesInfo' => $this->seriesInfo, 'decls' => $this->decls,
             'gauges' => $this->gauges, 'nextFamily' => $this->nextFamily, 'nextSeries' => $this->nextSeries,
-            'everConnected' => $this->everConnected, 'ino' => $this->conn !== null ? $this->connIno : 0, 'sent' => $this->conn !== null ? $this->sent : 0]);
+            'everConnected' => $this->everConnected, 'outageLogged' => $this->outageLogged, 'ino' => $this->conn !== null ? $this->connIno : 0, 'sent' => $this->conn !== null ? $this->sent : 0]);
         $path = $this->statePath();
         $tmp = $path . '.tmp';
         if (@file_put_contents($tmp, $text) !== strlen($text) || !@rename($tmp, $path)) {
@@ -834,6 +841,11 @@ final class Client
             } catch (\Throwable) {
                 // the application's callback must not break the client
             }
+            return;
+        }
+        // Under FPM $logged lasts one request: while the daemon stays unreachable, a worker
+        // logs its outage once (remembered in the state file), not once per request.
+        if ($this->outageLogged && $code === 'client') {
             return;
         }
         if (!isset($this->logged[$text]) && count($this->logged) < self::MAX_LOGGED_MESSAGES) {

@@ -12,6 +12,8 @@
 //    requests (the master respawns the worker) bring the totals to exactly 50.
 // 3. The daemon restarts under the live workers: 10 more requests are counted exactly, and the
 //    live gauge shows, for each worker that served since, all the requests it ever served.
+// 4. The daemon is down for 6 requests (answered; their ops lost; one log line per worker),
+//    then 4 more are counted exactly.
 
 declare(strict_types=1);
 
@@ -137,13 +139,32 @@ try {
     $servedSince = [];
     $serve(10);
     $expectTotals(10);
+    // 4. The daemon is down for 6 requests: they are answered (nothing thrown), their ops are
+    // lost (nothing outlives a request), and each worker logs the outage once, not per request.
+    same(0, $daemon->stop(), 'daemon stop');
+    $down = [];
+    $before = $served;
+    $serve(6);
+    foreach ($served as $pid => $count) {
+        if ($count !== ($before[$pid] ?? 0)) {
+            $down[$pid] = true;
+        }
+    }
+    $daemon->start();
+    $servedSince = [];
+    $serve(4);
+    $expectTotals(4);
     // Every state file belongs to a live worker or one recycled after the last cleanup.
     check(count(glob("$dir/state/*.state")) <= count($served) + 1, 'state files are bounded');
 } finally {
     $phpLog = (string) @file_get_contents("$dir/php.log");
     $cleanup();
 }
-// The restart is reported (once per worker that served since); nothing else is.
-$problems = array_filter(explode("\n", $phpLog), fn ($l) => str_contains($l, 'metricsd:') && !str_contains($l, 'closed the connection (restarted?)'));
+// The restart is reported (once per worker that served since), the outage once per worker
+// that served during it; nothing else is.
+$lines = array_values(array_filter(explode("\n", $phpLog), fn ($l) => str_contains($l, 'metricsd:')));
+$outage = array_filter($lines, fn ($l) => str_contains($l, 'metricsd: client: cannot connect to'));
+same(count($down), count($outage), 'one outage line per worker that served while the daemon was down');
+$problems = array_filter($lines, fn ($l) => !str_contains($l, 'closed the connection (restarted?)') && !str_contains($l, 'cannot connect to'));
 same([], array_values($problems), 'the client reported no other problem');
-echo 'ok: php-fpm, ' . count($served) . " worker pids, 60 requests, one worker SIGKILLed, the daemon restarted\n";
+echo 'ok: php-fpm, ' . count($served) . " worker pids, 70 requests, one worker SIGKILLed, the daemon restarted and down\n";
