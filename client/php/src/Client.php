@@ -342,6 +342,7 @@ final class Client
             if ($this->nbuf || $this->folding || $this->sent < count($this->decls) || $this->resendGauges) {
                 $this->send(false);
             }
+            $this->finishPartialFrame();
             if ($this->nbuf || $this->folding) {
                 // Nothing outlives the request but the connection and the state file.
                 $lost = $this->nbuf + $this->folder->size();
@@ -503,6 +504,30 @@ final class Client
         return $whole;
     }
 
+    /**
+     * Persistent mode: the next request decodes with a fresh decoder, so none may be left in
+     * the middle of a daemon frame. The daemon writes a frame whole; wait a little for its
+     * rest, else close the connection rather than misread it later.
+     */
+    private function finishPartialFrame(): void
+    {
+        if (!$this->persistent || $this->conn === null || $this->decoder === null || $this->decoder->pending() === 0) {
+            return;
+        }
+        $deadline = microtime(true) + 0.005;
+        while ($this->conn !== null && $this->decoder->pending() > 0 && $this->await(false, $deadline)) {
+            $data = @fread($this->conn, 65536);
+            if ($data === false || ($data === '' && feof($this->conn))) {
+                $this->disconnect('the daemon closed the connection');
+                return;
+            }
+            $this->handle($this->decoder->feed($data));
+        }
+        if ($this->conn !== null && $this->decoder->pending() > 0) {
+            $this->disconnect('a frame from the daemon did not arrive whole');
+        }
+    }
+
     /** Waits until the connection is readable (or writable); false once $deadline has passed. */
     private function await(bool $write, float $deadline): bool
     {
@@ -601,8 +626,10 @@ final class Client
                 return false;
             }
             $this->sent = 0;
-            // Gauge values hold ops written on an earlier connection only after the first one.
-            $this->resendGauges = $this->everConnected && $this->gauges !== [];
+            // Set the gauges again when their values hold ops this connection will not carry:
+            // ops written on an earlier connection, or (FPM) ops of earlier requests, which
+            // may have been dropped while the daemon was away.
+            $this->resendGauges = $this->gauges !== [] && ($this->everConnected || $this->savedGauges !== []);
             $this->everConnected = true;
             $this->stateDirty = true;
             $this->backoff = self::BACKOFF_MIN;

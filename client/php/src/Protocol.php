@@ -408,6 +408,12 @@ final class ClientDecoder
     {
     }
 
+    /** Bytes of a frame not complete yet. */
+    public function pending(): int
+    {
+        return strlen($this->buf);
+    }
+
     /** @return list<array<string, mixed>> */
     public function feed(string $data): array
     {

@@ -12,6 +12,7 @@
 //    requests (the master respawns the worker) bring the totals to exactly 50.
 // 3. The daemon restarts under the live workers: 10 more requests are counted exactly, and the
 //    live gauge shows, for each worker that served since, all the requests it ever served.
+// (Between 2 and 3, a request declares a family the daemon refuses: reported, not thrown.)
 // 4. The daemon is down for 6 requests (answered; their ops lost; one log line per worker),
 //    then 4 more are counted exactly.
 
@@ -32,6 +33,13 @@ if (isset($_GET['hang'])) {
     touch(__DIR__ . '/hanging-' . getmypid());
     sleep(20); // SIGKILLed before it ends
 }
+if (isset($_GET['collide'])) {
+    // The daemon refuses this one (name_collision with the histogram's _count): reported on
+    // flush, never thrown into the request.
+    (new Metricsd\Gauge('php_fpm_latency_seconds_count', 'Collides.', [], $client))->set(1);
+    $client->flush(5000);
+    echo 'error=' . $client->lastError() . ' ';
+}
 echo 'pid=' . getmypid() . ' value=' . $served->value();
 PHP);
 $fpm = new Fpm($dir, 2, 7, ['METRICSD_SOCKET' => $daemon->socketPath]);
@@ -42,14 +50,14 @@ $cleanup = function () use ($fpm, $daemon, $dir): void {
     removeTree($dir);
 };
 
-/** One request; returns [pid, gauge value] from the body. */
+/** One request; returns [pid, gauge value, body]. */
 function request(Fpm $fpm, string $query): array
 {
     $body = $fpm->request('app.php', $query);
     if (!preg_match('/pid=(\d+) value=(\d+)/', $body, $out)) {
         fail("bad response: $body\n" . @file_get_contents("{$fpm->dir}/php.log"));
     }
-    return [(int) $out[1], (int) $out[2]];
+    return [(int) $out[1], (int) $out[2], $body];
 }
 
 /** The liveall gauge's series: pid => value. */
@@ -131,6 +139,11 @@ try {
     same((float) count($served), $self['metricsd_ingest_connections_total'], 'ingest connections: one per worker');
     same((float) (array_sum(array_map(fn ($r) => 5 + count($r), $routes)) + 50), $self['metricsd_ingest_frames_total'], 'ingest frames');
     same(150.0, $self['metricsd_ingest_ops_applied_total'], 'ops applied');
+    // A declaration the daemon refuses reaches the request as lastError(), not as an exception.
+    [$pid, , $body] = request($fpm, 'route=a&collide=1');
+    $served[$pid] = ($served[$pid] ?? 0) + 1;
+    check(str_contains($body, 'error=name_collision: '), "the refusal is reported: $body");
+
     // 3. The daemon restarts (its store starts empty) under the live workers: each worker's
     // next request finds its persistent connection dead, connects again, declares everything
     // under the same handles and sets its gauge to the value it carries.
@@ -139,7 +152,8 @@ try {
     $servedSince = [];
     $serve(10);
     $expectTotals(10);
-    // 4. The daemon is down for 6 requests: they are answered (nothing thrown), their ops are
+    // (Between 2 and 3, a request declares a family the daemon refuses: reported, not thrown.)
+// 4. The daemon is down for 6 requests: they are answered (nothing thrown), their ops are
     // lost (nothing outlives a request), and each worker logs the outage once, not per request.
     same(0, $daemon->stop(), 'daemon stop');
     $down = [];
@@ -165,6 +179,7 @@ try {
 $lines = array_values(array_filter(explode("\n", $phpLog), fn ($l) => str_contains($l, 'metricsd:')));
 $outage = array_filter($lines, fn ($l) => str_contains($l, 'metricsd: client: cannot connect to'));
 same(count($down), count($outage), 'one outage line per worker that served while the daemon was down');
-$problems = array_filter($lines, fn ($l) => !str_contains($l, 'closed the connection (restarted?)') && !str_contains($l, 'cannot connect to'));
+$problems = array_filter($lines, fn ($l) => !str_contains($l, 'closed the connection (restarted?)') && !str_contains($l, 'cannot connect to')
+    && !str_contains($l, 'metricsd: name_collision: '));
 same([], array_values($problems), 'the client reported no other problem');
-echo 'ok: php-fpm, ' . count($served) . " worker pids, 70 requests, one worker SIGKILLed, the daemon restarted and down\n";
+echo 'ok: php-fpm, ' . count($served) . " worker pids, 71 requests, one worker SIGKILLed, the daemon restarted and down\n";
