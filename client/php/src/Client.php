@@ -67,6 +67,7 @@ final class Client
     private int $nbuf = 0;
     private Folder $folder;
     private bool $folding = false;
+    private int $foldedOps = 0;
     private int $sendAt;
 
     // The connection.
@@ -257,10 +258,15 @@ final class Client
         }
         if ($this->folding || $this->closed || $this->nbuf >= $this->maxBufferOps) {
             $this->foldOp($op, $handle, $value);
+            // A long-running script tries again now and then (the backoff permitting); the
+            // send drains the folds once the daemon takes data again.
+            if (++$this->foldedOps % $this->sendAt === 0 && !$this->closed) {
+                $this->send(false);
+            }
             return;
         }
         $this->buf .= pack('VVe', $op, $handle, $value);
-        if (++$this->nbuf >= $this->sendAt) {
+        if (++$this->nbuf % $this->sendAt === 0) {
             $this->send(false);
         }
     }

@@ -37,6 +37,14 @@ same(0, $client->droppedOps(), 'nothing dropped while folding');
 check(str_starts_with((string) $client->lastError(), 'client: cannot connect'), 'the failed connect is reported: ' . $client->lastError());
 
 $daemon->start();
+// Without a flush, as a long-running script: the folds go out from the hot path once the
+// daemon is back (the first retry waits out the connect backoff, at most 2 s).
+check((bool) waitFor(function () use ($client, $g) {
+    for ($i = 0; $i < 1000; $i++) { // the client tries a send every 1000 (maxBufferOps) folded ops
+        $g->set(4999);
+    }
+    return $client->stats()['folded'] === 0;
+}, 5.0), 'the folds were sent without a flush');
 same(true, $client->flush(5000), 'flush once the daemon is up');
 $s = $daemon->samples();
 // Observed 0 (1667 times), 1 (1667) and 2 (1666): le=1 holds 3334, le=2 all 5000, sum 4999.
