@@ -100,6 +100,14 @@ final class Daemon
         clearstatcache();
         $offset = file_exists($this->logPath) ? filesize($this->logPath) : 0; // a restart appends
         $log = fopen($this->logPath, 'a');
+        $owner = getmypid();
+        // Also when a check fails (fail() exits): no daemon outlives the test. Not from a
+        // forked child of the test, whose exit runs these functions too.
+        register_shutdown_function(function () use ($owner): void {
+            if (getmypid() === $owner) {
+                $this->stop();
+            }
+        });
         $this->proc = proc_open([$binary, '--socket', $this->socketPath, '--listen', '127.0.0.1:0'],
             [0 => ['file', '/dev/null', 'r'], 1 => $log, 2 => $log], $pipes);
         fclose($log);
@@ -178,7 +186,7 @@ final class Daemon
 /** A real php-fpm master with its own config in $dir: pm=static, a unix listen socket. */
 final class Fpm
 {
-    /** @var resource */
+    /** @var resource|null */
     private $master;
     public int $masterPid;
     private string $cgi;
@@ -216,6 +224,7 @@ CONF);
         $out = ['file', "$dir/fpm.out", 'a'];
         $this->master = proc_open($args, [0 => ['file', '/dev/null', 'r'], 1 => $out, 2 => $out], $pipes);
         $this->masterPid = proc_get_status($this->master)['pid'];
+        register_shutdown_function([$this, 'stop']); // also when a check fails
         if (!waitFor(fn () => file_exists("$dir/fpm.sock") && count($this->workers()) === $children, 10.0)) {
             $log = @file_get_contents("$dir/fpm.out") . @file_get_contents("$dir/fpm.log");
             $this->stop();
@@ -257,8 +266,12 @@ CONF);
 
     public function stop(): void
     {
+        if ($this->master === null) {
+            return;
+        }
         proc_terminate($this->master, 15);
         waitFor(fn () => !proc_get_status($this->master)['running'], 10.0);
         proc_close($this->master);
+        $this->master = null;
     }
 }
