@@ -22,7 +22,8 @@ TEST_ONLY = {"libgtest-dev", "libgmock-dev", "python3", "python3-pip", "python3-
              "python3-prometheus-client",
              "python3-yaml", "python3-jsonschema", "redis-server", "prometheus", "systemd",
              "clang-14", "libclang-rt-14-dev",  # the fuzz targets (make fuzz)
-             "nodejs"}  # the Node.js client's tests
+             "nodejs",  # the Node.js client's tests
+             "ruby", "puma"}  # the Ruby client's tests
 # In debian:bookworm-slim already (Priority: required/important, or libstdc++6 via apt).
 BASE_IMAGE = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
 
