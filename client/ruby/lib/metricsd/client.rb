@@ -157,16 +157,17 @@ module Metricsd
 
     # Appends one op record (the metrics validated it). Never blocks, never raises.
     def _op(op, handle, value)
+      wake if @idle # before the push: in a child forked without Ruby's hook, wake resets first
       if @folding || @ops.size + @queued_flat >= @max_flat
         slow_op(op, handle, value)
       else
         @ops.push(op, handle, value)
-        wake if @idle
       end
     end
 
     # Gauge ops hold the lock so that a re-sent value and the ops around it never overlap.
     def _gauge_op(child, op, handle, value)
+      wake if @idle # outside the lock: a fork detected here replaces the lock
       @lock.synchronize do
         case op
         when Protocol::OP_INC then child.value += value
