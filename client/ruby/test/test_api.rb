@@ -17,8 +17,10 @@ class ApiTest < Minitest::Test
     @client.close(0)
   end
 
+  # The records buffered so far (the client never connects), as [op, handle, value].
   def records
-    @client.instance_variable_get(:@ops).each_slice(3).map { |op, h, v| [op, h, v] }
+    bytes = @client.instance_variable_get(:@chunks).join + @client.instance_variable_get(:@ops)
+    bytes.unpack('VVE' * (bytes.bytesize / 16)).each_slice(3).to_a
   end
 
   def test_bucket_texts_are_pythons_str_of_the_same_literal

@@ -23,6 +23,7 @@ module Metricsd
     HANDSHAKE_TIMEOUT = 1.0
     IDLE_WAIT = 1.0 # the thread's longest sleep while nothing is buffered
     RECORDS_PER_FRAME = 4096
+    CHUNK_BYTES = RECORDS_PER_FRAME * Protocol::RECORD_SIZE
     MAX_LOGGED_MESSAGES = 1000
 
     @live = []
@@ -43,7 +44,8 @@ module Metricsd
 
       @socket_path = socket
       @flush_interval = flush_interval
-      @max_flat = max_buffer_ops * 3
+      @max_bytes = max_buffer_ops * Protocol::RECORD_SIZE
+      @chunk_bytes = [CHUNK_BYTES, @max_bytes].min
       @on_error = on_error
       # Registry (kept across connections and forks: every connection declares it all again).
       @families = {}       # name -> family handle
@@ -104,8 +106,10 @@ module Metricsd
       flush(timeout) unless @declarations.empty?
       @lock.synchronize do
         @closed = true
-        @dropped_ops += @ops.size / 3 + @folder.size
+        @dropped_ops += (@chunked_bytes + @ops.bytesize) / Protocol::RECORD_SIZE + @folder.size
         @ops.clear
+        @chunks.clear
+        @chunked_bytes = 0
         @cond.broadcast
       end
       thread = @thread
@@ -155,13 +159,22 @@ module Metricsd
 
     # --- the hot path ---------------------------------------------------------------------------
 
-    # Appends one op record (the metrics validated it). Never blocks, never raises.
+    # Appends one op record (the metrics validated it). Never blocks, never raises. One C call
+    # appends the 16 bytes, so another thread's record never lands inside it.
     def _op(op, handle, value)
-      wake if @idle # before the push: in a child forked without Ruby's hook, wake resets first
-      if @folding || @ops.size + @queued_flat >= @max_flat
-        slow_op(op, handle, value)
+      if @ops.bytesize < @chunk_bytes && !@idle && !@folding
+        [op, handle, value].pack('VVE', buffer: @ops)
       else
-        @ops.push(op, handle, value)
+        slow_op(op, handle, value)
+      end
+    end
+
+    # _op with the record already encoded (a child's inc by 1): no packing at all.
+    def _record(record, op, handle, value)
+      if @ops.bytesize < @chunk_bytes && !@idle && !@folding
+        @ops << record
+      else
+        slow_op(op, handle, value)
       end
     end
 
@@ -198,13 +211,14 @@ module Metricsd
 
     def _at_exit
       return if @closed || @pid != Process.pid || @declarations.empty?
-      return if @ops.empty? && @folder.size.zero? && @queue.empty? && @sent_declarations == @declarations.length
+      return if @ops.empty? && @chunks.empty? && @folder.size.zero? && @queue.empty? && @sent_declarations == @declarations.length
 
       flush(1.0)
     end
 
     def stats
-      { fold_frames: @fold_frames, buffered: @ops.size / 3, queued: @queued_flat / 3, folded: @folder.size }
+      { fold_frames: @fold_frames, buffered: (@chunked_bytes + @ops.bytesize) / Protocol::RECORD_SIZE,
+        queued: @queued_bytes / Protocol::RECORD_SIZE, folded: @folder.size }
     end
 
     private
@@ -217,9 +231,14 @@ module Metricsd
       @pid = Process.pid
       @lock = Mutex.new
       @cond = ConditionVariable.new
-      @ops = []            # flat [op, handle, value, ...]: pushed by the app, shifted by the thread
-      @queue = []          # frames to write: [kind, data, flat record count]
-      @queued_flat = 0     # records (x3) in @queue
+      # Encoded op records. The app appends to @ops (never replaced, so an append can never
+      # land in a string the thread already took); each full 64 KiB of it moves to @chunks,
+      # which the thread takes under the lock.
+      @ops = String.new(capacity: @chunk_bytes, encoding: Encoding::BINARY)
+      @chunks = []
+      @chunked_bytes = 0
+      @queue = []          # frames to write: [kind, data, record bytes]
+      @queued_bytes = 0    # record bytes in @queue
       @wpos = 0            # bytes of @queue[0] written
       @folder = Folder.new
       @folding = false
@@ -270,18 +289,34 @@ module Metricsd
       @thread.report_on_exception = false
     end
 
+    # The sender is idle or absent, the current run of records is full, or ops fold.
     def slow_op(op, handle, value)
-      check_pid
-      return fold_op(op, handle, value) if @lock.owned? # a gauge op holds it already
+      # Before the push: in a child forked without Ruby's hook (the parent's thread is dead
+      # there), wake resets first.
+      wake if @idle || !@thread&.alive?
+      return buffer_op(op, handle, value) if @lock.owned? # a gauge op holds it already
 
-      @lock.synchronize { fold_op(op, handle, value) }
+      @lock.synchronize { buffer_op(op, handle, value) }
     end
 
     # Under the lock.
-    def fold_op(op, handle, value)
+    def buffer_op(op, handle, value)
       if @closed
         @dropped_ops += 1
         return
+      end
+      unless @folding
+        n = @ops.bytesize
+        if n < @chunk_bytes
+          [op, handle, value].pack('VVE', buffer: @ops)
+          return
+        end
+        if @chunked_bytes + n + @queued_bytes < @max_bytes
+          @chunks << @ops.slice!(0, n)
+          @chunked_bytes += n
+          [op, handle, value].pack('VVE', buffer: @ops)
+          return
+        end
       end
       # Once anything is folded, every op folds until the folds are sent: an op buffered
       # meanwhile would overtake the folded ones (a gauge's set, for one).
@@ -311,7 +346,7 @@ module Metricsd
 
         if !@ready
           @cond.wait(@lock, (@retry_at - now).clamp(@flush_interval, IDLE_WAIT))
-        elsif @ops.empty? && !@folding && @queue.empty? && @sent_declarations == @declarations.length &&
+        elsif @ops.empty? && @chunks.empty? && !@folding && @queue.empty? && @sent_declarations == @declarations.length &&
               @syncs_sent.empty?
           @idle = true
           @cond.wait(@lock, IDLE_WAIT)
@@ -350,15 +385,15 @@ module Metricsd
         end
         @sent_declarations += 1
       end
-      n = @ops.size
-      if n.positive?
-        queue_records(@ops.first(n))
-        @ops.shift(n)
-      end
-      if @folding && (!@sync_requests.empty? || @resend_gauges || @queued_flat < @max_flat)
+      @chunks.each { |c| queue_records(c) }
+      @chunks.clear
+      @chunked_bytes = 0
+      n = @ops.bytesize
+      queue_records(@ops.slice!(0, n)) if n.positive?
+      if @folding && (!@sync_requests.empty? || @resend_gauges || @queued_bytes < @max_bytes)
         records, frames = @folder.drain
         @folding = false
-        queue_records(records)
+        queue_records(Protocol.pack_records(records))
         frames.each do |f|
           @queue << [:fold, f, 0]
           @fold_frames += 1
@@ -370,7 +405,7 @@ module Metricsd
         @resend_gauges = false
         records = []
         @tracked_gauges.each { |g| records.push(Protocol::OP_SET, g.handle, g.value) if g.written }
-        queue_records(records)
+        queue_records(Protocol.pack_records(records))
       end
       @sync_requests.each do |token|
         @queue << [:sync, Protocol.encode_sync(token), token]
@@ -379,12 +414,13 @@ module Metricsd
       @sync_requests.clear
     end
 
-    def queue_records(flat)
-      step = @records_per_frame * 3
-      (0...flat.length).step(step) do |start|
-        piece = flat[start, step]
-        @queue << [:ops, Protocol.encode_ops(piece), piece.length]
-        @queued_flat += piece.length
+    # OPS frames of encoded records, at most records_per_frame each.
+    def queue_records(bytes)
+      step = @records_per_frame * Protocol::RECORD_SIZE
+      (0...bytes.bytesize).step(step) do |start|
+        piece = bytes.byteslice(start, step)
+        @queue << [:ops, Protocol.header(piece.bytesize, Protocol::OPS_FRAME) + piece, piece.bytesize]
+        @queued_bytes += piece.bytesize
       end
     end
 
@@ -404,7 +440,7 @@ module Metricsd
         @wpos = 0
         @lock.synchronize do
           @queue.shift
-          @queued_flat -= entry[2] if entry[0] == :ops || entry[0] == :fold
+          @queued_bytes -= entry[2] if entry[0] == :ops || entry[0] == :fold
         end
       end
     end

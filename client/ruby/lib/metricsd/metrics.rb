@@ -25,11 +25,16 @@ module Metricsd
 
   # A counter's series.
   class CounterChild
-    attr_accessor :handle
+    attr_reader :handle
 
     def initialize(client)
       @client = client
-      @handle = 0
+      self.handle = 0
+    end
+
+    def handle=(handle)
+      @handle = handle
+      @inc1 = [Protocol::OP_INC, handle, 1.0].pack('VVE').freeze # inc() needs no packing
     end
 
     # Adds by (default 1; finite and >= 0).
@@ -38,6 +43,8 @@ module Metricsd
     end
 
     def inc(by = 1)
+      return @client._record(@inc1, Protocol::OP_INC, @handle, 1) if by.equal?(1)
+
       unless (by.is_a?(Integer) && by >= 0) || (by.is_a?(Float) && by >= 0 && by < INFINITY)
         raise Metricsd.invalid("Counters can only be incremented by non-negative finite amounts, not #{by.inspect}") unless by.is_a?(Numeric) && by.real?
 
