@@ -125,6 +125,20 @@ for h in sys.stdin.read().split(): print(str(struct.unpack("<d", bytes.fromhex(h
     assert_equal 12, got.length
   end
 
+  def test_the_gem_builds_and_installs_offline
+    Dir.mktmpdir('metricsd-gem-') do |dir|
+      root = File.expand_path('..', __dir__)
+      out, status = Open3.capture2e('gem', 'build', 'metricsd.gemspec', '-o', File.join(dir, 'metricsd.gem'), chdir: root)
+      assert status.success?, out
+      env = { 'GEM_HOME' => File.join(dir, 'home'), 'GEM_PATH' => File.join(dir, 'home'), 'RUBYLIB' => nil }
+      out, status = Open3.capture2e(env, 'gem', 'install', '--local', '--no-document', File.join(dir, 'metricsd.gem'))
+      assert status.success?, out
+      out, status = Open3.capture2e(env, 'ruby', '-e', 'require "metricsd"; print $LOADED_FEATURES.grep(/metricsd.rb/).first')
+      assert status.success?, out
+      assert_equal File.join(dir, 'home', 'gems', 'metricsd-0.1.0', 'lib', 'metricsd.rb'), out
+    end
+  end
+
   def test_no_runtime_dependency_beyond_the_standard_library
     spec = Gem::Specification.load(File.expand_path('../metricsd.gemspec', __dir__))
     assert_empty spec.runtime_dependencies
