@@ -159,7 +159,14 @@ module Metricsd
   class Metric
     attr_reader :name, :docstring, :label_names, :type, :client
 
-    def initialize(type, name, docstring, labels, client, child_class, mode, bucket_texts)
+    # docstring: (or help:), labels: and client: as the subclasses take them; prometheus-client's
+    # store_settings: is accepted (Gauge reads its aggregation), preset_labels: is not supported.
+    def initialize(type, name, child_class, mode, bucket_texts, docstring: '', help: nil, labels: [], client: nil,
+                   preset_labels: nil, store_settings: nil)
+      raise ArgumentError, 'preset_labels is not supported: use labels(...)' if preset_labels && !preset_labels.empty?
+      raise ArgumentError, "store_settings must be a Hash, not #{store_settings.class}" unless store_settings.nil? || store_settings.is_a?(Hash)
+
+      docstring = help || docstring
       name = name.to_s if name.is_a?(Symbol)
       Protocol.check_metric_name(name)
       if type == 'counter' && !name.end_with?('_total')
@@ -246,10 +253,8 @@ module Metricsd
 
   # A monotonically increasing count; the exported name always ends in _total.
   class Counter < Metric
-    def initialize(name, docstring: '', labels: [], client: nil, help: nil, preset_labels: nil, store_settings: nil)
-      raise ArgumentError, 'preset_labels is not supported: use labels(...)' if preset_labels && !preset_labels.empty?
-
-      super('counter', name, help || docstring, labels, client, CounterChild, 'livesum', [])
+    def initialize(name, **options)
+      super('counter', name, CounterChild, 'livesum', [], **options)
     end
 
     def increment(by: 1, labels: nil)
@@ -266,10 +271,7 @@ module Metricsd
   class Gauge < Metric
     attr_reader :mode
 
-    def initialize(name, docstring: '', labels: [], client: nil, help: nil, mode: nil, store_settings: nil,
-                   preset_labels: nil)
-      raise ArgumentError, 'preset_labels is not supported: use labels(...)' if preset_labels && !preset_labels.empty?
-
+    def initialize(name, mode: nil, store_settings: nil, **options)
       if mode.nil? && store_settings && store_settings[:aggregation]
         mode = AGGREGATIONS.fetch(store_settings[:aggregation]) do |a|
           raise ValidationError.new('invalid_gauge_mode', "Unknown aggregation #{a.inspect}")
@@ -278,7 +280,7 @@ module Metricsd
       mode = (mode || 'livesum').to_s
       Protocol.check_gauge_mode('gauge', mode)
       @mode = mode
-      super('gauge', name, help || docstring, labels, client, GaugeChild, mode, [])
+      super('gauge', name, GaugeChild, mode, [], store_settings: store_settings, **options)
     end
 
     def increment(by: 1, labels: nil)
@@ -327,10 +329,8 @@ module Metricsd
 
   # Observations summed and counted (_sum, _count); no quantiles.
   class Summary < Observed
-    def initialize(name, docstring: '', labels: [], client: nil, help: nil, preset_labels: nil, store_settings: nil)
-      raise ArgumentError, 'preset_labels is not supported: use labels(...)' if preset_labels && !preset_labels.empty?
-
-      super('summary', name, help || docstring, labels, client, ObserveChild, 'livesum', [])
+    def initialize(name, **options)
+      super('summary', name, ObserveChild, 'livesum', [], **options)
     end
   end
 
@@ -338,14 +338,11 @@ module Metricsd
   class Histogram < Observed
     attr_reader :buckets
 
-    def initialize(name, docstring: '', labels: [], client: nil, help: nil, buckets: DEFAULT_BUCKETS,
-                   preset_labels: nil, store_settings: nil)
-      raise ArgumentError, 'preset_labels is not supported: use labels(...)' if preset_labels && !preset_labels.empty?
-
+    def initialize(name, buckets: DEFAULT_BUCKETS, **options)
       bounds = buckets.to_a.dup
       bounds.pop if [INFINITY, '+Inf'].include?(bounds.last) # +Inf is implicit
       @buckets = bounds.map { |b| Protocol.bucket_text(b) }.freeze
-      super('histogram', name, help || docstring, labels, client, ObserveChild, 'livesum', @buckets)
+      super('histogram', name, ObserveChild, 'livesum', @buckets, **options)
     end
   end
 end
