@@ -182,6 +182,8 @@ module Metricsd
       @child_class = child_class
       @family = @client._declare_family(type, mode, name, @docstring, @label_names, bucket_texts)
       @children = {} # label values as given -> child
+      @by_symbols = {} # with_labels(name: value, ...): value -> ... -> child
+      @arity = @label_names.length
       @only = @label_names.empty? ? child([]) : nil
     end
 
@@ -200,6 +202,15 @@ module Metricsd
 
     # Ruby prometheus-client's name: the child for a Hash of label names to values.
     def with_labels(given)
+      if given.size == @arity && @arity.positive? # the usual form, symbol keys: a Hash level per label
+        node = @by_symbols
+        i = 0
+        while node && i < @arity
+          node = node[given[@label_keys[i]]]
+          i += 1
+        end
+        return node if node
+      end
       child = @children[given]
       return child if child
 
@@ -216,7 +227,13 @@ module Metricsd
         end
       end
       child = lookup(values)
-      @children[given.dup.freeze] = child
+      if @label_keys.all? { |k| given.key?(k) }
+        node = @by_symbols
+        values[0...-1].each { |v| node = (node[v] ||= {}) }
+        node[values.last] = child
+      else
+        @children[given.dup.freeze] = child
+      end
       child
     end
 
