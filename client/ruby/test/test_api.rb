@@ -47,7 +47,7 @@ for h in sys.stdin.read().split(): print(str(struct.unpack("<d", bytes.fromhex(h
     assert_equal 'jobs_total', Metricsd::Counter.new(:jobs, client: @client).name
     assert_equal 'done_total', Metricsd::Counter.new('done_total', client: @client).name
     h = Metricsd::Histogram.new(:lat_seconds, client: @client)
-    assert_equal %w[0.005 0.01 0.025 0.05 0.075 0.1 0.25 0.5 0.75 1.0 2.5 5.0 7.5 10.0], h.buckets
+    assert_equal %w[0.005 0.01 0.025 0.05 0.075 0.1 0.25 0.5 0.75 1 2.5 5 7.5 10], h.buckets
     assert_equal %w[1 2], Metricsd::Histogram.new(:b_seconds, buckets: [1, 2, Float::INFINITY], client: @client).buckets
     assert_equal 'max', Metricsd::Gauge.new(:g_max, store_settings: { aggregation: :max }, client: @client).mode
     assert_equal 'mostrecent', Metricsd::Gauge.new(:g_mr, store_settings: { aggregation: :most_recent }, client: @client).mode

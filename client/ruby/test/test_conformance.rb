@@ -89,9 +89,13 @@ class ConformanceTest < Minitest::Test
     @daemon&.cleanup
   end
 
-  def test_the_default_buckets_are_the_scenarios
+  # Numerically the scenario's; as texts, what the Python client declares.
+  def test_the_default_buckets_are_the_scenarios_and_the_python_clients_texts
     assert_equal SCENARIO['default_buckets'], Metricsd::DEFAULT_BUCKETS
-    assert_equal %w[0.005 0.01 0.025 0.05 0.075 0.1 0.25 0.5 0.75 1.0 2.5 5.0 7.5 10.0],
-                 Metricsd::DEFAULT_BUCKETS.map { |b| Metricsd::Protocol.bucket_text(b) }
+    python = IO.popen({ 'PYTHONPATH' => File.join(REPO, 'client', 'python'), 'PYTHONDONTWRITEBYTECODE' => '1' },
+                      ['python3', '-c', 'from metricsd import _metrics; print(" ".join(map(str, _metrics.DEFAULT_BUCKETS)))'],
+                      &:read)
+    assert_equal %w[0.005 0.01 0.025 0.05 0.075 0.1 0.25 0.5 0.75 1 2.5 5 7.5 10], python.split
+    assert_equal python.split, Metricsd::DEFAULT_BUCKETS.map { |b| Metricsd::Protocol.bucket_text(b) }
   end
 end

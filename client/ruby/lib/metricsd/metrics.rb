@@ -3,10 +3,11 @@
 require_relative 'protocol'
 
 module Metricsd
-  # prometheus_client's (Python) default buckets as Python's str() prints them: what the Python
-  # and Node clients declare, so workers in every language declare the same family. (Ruby's
-  # prometheus-client defaults lack 0.075, 0.75 and 7.5.)
-  DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0].freeze
+  # prometheus_client's (Python) default buckets, whole numbers as Integers: the texts the
+  # Python client declares ("1", "5", "10", as pytheus writes its Redis keys), so workers in
+  # every language declare the same family. (Ruby prometheus-client's defaults lack 0.075, 0.75
+  # and 7.5.)
+  DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10].freeze
   # prometheus-client's DirectFileStore aggregations, as gauge modes.
   AGGREGATIONS = { sum: 'sum', max: 'max', min: 'min', most_recent: 'mostrecent', all: 'all' }.freeze
 
