@@ -1,10 +1,12 @@
-// One scenario, five clients, one daemon: C++ (metricsd::client), C (libmetricsd.so), Python
-// (client/python), Node.js (client/node) and metricsctl each send the same ops, and /metrics
-// shows the exact sums. Byte-level conformance is tested per client against
+// One scenario, six clients, one daemon: C++ (metricsd::client), C (libmetricsd.so), Python
+// (client/python), Node.js (client/node), Ruby (client/ruby) and metricsctl each send the same
+// ops, and /metrics shows the exact sums. Byte-level conformance is tested per client against
 // protocol/test_vectors.json (C++: protocol_test and client_test; Python:
-// python_client_vectors; Node.js: node_client_vectors); the C API wraps the C++ client, so it
-// sends the same bytes. The longer end-to-end scenario of protocol/conformance/ runs per
-// client (python_client_conformance, node_client_conformance).
+// python_client_vectors; Node.js: node_client_vectors; Ruby: ruby_client_vectors); the C API
+// wraps the C++ client, so it sends the same bytes. The longer end-to-end scenario of
+// protocol/conformance/ runs per client (python_client_conformance, node_client_conformance,
+// ruby_client_conformance).
+
 #include "daemon_fixture.hpp"
 
 #include <metricsd/client.hpp>
@@ -118,6 +120,26 @@ c.flush(5000).then((ok) => {
     EXPECT_EQ(code, 0) << output;
 }
 
+void send_from_ruby(const std::string& socket) {
+    const std::string script = R"(
+require 'metricsd'
+c = Metricsd::Client.new(socket: ARGV[0])
+Metricsd::Counter.new(:conformance_total, docstring: 'Conformance.', labels: [:client],
+                      client: c).labels('any').inc(5)
+Metricsd::Gauge.new(:conformance_gauge, docstring: 'Conformance.', mode: :shared, client: c).inc(1)
+Metricsd::Histogram.new(:conformance_seconds, docstring: 'Conformance.', buckets: [0.1, 1, 10],
+                        client: c).observe(0.125)
+ok = c.flush(5)
+abort("flush #{ok}, last error #{c.last_error}") unless ok && c.last_error.nil?
+)";
+    std::string output;
+    const int code = run_command(quoted(METRICSD_RUBY_BINARY) + " -I" +
+                                     quoted(METRICSD_RUBY_CLIENT_DIR) + " -e " + quoted(script) +
+                                     " " + quoted(socket),
+                                 output);
+    EXPECT_EQ(code, 0) << output;
+}
+
 void send_from_metricsctl(const std::string& socket) {
     const std::string ctl = std::string(METRICSD_METRICSCTL_BINARY) + " --socket " + quoted(socket);
     const std::string all[] = {
@@ -137,17 +159,18 @@ TEST(conformance, every_client_adds_to_the_same_series) {
     send_from_c(daemon.socket_path());
     send_from_python(daemon.socket_path());
     send_from_node(daemon.socket_path());
+    send_from_ruby(daemon.socket_path());
     send_from_metricsctl(daemon.socket_path());
 
     const auto text = daemon.scrape();
-    EXPECT_EQ(sample_value(text, "conformance_total{client=\"any\"}"), 25) << text;
-    EXPECT_EQ(sample_value(text, "conformance_gauge"), 5) << text;
+    EXPECT_EQ(sample_value(text, "conformance_total{client=\"any\"}"), 30) << text;
+    EXPECT_EQ(sample_value(text, "conformance_gauge"), 6) << text;
     EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"0.1\"}"), 1);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"1.0\"}"), 3);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"10.0\"}"), 4);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"+Inf\"}"), 5);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_sum"), 36.8125);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_count"), 5);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"1.0\"}"), 4);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"10.0\"}"), 5);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"+Inf\"}"), 6);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_sum"), 36.9375);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_count"), 6);
 }
 
 // The shared end-to-end scenario (protocol/conformance/scenario.json, format in its README)
