@@ -248,7 +248,7 @@ TEST_F(client_delivery, daemon_errors_are_counted_not_thrown) {
     std::lock_guard g(m);
     ASSERT_EQ(seen.size(), 1u);
     EXPECT_EQ(seen[0], second.last_error());
-    EXPECT_EQ(peer.value("conflicted", {"x"}), 1.0);
+    EXPECT_EQ(peer.value("conflicted_total", {"x"}), 1.0);
 }
 
 TEST_F(client_delivery, destructor_flushes) {
