@@ -8,7 +8,7 @@
 #   make fuzz           build the libFuzzer targets (clang) in build-fuzz/ and run each for
 #                       FUZZ_SECONDS (default 60); fails on a crash, reproducer in build-fuzz/crashes/
 #   make fuzz-smoke     the same, FUZZ_SMOKE_SECONDS (default 15) per target
-#   make run     build, then start the daemon on the memory backend (foreground)
+#   make run     build the daemon alone, then start it on the memory backend (foreground)
 #   make bench   build, then run the benchmarks
 #   make clean   remove build/, build-asan/ and build-fuzz/
 BUILD_DIR ?= build
@@ -90,10 +90,12 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@fuzz/run $(FUZZ_BUILD_DIR) $(FUZZ_SMOKE_SECONDS)
 
-# Start the daemon on the memory backend, in the foreground (Ctrl-C stops it).
+# Start the daemon on the memory backend, in the foreground (Ctrl-C stops it). Builds the daemon
+# only: a clean clone would otherwise build every test and benchmark first.
 RUN_SOCKET ?= $(BUILD_DIR)/metricsd.sock
 RUN_LISTEN ?= 127.0.0.1:9477
-run: build
+run: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target metricsd
 	@echo "metricsd: workers find this daemon with: export METRICSD_SOCKET=$(abspath $(RUN_SOCKET))"
 	@$(BUILD_DIR)/bin/metricsd --backend memory --socket $(RUN_SOCKET) --listen $(RUN_LISTEN)
 

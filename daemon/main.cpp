@@ -1,10 +1,11 @@
 // metricsd: read the configuration (flags, config file, environment), set up logging, run the
 // daemon. Exit codes: 0 clean stop or valid --check-config, 1 start-up failure (invalid
-// configuration, socket in use, ...), 2 final state snapshot failed (app::run), CLI11's
-// non-zero code for a command-line usage error.
+// configuration, a command-line usage error, socket in use, ...), 2 final state snapshot
+// failed (app::run).
 #include "daemon/app/app.hpp"
 #include "daemon/app/cli.hpp"
 #include "daemon/app/logging.hpp"
+#include "daemon/app/socket_directory.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -31,6 +32,19 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (cli.check_config) {
+        // The same warnings a start would log, so a check shows everything a start would say.
+        for (const auto& w : cli.warnings)
+            std::cerr << "metricsd: warning: " << w << '\n';
+        // A socket whose directory no user could get is an error; one this user cannot make
+        // (systemd's RuntimeDirectory or root may) a warning. A directory the daemon will
+        // create is fine as it is.
+        const auto dir = plan_socket_directory(cli.settings.socket);
+        if (dir.what == socket_directory_plan::action::refuse) {
+            std::cerr << "metricsd: " << (dir.depends_on_user ? "warning: " : "") << "socket "
+                      << cli.settings.socket << ": " << dir.reason << '\n';
+            if (!dir.depends_on_user)
+                return 1;
+        }
         std::cout << to_json(cli.settings);
         return 0;
     }

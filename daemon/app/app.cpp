@@ -1,6 +1,7 @@
 #include "daemon/app/app.hpp"
 
 #include "daemon/app/sd_notify.hpp"
+#include "daemon/app/socket_directory.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/exposition/exposition.hpp"
 #include "daemon/exposition/self_metrics.hpp"
@@ -64,7 +65,22 @@ app::app(app_options options)
     start_time_seconds_ =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     store_.set_series_ttl(options_.series_ttl); // before the state file fills the store
+    // A family name is only known when a client declares it: a TTL entry with a typo is
+    // accepted by --check-config and would silently not apply. Say so when the family comes.
+    if (!options_.series_ttl.families.empty())
+        store_.set_family_hook([this](const family& f) {
+            const auto meant = options_.series_ttl.near_miss(f.spec().name);
+            if (meant.empty())
+                return;
+            if (const auto suppressed = ttl_miss_log_.admit())
+                spdlog::warn("series_ttl names \"{}\", not \"{}\" (declared now): its series get "
+                             "the default TTL of {} s ({} more such families not logged)",
+                             meant, f.spec().name, f.ttl().count(), *suppressed);
+        });
     options_.ingest.activated_fd = activated_ingest_fd();
+    if (options_.ingest.activated_fd < 0) // an adopted socket's directory is systemd's
+        if (const auto made = prepare_socket_directory(options_.ingest.socket_path); !made.empty())
+            spdlog::info("created {} (mode 0755) for the ingest socket", made);
     ingest_ = std::make_unique<ingest_listener>(ioc_, store_, options_.ingest);
     if (options_.backend == backend_kind::redis)
         redis_ = std::make_unique<redis_backend>(ioc_, store_, options_.redis);
@@ -309,9 +325,12 @@ net::awaitable<void> app::watch_shutdown() {
     }
     // Every op the workers sent is in the store now: the last flush takes all of it to Redis.
     if (redis_) {
-        const bool flushed = co_await redis_->drain(deadline);
-        if (flushed)
+        const auto drained = co_await redis_->drain(deadline);
+        if (drained == redis_backend::drain_result::written)
             spdlog::info("redis: final flush written");
+        else if (drained == redis_backend::drain_result::not_needed)
+            spdlog::warn("redis: not reachable at shutdown; no change was waiting, so nothing "
+                         "is lost (this daemon's live gauge key, if any, expires with its lease)");
     }
 }
 

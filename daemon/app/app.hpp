@@ -9,6 +9,7 @@
 #include "daemon/http/http_session.hpp"
 #include "daemon/ingest/ingest_listener.hpp"
 #include "daemon/ingest/spool_reader.hpp"
+#include "daemon/net/log_limiter.hpp"
 #include "daemon/persistence/state_file.hpp"
 #include "daemon/redis/redis_backend.hpp"
 #include "daemon/store/store.hpp"
@@ -85,6 +86,8 @@ private:
     net::signal_set reload_signals_;
     net::steady_timer shutdown_deadline_;
     net::steady_timer expiry_timer_;
+    /// A series_ttl entry that misspells a family declared (one line a minute at most).
+    log_limiter ttl_miss_log_{std::chrono::minutes(1)};
     std::unique_ptr<ingest_listener> ingest_;
     std::unique_ptr<http_server> http_;
     std::unique_ptr<snapshotter> snapshots_; ///< null without a state file

@@ -77,7 +77,9 @@ cli_result parse_command_line(int argc, char** argv,
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        throw cli_exit{cli.exit(e)};
+        // CLI11 prints the message; its own codes (105, 109, ...) are no part of our contract:
+        // a usage error is a start-up failure like any other, exit 1.
+        throw cli_exit{cli.exit(e) == 0 ? 0 : 1};
     }
     if (config_option->count() == 0)
         if (const char* from_env = env(std::string(config_file_env).c_str()))

@@ -15,11 +15,13 @@ struct cli_result {
     config settings;                   ///< defaults < --config file < METRICSD_* < flags, validated
     bool check_config = false;         ///< --check-config: print `settings` and exit
     std::string config_path;           ///< the file read (--config or $METRICSD_CONFIG), or empty
-    std::vector<std::string> warnings; ///< for the log once it is set up (unknown METRICSD_*)
+    /// For the log once it is set up, or stderr with --check-config: unknown METRICSD_*
+    /// variables, series_ttl entries that can never match a family.
+    std::vector<std::string> warnings;
 };
 
-/// Thrown when parsing ends the program: --help/--version (code 0) or a usage error (code 2);
-/// CLI11 has already printed the message.
+/// Thrown when parsing ends the program: --help/--version (code 0) or a usage error (code 1,
+/// whatever CLI11's own code); CLI11 has already printed the message.
 struct cli_exit {
     int code = 0;
 };

@@ -8,7 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -34,28 +37,12 @@ std::string shown(const json& v) {
     return s.size() > 40 ? s.substr(0, 37) + "..." : s;
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j)
-        row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-            diagonal = up;
-        }
-    }
-    return row[b.size()];
-}
-
 // A typo ("max_serie") or a key in the wrong section ("max_series" at the top level).
 std::string suggestion(std::string_view path) {
     const auto leaf = path.substr(path.rfind('.') + 1);
     for (const auto& f : detail::config_fields()) {
         const auto key = f.name.key;
-        if (edit_distance(path, key) <= 2 || key.substr(key.rfind('.') + 1) == leaf)
+        if (protocol::edit_distance(path, key) <= 2 || key.substr(key.rfind('.') + 1) == leaf)
             return " (did you mean \"" + std::string(key) + "\"?)";
     }
     return "";
@@ -194,12 +181,23 @@ config parse_config(std::string_view json_text, std::string_view source) {
 }
 
 config load_config_file(const std::string& path) {
+    // A directory opens as a stream and reads as nothing, which the parser would call invalid
+    // JSON; say what it is.
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw config_error("cannot read config file " + path + ": " +
+                           std::strerror(EISDIR));
+    errno = 0;
     std::ifstream in(path, std::ios::binary);
+    const int open_errno = errno;
     std::ostringstream text;
     if (in)
         text << in.rdbuf();
-    if (!in || in.bad())
-        throw config_error("cannot read config file " + path);
+    if (!in || in.bad()) {
+        const int err = open_errno != 0 ? open_errno : errno;
+        throw config_error("cannot read config file " + path +
+                           (err != 0 ? ": " + std::string(std::strerror(err)) : std::string()));
+    }
     return parse_config(text.str(), path);
 }
 

@@ -1,6 +1,7 @@
 #include "daemon/ingest/ingest_handler.hpp"
 
 #include <metricsd/protocol/encoder.hpp>
+#include <metricsd/protocol/family_rules.hpp>
 
 #include <algorithm>
 #include <string>
@@ -163,7 +164,12 @@ void ingest_handler::handle(const protocol::family_decl& m) {
         return report(error_code::handle_out_of_range, m.handle,
                       "family handle above this daemon's limit of " +
                           std::to_string(limits_.max_family_handle));
-    auto result = store_.declare_family(m);
+    // A counter is known as `x_total` whichever spelling the client sent (PROTOCOL.md 5.1), so
+    // every client exports the same name; here, where every client's declaration arrives.
+    protocol::family_decl named = m;
+    const std::string name = protocol::family_name(m.type, m.name);
+    named.name = name;
+    auto result = store_.declare_family(named);
     const family_slot* slot = families_.find(m.handle);
     const bool was_bound = slot && slot->state == slot_state::bound;
     if (!result) {

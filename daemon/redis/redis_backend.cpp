@@ -331,21 +331,24 @@ net::awaitable<bool> redis_backend::flush(bool retire_live) {
     co_return false;
 }
 
-net::awaitable<bool> redis_backend::drain(clock::time_point deadline) {
+net::awaitable<redis_backend::drain_result> redis_backend::drain(clock::time_point deadline) {
     draining_ = true;
     wake();
     net::steady_timer poll(ioc_);
+    bool nothing_to_write = false;
     while (!stopped_ && clock::now() < deadline) {
         if (!connection_.connected() && store_.dirty_series().empty() && inflight_.empty() &&
-            !next_)
-            break; // nothing to write: no reason to wait for a Redis that is not there
+            !next_) {
+            nothing_to_write = true; // no reason to wait for a Redis that is not there
+            break;
+        }
         poll.expires_after(std::chrono::milliseconds(5));
         co_await poll.async_wait(net::use_awaitable);
         if (!connection_.connected())
             wake(); // cut a reconnect backoff short
     }
     if (stopped_)
-        co_return true;
+        co_return drain_result::written;
     const auto lost = store_.dirty_series().size() + inflight_.taken.size() +
                       (next_ ? next_->batch.taken.size() : 0);
     if (lost != 0)
@@ -356,7 +359,8 @@ net::awaitable<bool> redis_backend::drain(clock::time_point deadline) {
     stopped_ = true;
     connection_.abort();
     wake();
-    co_return lost == 0;
+    co_return nothing_to_write && lost == 0 ? drain_result::not_needed
+                                            : drain_result::incomplete;
 }
 
 } // namespace metricsd::daemon

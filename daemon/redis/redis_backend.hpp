@@ -62,9 +62,14 @@ public:
     /// between two flushes. Completes at once, without a view, when Redis is not connected.
     net::awaitable<redis_snapshot> snapshot();
 
-    /// Flush everything the store holds, then stop. Returns false when `deadline` passed first
-    /// (Redis unreachable): what was not written is lost, and the log says how much.
-    net::awaitable<bool> drain(std::chrono::steady_clock::time_point deadline);
+    /// How a drain ended, for the shutdown log.
+    enum class drain_result : std::uint8_t {
+        written,     ///< the final flush reached Redis (every change, the live key removed)
+        not_needed,  ///< Redis unreachable, but nothing was waiting to be written
+        incomplete   ///< `deadline` passed first: what was not written is lost (logged here)
+    };
+    /// Flush everything the store holds, then stop.
+    net::awaitable<drain_result> drain(std::chrono::steady_clock::time_point deadline);
 
     bool connected() const noexcept { return connection_.connected(); }
     /// For /readyz: true when a scrape would get a view now, i.e. Redis is connected and the

@@ -126,6 +126,8 @@ void series_deltas(const series& s, const flushed_state& flushed, bool assigned,
         const auto& h = s.histogram();
         const auto& counts = h.counts;
         d.bucket_deltas.resize(counts.size());
+        // Nothing written by this daemon yet (a failed flush leaves it so): create every cell.
+        d.every_bucket = flushed.counts.empty();
         for (std::size_t i = 0; i < counts.size(); ++i)
             d.bucket_deltas[i] = counts[i] - (i < flushed.counts.size() ? flushed.counts[i] : 0.0);
         d.sum = h.sum - flushed.sum;

@@ -109,14 +109,15 @@ void write_cells(pipeline& p, family_keys& keys, const series_delta& d,
     }
     if (spec.type == metric_type::histogram) {
         // Redis holds cumulative buckets (pytheus's layout), the delta per-bucket counts.
-        // Buckets below the smallest observation do not change: like pytheus, leave them out
-        // (a missing cell reads as 0), unless nothing was observed at all, when every cell is
-        // written once so the series exists.
-        const bool empty = d.count == 0;
+        // Buckets below the smallest observation do not change: like pytheus's observe(),
+        // leave them out, once the series' first write (every_bucket) or a flush without any
+        // observation has created each cell (HINCRBYFLOAT by 0: idempotent, so a flush sent
+        // again after a lost reply creates nothing twice).
+        const bool every = d.count == 0 || d.every_bucket;
         double running = 0;
         for (std::size_t i = 0; i < spec.bucket_texts.size(); ++i) {
             running += d.bucket_deltas[i];
-            if (running != 0 || empty)
+            if (running != 0 || every)
                 write_cell(p, keys.cells[i], field, add, running, false);
         }
         running += d.bucket_deltas.back();

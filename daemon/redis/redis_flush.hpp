@@ -34,6 +34,11 @@ struct series_delta {
     /// key instead of the shared data key; `stamp_ms` is stored beside the value.
     bool live = false;
     std::int64_t stamp_ms = 0;
+    /// Histograms: write every bucket cell, unchanged ones as +0, not only the changed ones.
+    /// Set for this daemon's first write of a series: pytheus creates every bucket field when
+    /// a process starts and its reader prints only the fields it finds, so a series missing
+    /// one would show an incomplete bucket set there.
+    bool every_bucket = false;
 };
 
 /// Default lease of a daemon's live key: how long its live* gauge contributions outlast it

@@ -1,9 +1,11 @@
 #include "daemon/redis/redis_layout.hpp"
 
 #include "daemon/redis/redis_json.hpp"
+#include "daemon/store/number_format.hpp"
 
 #include <metricsd/protocol/messages.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -128,6 +130,23 @@ std::vector<std::string_view> cell_names(const family_spec& spec) {
         cells.push_back(count_cell);
     }
     return cells;
+}
+
+std::vector<std::string> bound_spellings(std::string_view declared, double bound) {
+    std::vector<std::string> texts{std::string(declared)};
+    const auto add = [&texts](std::string t) {
+        if (std::find(texts.begin(), texts.end(), t) == texts.end())
+            texts.push_back(std::move(t));
+    };
+    if (!std::isfinite(bound))
+        return texts;
+    std::string float_text;
+    append_python_float(float_text, bound);
+    add(std::move(float_text));
+    // str(int): exact digits of an integral double; past 2^63 nobody writes buckets.
+    if (bound == std::trunc(bound) && std::fabs(bound) < 9.2e18)
+        add(std::to_string(static_cast<std::int64_t>(bound)));
+    return texts;
 }
 
 std::vector<std::string> redis_label_names(const family_spec& spec) {

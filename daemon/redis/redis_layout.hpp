@@ -68,6 +68,13 @@ std::optional<std::pair<double, std::int64_t>> parse_live_value(std::string_view
 /// count), in that order; empty for counters and gauges (their key is the data key).
 std::vector<std::string_view> cell_names(const family_spec& spec);
 
+/// Every cell suffix a writer may have used for histogram bound `bound` declared as `declared`:
+/// `declared` first, then Python's `str(float(b))` ("1.0", "0.005", "1e-05") and, for an
+/// integral bound, `str(int(b))` ("1"), each once. pytheus names a bucket key `str(b)` of the
+/// bound its user gave (an int in its default buckets: `lat:1`), metricsd clients the declared
+/// text (`lat:1.0`): the scrape reads every spelling of a bound and adds them up.
+std::vector<std::string> bound_spellings(std::string_view declared, double bound);
+
 /// The label names used in hash fields: the declared ones, plus `pid` last for the per-pid
 /// gauge modes (all, liveall), whose series are one per process.
 std::vector<std::string> redis_label_names(const family_spec& spec);

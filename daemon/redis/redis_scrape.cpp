@@ -28,7 +28,8 @@ void read_string(scrape_result& r, series_table& t, std::size_t cell, const redi
 
 // HGETALL on a labelled family's key: field/value pairs, empty when the key is absent. Fields
 // that differ only in spelling land on one row, their values added.
-void read_hash(scrape_result& r, series_table& t, std::size_t cell, const redisReply& e) {
+void read_hash(scrape_result& r, series_table& t, std::size_t cell, std::size_t hint,
+               const redisReply& e) {
     const auto items = reply_elements(e);
     if (e.type != REDIS_REPLY_ARRAY || items.size() % 2 != 0) {
         ++r.wrong_type_keys;
@@ -39,7 +40,7 @@ void read_hash(scrape_result& r, series_table& t, std::size_t cell, const redisR
             ++r.malformed_fields;
             continue;
         }
-        const auto row = t.row_of_field(reply_text(*items[i]), cell, i / 2);
+        const auto row = t.row_of_field(reply_text(*items[i]), hint, i / 2);
         if (row == series_table::no_row) {
             ++r.malformed_fields;
             continue;
@@ -172,10 +173,10 @@ scrape_plan plan_scrape(std::string_view prefix, std::span<const family_spec* co
                         std::span<const std::string> daemons) {
     scrape_plan plan;
     const auto add = [&plan](std::string_view cmd, const std::string& key, std::size_t f,
-                             std::size_t cell) {
+                             std::size_t cell, std::size_t hint) {
         const std::array<std::string_view, 2> argv{cmd, key};
         append_command(plan.bytes, argv);
-        plan.slots.push_back({f, cell});
+        plan.slots.push_back({f, cell, scrape_plan::no_daemon, hint});
     };
     const std::array<std::string_view, 1> multi{"MULTI"}, exec{"EXEC"};
     append_command(plan.bytes, multi);
@@ -184,12 +185,18 @@ scrape_plan plan_scrape(std::string_view prefix, std::span<const family_spec* co
         const std::string_view cmd = redis_label_names(spec).empty() ? "GET" : "HGETALL";
         const auto cells = cell_names(spec);
         if (cells.empty())
-            add(cmd, data_key(prefix, spec.name), f, 0);
+            add(cmd, data_key(prefix, spec.name), f, 0, 0);
         for (std::size_t c = 0; c < cells.size(); ++c)
-            add(cmd, cell_key(prefix, spec.name, cells[c]), f, c);
+            add(cmd, cell_key(prefix, spec.name, cells[c]), f, c, c);
+        std::size_t hint = cells.size();
+        for (std::size_t b = 0; b < spec.bucket_texts.size() && b < spec.bounds.size(); ++b) {
+            const auto texts = bound_spellings(spec.bucket_texts[b], spec.bounds[b]);
+            for (std::size_t t = 1; t < texts.size(); ++t)
+                add(cmd, cell_key(prefix, spec.name, texts[t]), f, b, hint++);
+        }
     }
     for (std::size_t d = 0; d < daemons.size(); ++d) {
-        add("HGETALL", live_key(prefix, daemons[d]), 0, 0);
+        add("HGETALL", live_key(prefix, daemons[d]), 0, 0, 0);
         plan.slots.back().daemon = d;
     }
     append_command(plan.bytes, exec);
@@ -234,7 +241,7 @@ scrape_result parse_scrape(const scrape_plan& plan, std::span<const family_spec*
     }
     const auto elements = reply_elements(*tx.exec);
     for (std::size_t i = 0; i < plan.slots.size(); ++i) {
-        const auto [family, cell, daemon] = plan.slots[i];
+        const auto [family, cell, daemon, hint] = plan.slots[i];
         const redisReply* e = elements[i];
         if (!e || e->type == REDIS_REPLY_ERROR) {
             ++r.wrong_type_keys;
@@ -247,7 +254,7 @@ scrape_result parse_scrape(const scrape_plan& plan, std::span<const family_spec*
         if (r.families[family].label_count() == 0)
             read_string(r, r.families[family], cell, *e);
         else
-            read_hash(r, r.families[family], cell, *e);
+            read_hash(r, r.families[family], cell, hint, *e);
     }
     return r;
 }

@@ -39,13 +39,20 @@ struct scrape_plan {
         std::size_t family = 0;         ///< index into the families given to plan_scrape
         std::size_t cell = 0;           ///< index into cell_names(spec); 0 for counters and gauges
         std::size_t daemon = no_daemon; ///< a live key: index into the daemons given
+        /// Which position hints of the table the read uses: `cell` for a cell's own key, past
+        /// the cells for a bucket's other spellings (bound_spellings), which read into the
+        /// same cell but come back in their own field order.
+        std::size_t hint = 0;
     };
     std::string bytes;
     std::size_t replies = 0; ///< MULTI + queued + EXEC
     std::size_t queued = 0;
     std::vector<slot> slots; ///< what each queued command reads, in order
 };
-/// Unlabelled families are read with GET, labelled ones with HGETALL (pytheus's types).
+/// Unlabelled families are read with GET, labelled ones with HGETALL (pytheus's types). A
+/// histogram bucket is read under every spelling of its bound (`lat:1.0` and `lat:1`), added
+/// into one cell, so buckets written by pytheus and by metricsd clients stay one cumulative
+/// series whatever text each gave.
 scrape_plan plan_scrape(std::string_view prefix, std::span<const family_spec* const> families,
                         std::span<const std::string> daemons = {});
 

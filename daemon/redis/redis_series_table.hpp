@@ -53,9 +53,10 @@ public:
     /// many of them would keep their memory forever.
     std::size_t absent_rows() const noexcept { return rows() - size(); }
 
-    /// The row of hash field `field` read at `position` of cell `cell`'s reply, parsing the
-    /// JSON only for a text never seen; no_row when it is not our label JSON.
-    std::uint32_t row_of_field(std::string_view field, std::size_t cell, std::size_t position);
+    /// The row of hash field `field` read at `position` of the reply of key `key` (a cell's
+    /// own key is its cell index; see scrape_plan::slot::hint), parsing the JSON only for a
+    /// text never seen; no_row when it is not our label JSON.
+    std::uint32_t row_of_field(std::string_view field, std::size_t key, std::size_t position);
     /// The row of a label-value set (adding it when new), e.g. from a pending delta.
     std::uint32_t row_of_labels(std::span<const std::string> values);
 

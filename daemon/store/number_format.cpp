@@ -36,12 +36,11 @@ void append_value(std::string& out, double v) {
     out.append(buf, end);
 }
 
-void append_bound(std::string& out, double v) {
-    if (append_special(out, v))
-        return;
-    // prometheus_client's floatToGoString(): shortest round-trip digits, positional with a
-    // ".0" when the decimal exponent is in [-4, 6), scientific ("1e-05", "1e+06") otherwise,
-    // which is where Go's client switches too.
+namespace {
+
+// Shortest round-trip digits, positional (with ".0" when whole) while the decimal exponent is
+// in [-4, positional_below), scientific with a two-digit exponent ("1e-05") otherwise.
+void append_float_text(std::string& out, double v, int positional_below) {
     char buf[40];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
     const std::string_view sci(buf, static_cast<std::size_t>(end - buf));
@@ -61,7 +60,7 @@ void append_bound(std::string& out, double v) {
     digits += mantissa.front();
     if (mantissa.size() > 2)
         digits.append(mantissa.substr(2)); // skip "d."
-    if (exp < -4 || exp >= 6) {
+    if (exp < -4 || exp >= positional_below) {
         out += digits.front();
         if (digits.size() > 1) {
             out += '.';
@@ -90,6 +89,28 @@ void append_bound(std::string& out, double v) {
         out += '.';
         out.append(digits, int_len);
     }
+}
+
+} // namespace
+
+void append_bound(std::string& out, double v) {
+    if (append_special(out, v))
+        return;
+    // prometheus_client's floatToGoString(): scientific from 1e+06 on, where Go's client
+    // switches too.
+    append_float_text(out, v, 6);
+}
+
+void append_python_float(std::string& out, double v) {
+    if (std::isnan(v)) {
+        out += "nan";
+        return;
+    }
+    if (std::isinf(v)) {
+        out += v > 0 ? "inf" : "-inf";
+        return;
+    }
+    append_float_text(out, v, 16); // repr() switches to an exponent from 1e+16 on
 }
 
 } // namespace metricsd::daemon

@@ -15,4 +15,9 @@ void append_value(std::string& out, double v);
 /// "+Inf"), so series from every client line up in Prometheus.
 void append_bound(std::string& out, double v);
 
+/// Append Python's repr()/str() of a float: shortest round-trip digits, positional for decimal
+/// exponents -4..15 with ".0" when whole ("1.0", "0.005", "1000000.0"), else "1e-05",
+/// "1.5e+16"; "inf", "-inf", "nan". What pytheus names a float bucket's Redis key with.
+void append_python_float(std::string& out, double v);
+
 } // namespace metricsd::daemon

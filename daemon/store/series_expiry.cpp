@@ -31,8 +31,22 @@ std::chrono::seconds parse_seconds(std::string_view entry, std::string_view text
 } // namespace
 
 std::chrono::seconds series_ttl_policy::ttl_for(std::string_view family) const {
-    const auto it = families.find(family);
+    auto it = families.find(family);
+    // A counter is declared as `x` or `x_total` and known as `x_total`: either spelling names it.
+    if (it == families.end() && family.ends_with("_total"))
+        it = families.find(family.substr(0, family.size() - 6));
     return it == families.end() ? default_ttl : it->second;
+}
+
+std::string series_ttl_policy::near_miss(std::string_view family) const {
+    if (families.empty() || families.find(family) != families.end() ||
+        (family.ends_with("_total") &&
+         families.find(family.substr(0, family.size() - 6)) != families.end()))
+        return {};
+    for (const auto& [name, ttl] : families)
+        if (protocol::edit_distance(name, family) <= 2)
+            return name;
+    return {};
 }
 
 bool series_ttl_policy::enabled() const noexcept {

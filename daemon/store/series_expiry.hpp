@@ -22,8 +22,13 @@ struct series_ttl_policy {
     /// By family name; an entry of 0 keeps that family's series forever whatever the default.
     std::map<std::string, std::chrono::seconds, std::less<>> families;
 
-    /// The TTL of the family called `family` (0: never).
+    /// The TTL of the family called `family` (0: never). A family named `x_total` (every
+    /// counter) also takes an entry for `x`.
     std::chrono::seconds ttl_for(std::string_view family) const;
+    /// The entry that looks like a misspelling of `family` (edit distance 1 or 2), when
+    /// `family` has no entry of its own; empty otherwise. For a warning when such a family is
+    /// declared: the TTL it meant to set does not apply.
+    std::string near_miss(std::string_view family) const;
     /// True when some family can have a non-zero TTL.
     bool enabled() const noexcept;
     bool operator==(const series_ttl_policy&) const = default;

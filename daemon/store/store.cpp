@@ -111,6 +111,8 @@ outcome<const family*> store::declare_family(const protocol::family_decl& decl) 
     for (const auto& n : names)
         claimed_.emplace(n, raw);
     families_.emplace(raw->spec().name, std::move(f));
+    if (family_hook_)
+        family_hook_(*raw);
     return raw;
 }
 

@@ -120,6 +120,12 @@ public:
     /// drop what it keeps about it. Must not throw. Empty: none.
     void set_erase_hook(std::function<void(const series&)> hook) { erase_hook_ = std::move(hook); }
 
+    /// Called with each family when it is first declared (not when declared again). Must not
+    /// throw. Empty: none. The app warns there about a series_ttl entry misspelling its name.
+    void set_family_hook(std::function<void(const family&)> hook) {
+        family_hook_ = std::move(hook);
+    }
+
     /// Series expiry: the TTL of each family, for families declared so far and later ones.
     void set_series_ttl(series_ttl_policy policy);
     const series_ttl_policy& series_ttl() const noexcept { return ttl_policy_; }
@@ -170,6 +176,7 @@ private:
     std::size_t dirty_alarm_at_ = 0;
     std::function<void()> dirty_alarm_;
     std::function<void(const series&)> erase_hook_;
+    std::function<void(const family&)> family_hook_;
     std::uint64_t clock_ = 0; ///< orders gauge writes for the mostrecent modes
     bool changes_consumed_ = false;
     series_ttl_policy ttl_policy_;

@@ -56,6 +56,13 @@ rule_result check_metric_name(std::string_view name) {
     return std::nullopt;
 }
 
+std::string family_name(metric_type type, std::string_view declared) {
+    std::string name(declared);
+    if (type == metric_type::counter && !name.ends_with("_total"))
+        name += "_total";
+    return name;
+}
+
 rule_result check_help(std::string_view help) {
     if (help.size() > limits::max_help_length)
         return too_long("help", help.size(), limits::max_help_length);

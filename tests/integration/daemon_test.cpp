@@ -195,7 +195,8 @@ TEST(daemon, http_routes_negotiation_and_gzip) {
 
     auto text = http_get(d.port(), "/metrics");
     EXPECT_EQ(text.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
-    EXPECT_NE(text.body.find("\nrequests 3\n"), std::string::npos) << text.body;
+    // Declared `requests`, a counter is `requests_total` (PROTOCOL.md 5.1).
+    EXPECT_NE(text.body.find("\nrequests_total 3\n"), std::string::npos) << text.body;
 
     auto om = http_get(d.port(), "/metrics",
                        {{"Accept", "application/openmetrics-text;version=1.0.0,"

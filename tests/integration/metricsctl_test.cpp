@@ -110,14 +110,18 @@ TEST_F(metricsctl_test, invalid_names_are_usage_errors) {
 
 TEST_F(metricsctl_test, daemon_rejections_exit_4_with_its_message) {
     ASSERT_EQ(run("counter inc deploys").code, 0);
-    auto r = run("gauge set deploys --value 1");
+    // The counter is `deploys_total` (PROTOCOL.md 5.1), whichever spelling declared it.
+    auto r = run("gauge set deploys_total --value 1");
     EXPECT_EQ(r.code, 4) << r.output;
     EXPECT_EQ(r.output.rfind("metricsctl: rejected by metricsd: family_conflict: ", 0), 0u)
         << r.output;
     r = run("counter inc deploys --value -1"); // counters only go up
     EXPECT_EQ(r.code, 4) << r.output;
     EXPECT_NE(r.output.find("invalid_value: "), std::string::npos) << r.output;
-    EXPECT_EQ(sample_value(daemon.scrape(), "deploys"), 1);
+    const auto body = daemon.scrape();
+    EXPECT_EQ(sample_value(body, "deploys_total"), 1) << body;
+    EXPECT_EQ(body.find("deploys "), std::string::npos) << body;
+    EXPECT_NE(body.find("# TYPE deploys_total counter\n"), std::string::npos) << body;
 }
 
 TEST_F(metricsctl_test, bad_usage_exits_2) {

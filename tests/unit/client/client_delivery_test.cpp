@@ -227,7 +227,7 @@ TEST_F(client_delivery, histogram_buckets_kept_verbatim) {
 TEST_F(client_delivery, daemon_errors_are_counted_not_thrown) {
     test_peer peer(path());
     client first(options_for(path()));
-    first.counter("conflicted", "", {"a"}).labels("x").inc();
+    first.counter("conflicted_total", "", {"a"}).labels("x").inc();
     ASSERT_TRUE(first.flush(std::chrono::seconds(5)));
 
     std::mutex m;
@@ -238,7 +238,7 @@ TEST_F(client_delivery, daemon_errors_are_counted_not_thrown) {
         seen.push_back(e);
     };
     client second(o);
-    second.gauge("conflicted", "", {"a"}).labels("x").set(1); // ops on it are dropped silently
+    second.gauge("conflicted_total", "", {"a"}).labels("x").set(1); // its ops are dropped
     ASSERT_TRUE(second.flush(std::chrono::seconds(5)));       // the ACK follows the ERROR
     EXPECT_EQ(second.rejected(), 1u);
     EXPECT_NE(second.last_error().find("family_conflict"), std::string::npos)
@@ -248,7 +248,7 @@ TEST_F(client_delivery, daemon_errors_are_counted_not_thrown) {
     std::lock_guard g(m);
     ASSERT_EQ(seen.size(), 1u);
     EXPECT_EQ(seen[0], second.last_error());
-    EXPECT_EQ(peer.value("conflicted", {"x"}), 1.0);
+    EXPECT_EQ(peer.value("conflicted_total", {"x"}), 1.0);
 }
 
 TEST_F(client_delivery, destructor_flushes) {

@@ -276,7 +276,9 @@ TEST(config, unreadable_file_names_the_path) {
             try {
                 load_config_file("/nonexistent/metricsd.json");
             } catch (const config_error& e) {
-                EXPECT_STREQ(e.what(), "cannot read config file /nonexistent/metricsd.json");
+                EXPECT_STREQ(e.what(),
+                             "cannot read config file /nonexistent/metricsd.json: No such file or "
+                             "directory");
                 throw;
             }
         },

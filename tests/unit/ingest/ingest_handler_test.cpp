@@ -284,13 +284,34 @@ TEST_F(ingest, series_of_undeclared_family_and_handle_conflicts) {
 TEST_F(ingest, type_conflict_between_connections) {
     ingest_handler a(s, 1), b(s, 2);
     client_bytes ca, cb;
-    ca.hello().family(0, "x", metric_type::counter);
-    cb.hello().family(0, "x", metric_type::gauge);
+    ca.hello().family(0, "x_total", metric_type::counter);
+    cb.hello().family(0, "x_total", metric_type::gauge);
     run(a, ca.b);
     auto r = run(b, cb.b);
     ASSERT_EQ(r.size(), 2u);
     EXPECT_EQ(std::get<protocol::error>(r[1]).code, error_code::family_conflict);
-    EXPECT_EQ(texts.back(), "'x' is already declared as a counter, not a gauge");
+    EXPECT_EQ(texts.back(), "'x_total' is already declared as a counter, not a gauge");
+}
+
+// Issue 13 item 12: a counter is `x_total` whichever spelling a client declares, so every client
+// exports one name; both spellings are one family. Other types keep their names.
+TEST_F(ingest, a_counter_is_named_with_total_whichever_spelling_declares_it) {
+    ingest_handler a(s, 1), b(s, 2);
+    client_bytes ca, cb;
+    ca.hello().family(0, "backups", metric_type::counter).series(0, 0).ops(
+        {{op_code::inc, 0, 2}});
+    cb.hello().family(0, "backups_total", metric_type::counter).series(0, 0).ops(
+        {{op_code::inc, 0, 3}});
+    EXPECT_EQ(run(a, ca.b).size(), 1u);
+    EXPECT_EQ(run(b, cb.b).size(), 1u);
+    EXPECT_EQ(s.families().count("backups"), 0u);
+    ASSERT_EQ(s.families().count("backups_total"), 1u);
+    EXPECT_EQ(counter_value(s, "backups_total"), 5);
+    client_bytes cg;
+    ingest_handler g(s, 3);
+    cg.hello().family(0, "queue_depth", metric_type::gauge);
+    EXPECT_EQ(run(g, cg.b).size(), 1u);
+    EXPECT_EQ(s.families().count("queue_depth"), 1u);
 }
 
 TEST_F(ingest, disconnect_retires_the_worker) {

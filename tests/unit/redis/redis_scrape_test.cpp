@@ -39,15 +39,41 @@ TEST(redis_scrape, plan_reads_every_key_in_one_transaction) {
     cmd("GET", "svc-jobs_total");
     for (const char* cell : {"0.005", "0.5", "1", "+Inf", "sum", "count"})
         cmd("HGETALL", std::string("svc-lat:") + cell);
+    // The other spelling of bound 1 (str(float): pytheus with float bounds, the Python client).
+    cmd("HGETALL", "svc-lat:1.0");
     cmd("GET", "svc-sz:sum");
     cmd("GET", "svc-sz:count");
     want += array(1) + bulk("EXEC");
     EXPECT_EQ(plan.bytes, want);
-    EXPECT_EQ(plan.queued, 10u);
-    EXPECT_EQ(plan.replies, 12u);
-    ASSERT_EQ(plan.slots.size(), 10u);
+    EXPECT_EQ(plan.queued, 11u);
+    EXPECT_EQ(plan.replies, 13u);
+    ASSERT_EQ(plan.slots.size(), 11u);
     EXPECT_EQ(plan.slots[5].family, 2u);
     EXPECT_EQ(plan.slots[5].cell, 3u);
+    EXPECT_EQ(plan.slots[5].hint, 3u);
+    EXPECT_EQ(plan.slots[8].family, 2u);
+    EXPECT_EQ(plan.slots[8].cell, 2u) << "read into bound 1's cell";
+    EXPECT_EQ(plan.slots[8].hint, 6u) << "with its own position hints";
+}
+
+TEST(redis_scrape, bound_spellings_are_the_texts_python_writers_give) {
+    EXPECT_EQ(bound_spellings("1", 1), (std::vector<std::string>{"1", "1.0"}));
+    EXPECT_EQ(bound_spellings("1.0", 1), (std::vector<std::string>{"1.0", "1"}));
+    EXPECT_EQ(bound_spellings("1e0", 1), (std::vector<std::string>{"1e0", "1.0", "1"}));
+    EXPECT_EQ(bound_spellings("0.005", 0.005), (std::vector<std::string>{"0.005"}));
+    EXPECT_EQ(bound_spellings("2.5", 2.5), (std::vector<std::string>{"2.5"}));
+    EXPECT_EQ(bound_spellings("10", 10), (std::vector<std::string>{"10", "10.0"}));
+    EXPECT_EQ(bound_spellings("-1", -1), (std::vector<std::string>{"-1", "-1.0"}));
+    EXPECT_EQ(bound_spellings(".00001", 1e-05), (std::vector<std::string>{".00001", "1e-05"}));
+    EXPECT_EQ(bound_spellings("0.0001", 1e-4), (std::vector<std::string>{"0.0001"}));
+    EXPECT_EQ(bound_spellings("1e16", 1e16),
+              (std::vector<std::string>{"1e16", "1e+16", "10000000000000000"}));
+    EXPECT_EQ(bound_spellings("1.5e-7", 1.5e-7), (std::vector<std::string>{"1.5e-7", "1.5e-07"}));
+    // Python: str(123456.789) == '123456.789', str(1e15) == '1000000000000000.0'.
+    EXPECT_EQ(bound_spellings("123456.789", 123456.789),
+              (std::vector<std::string>{"123456.789"}));
+    EXPECT_EQ(bound_spellings("1e15", 1e15),
+              (std::vector<std::string>{"1e15", "1000000000000000.0", "1000000000000000"}));
 }
 
 TEST(redis_scrape, merges_key_orders_and_counts_bad_data) {
@@ -55,9 +81,9 @@ TEST(redis_scrape, merges_key_orders_and_counts_bad_data) {
     const auto plan = plan_scrape("", f.all);
     const std::string get = R"({"method": "GET"})";
     std::string resp = "+OK\r\n";
-    for (int i = 0; i < 10; ++i)
+    for (int i = 0; i < 11; ++i)
         resp += "+QUEUED\r\n";
-    resp += array(10);
+    resp += array(11);
     resp += array(8) + bulk(R"({"method": "GET", "code": "200"})") + bulk("3") +
             bulk(R"({"code": "200", "method": "GET"})") + bulk("2") + bulk("200-GET") + bulk("1") +
             bulk(R"({"method": "POST", "code": "500"})") + bulk("abc");
@@ -68,6 +94,7 @@ TEST(redis_scrape, merges_key_orders_and_counts_bad_data) {
     resp += array(2) + bulk(get) + bulk("4");
     resp += array(2) + bulk(get) + bulk("3.7");
     resp += array(2) + bulk(get) + bulk("4");
+    resp += array(2) + bulk(get) + bulk("1"); // lat:1.0, added to lat:1
     resp += bulk("10") + bulk("2");
     const auto replies = replies_of(resp);
     const auto r = parse_scrape(plan, f.all, replies);
@@ -80,7 +107,7 @@ TEST(redis_scrape, merges_key_orders_and_counts_bad_data) {
     EXPECT_EQ(r.families[0].at(strings{"GET", "200"}).value, 5);
     EXPECT_TRUE(r.families[1].empty());
     const auto& h = r.families[2].at(strings{"GET"});
-    EXPECT_EQ(h.cumulative, (std::vector<double>{1, 0, 3, 4}));
+    EXPECT_EQ(h.cumulative, (std::vector<double>{1, 0, 4, 4}));
     EXPECT_EQ(h.sum, 3.7);
     EXPECT_EQ(h.count, 4);
     const auto& s = r.families[3].at(strings{});

@@ -41,6 +41,14 @@ constexpr bool is_per_pid(gauge_mode m) noexcept {
 /// At most 255 bytes, `[a-zA-Z_:][a-zA-Z0-9_:]*`, not starting with `metricsd_`.
 rule_result check_metric_name(std::string_view name);
 
+/// The name a family is known by once declared: a counter's name ends in `_total` (appended
+/// when the declaration lacks it), every other type keeps its name. prometheus_client and the
+/// OpenMetrics spec name a counter's sample so; the daemon applies it to every declaration, so
+/// every client (`counter inc backups` from metricsctl, `Counter("backups")` from Python)
+/// exports `backups_total`, and the Redis backend writes that key (a pytheus counter shares it
+/// when pytheus names it `backups_total`).
+std::string family_name(metric_type type, std::string_view declared);
+
 /// At most 4096 bytes of valid UTF-8 (may be empty).
 rule_result check_help(std::string_view help);
 

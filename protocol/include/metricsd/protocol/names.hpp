@@ -2,6 +2,7 @@
 // and the C++ client so both accept exactly the same declarations.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace metricsd::protocol {
@@ -20,6 +21,10 @@ bool is_reserved_label_name(std::string_view name) noexcept;
 /// numbers, without locale ("1", "2.5", "1e-05", ".5", "+3"). False for inf, nan, empty text
 /// and trailing garbage; `out` holds the value when true.
 bool parse_bucket_bound(std::string_view text, double& out) noexcept;
+
+/// Levenshtein distance between two names: how the daemon tells a misspelt name ("did you
+/// mean") from an unrelated one.
+std::size_t edit_distance(std::string_view a, std::string_view b);
 
 /// Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool is_valid_utf8(std::string_view text) noexcept;
