@@ -2,7 +2,7 @@
 # (checked once per build directory, and again whenever scripts/install-deps changes).
 #   make build   configure + build into build/ (executables in build/bin/)
 #   make test    what CI checks: test-plain (test-sanitize and fuzz-smoke are not in it yet:
-#                the sanitized run has 5 failures to fix first, see README "Fuzzing and sanitizers")
+#                they must pass once on a clean clone first, see README "Fuzzing and sanitizers")
 #   make test-plain     build, then run every test (unit, integration, promtool) through ctest
 #   make test-sanitize  the same tests on an ASan+UBSan build in build-asan/ (its own daemon)
 #   make fuzz           build the libFuzzer targets (clang) in build-fuzz/ and run each for
@@ -45,7 +45,7 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # test-sanitize and fuzz-smoke join `test` (one after the other, not as parallel
-# prerequisites: each already uses every core) once the sanitized run is green on a clean clone.
+# prerequisites: each already uses every core) once both are green on a clean clone.
 test:
 	@$(MAKE) --no-print-directory test-plain
 

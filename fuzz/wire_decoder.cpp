@@ -16,6 +16,7 @@
 #include <string_view>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 namespace {
 
@@ -32,6 +33,11 @@ std::string encoding(const message& m) {
                 for (std::size_t i = 0; i < v.size(); ++i)
                     append_op(out, v[i]);
                 finish_ops(out, at);
+            } else if constexpr (std::is_same_v<T, fold>) {
+                std::vector<std::uint64_t> buckets(v.buckets());
+                for (std::size_t i = 0; i < buckets.size(); ++i)
+                    buckets[i] = v.bucket(i);
+                encode_fold(out, v.handle, v.count, v.sum, buckets);
             } else {
                 encode(out, v);
             }

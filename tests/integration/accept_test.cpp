@@ -160,6 +160,13 @@ TEST(accept, out_of_descriptors_backs_off_logs_once_and_recovers) {
     // Descriptors freed: the queued connections are accepted and served (within the 1 s
     // maximum pause).
     served.clear();
+#ifdef METRICSD_UNDEFINED_SANITIZER
+    // Three freed, three queued: the daemon is out of descriptors again once it has accepted
+    // them, which it handles, but UBSan's vptr check does not: to look at a vtable it has not
+    // seen yet it needs a pipe(), and without one it reports "invalid vptr" and stops the
+    // daemon (seen once the queued /healthz request was read). The limit goes back up.
+    ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &limit, nullptr), 0);
+#endif
     const auto a = queued_a.sync(2);
     ASSERT_FALSE(a.empty());
     EXPECT_EQ(a.front().type, frame_type::welcome);

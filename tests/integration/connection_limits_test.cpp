@@ -4,6 +4,7 @@
 // about its size, not twice; a connection past its byte budget is refused and nothing else.
 #include "daemon_fixture.hpp"
 #include "raw_client.hpp"
+#include "sanitizer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -185,6 +186,14 @@ TEST(connection_limits, an_idle_connection_costs_at_most_16_kib) {
         idle.push_back(std::make_unique<raw_client>(d.socket_path()));
         ASSERT_EQ(work(*idle.back(), 100).back().type, frame_type::ack) << i;
     }
+    if (address_sanitizer) {
+        // Served exactly, and ASan found nothing; the RSS bound means nothing in this build.
+        EXPECT_EQ(sample_value(d.scrape(), "jobs_total"), 100 * 10 + connections * 100);
+        EXPECT_EQ(d.stop(), 0);
+        GTEST_SKIP() << "the 16 KiB RSS bound is checked without ASan only: its quarantine "
+                        "keeps the freed input buffers resident, and redzones and shadow "
+                        "memory add to every allocation";
+    }
     // Input buffers are freed once a connection has been idle for a second or two.
     const auto per_connection_now = [&] {
         return static_cast<double>(rss_kib(pid) - before) * 1024 / connections;
@@ -231,7 +240,9 @@ TEST(connection_limits, an_incomplete_large_frame_costs_about_its_size) {
     std::printf("VmRSS %ld KiB -> %ld KiB: %.0f bytes per incomplete %zu-byte frame\n", before,
                 after, per_connection, frame.size());
     // It used to be ~2 MiB (the buffer doubled past the frame and was zero-filled).
-    EXPECT_LE(per_connection, 1.15 * static_cast<double>(frame.size()));
+    if (!address_sanitizer) {
+        EXPECT_LE(per_connection, 1.15 * static_cast<double>(frame.size()));
+    }
 
     // Completed, every record counts.
     for (auto& c : clients) {
@@ -241,6 +252,10 @@ TEST(connection_limits, an_incomplete_large_frame_costs_about_its_size) {
     EXPECT_EQ(sample_value(d.scrape(), "jobs_total"),
               static_cast<double>(connections * (1 + records)));
     EXPECT_EQ(d.stop(), 0);
+    if (address_sanitizer)
+        GTEST_SKIP() << "the 1.15 x frame size RSS bound is checked without ASan only: the "
+                        "frame's buffer carries 1/8 of its size as shadow memory, and the "
+                        "smaller buffers it replaced stay resident in ASan's quarantine";
 }
 
 TEST(connection_limits, a_connection_over_its_byte_budget_is_refused_and_nothing_else) {

@@ -7,6 +7,8 @@
 
 #include <csignal>
 #include <fstream>
+#include <memory>
+#include <stdexcept>
 #include <sys/stat.h>
 #include <thread>
 
@@ -61,14 +63,23 @@ TEST(signals, socket_activation_adopts_the_socket_and_leaves_the_file) {
     child_process activator({"systemd-socket-activate", "-l", sock, daemon_binary(), "--socket",
                              dir.file("unused.sock"), "--listen", "127.0.0.1:0"},
                             dir.file("activator.log"));
-    struct stat st {};
-    for (int i = 0; i < 500 && ::stat(sock.c_str(), &st) != 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    raw_client c(sock); // accepted by the daemon once it has started
-    c.send(hello() + family(0, "activated_total", metric_type::counter) + series(0, 0) +
-           ops({{op_code::inc, 0, 5}}));
-    ASSERT_FALSE(c.sync(1).empty());
+    // The socket file appears at bind(), before listen(): until then a connect is refused, so
+    // wait for a connect that succeeds, not for the file (under load the gap was hit).
+    std::unique_ptr<raw_client> c;
+    for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20); !c;) {
+        try {
+            c = std::make_unique<raw_client>(sock);
+        } catch (const std::runtime_error&) {
+            if (std::chrono::steady_clock::now() > until || !activator.running())
+                throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    // Queued in the listen backlog until the daemon has started and accepts it.
+    c->send(hello() + family(0, "activated_total", metric_type::counter) + series(0, 0) +
+            ops({{op_code::inc, 0, 5}}));
     const auto log = activator.wait_for_log("metricsd ready:");
+    ASSERT_FALSE(c->sync(1).empty());
     EXPECT_NE(log.find("passed by systemd"), std::string::npos) << log;
     const auto at = log.find(" http 127.0.0.1:");
     ASSERT_NE(at, std::string::npos) << log;
@@ -76,6 +87,7 @@ TEST(signals, socket_activation_adopts_the_socket_and_leaves_the_file) {
     EXPECT_EQ(sample_value(text, "activated_total"), 5) << text;
     activator.signal(SIGTERM);
     EXPECT_EQ(activator.wait(), 0) << activator.log();
+    struct stat st {};
     EXPECT_EQ(::stat(sock.c_str(), &st), 0) << "the socket file belongs to systemd: kept";
     struct stat unused {};
     EXPECT_NE(::stat(dir.file("unused.sock").c_str(), &unused), 0) << "--socket was not bound";

@@ -77,11 +77,18 @@ def apt_known(packages):
     return set(re.findall(r"^Package: (\S+)$", out, re.M))
 
 
+# Sanitizer runtimes (libasan, libubsan, ...): linked only by the sanitized test build
+# (`make test-sanitize` checks its own binary); the image builds without sanitizers.
+SANITIZER_RUNTIME = re.compile(r"/lib(a|ub|l|t|hwa)san\.so[.\d]*$")
+
+
 def linked_packages(binary):
-    """Debian packages owning the shared libraries the binary loads."""
+    """Debian packages owning the shared libraries the binary loads (sanitizer runtimes aside)."""
     out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
     owners = set()
     for path in re.findall(r"=> (/\S+)", out):
+        if SANITIZER_RUNTIME.search(path):
+            continue
         real = os.path.realpath(path)
         for candidate in {path, real, real.replace("/usr/lib/", "/lib/"),
                           path.replace("/lib/", "/usr/lib/", 1)}:
