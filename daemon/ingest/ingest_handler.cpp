@@ -72,10 +72,10 @@ bool ingest_handler::process() {
             [this](const auto& m) {
                 using T = std::decay_t<decltype(m)>;
                 if constexpr (std::is_same_v<T, protocol::handshake>) {
-                    protocol::encode(out_,
-                                     protocol::welcome{protocol::revision, limits_.max_frame_payload,
-                                                       limits_.max_family_handle,
-                                                       limits_.max_series_handle});
+                    protocol::encode(out_, protocol::welcome{protocol::revision,
+                                                             limits_.max_frame_payload,
+                                                             limits_.max_family_handle,
+                                                             limits_.max_series_handle});
                 } else if constexpr (std::is_same_v<T, protocol::sync>) {
                     ++stats_.frames;
                     ++stats_.syncs;

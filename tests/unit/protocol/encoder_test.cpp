@@ -198,8 +198,9 @@ TEST(encoder, round_trip_client_stats) {
     std::string bytes;
     mp::encode(bytes, mp::client_stats{~0ull});
     EXPECT_EQ(bytes, std::string("\x08\0\0\0\x06\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16));
-    round_trip<mp::client_stats>(mp::role::daemon, bytes,
-                                 [](const mp::client_stats& m) { EXPECT_EQ(m.dropped_ops, ~0ull); });
+    round_trip<mp::client_stats>(mp::role::daemon, bytes, [](const mp::client_stats& m) {
+        EXPECT_EQ(m.dropped_ops, ~0ull);
+    });
 }
 
 TEST(encoder, round_trip_welcome) {
