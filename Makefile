@@ -94,6 +94,7 @@ fuzz-smoke: fuzz-build
 RUN_SOCKET ?= $(BUILD_DIR)/metricsd.sock
 RUN_LISTEN ?= 127.0.0.1:9477
 run: build
+	@echo "metricsd: workers find this daemon with: export METRICSD_SOCKET=$(abspath $(RUN_SOCKET))"
 	@$(BUILD_DIR)/bin/metricsd --backend memory --socket $(RUN_SOCKET) --listen $(RUN_LISTEN)
 
 # Benchmarks: medians of several runs, with the machine they ran on.

@@ -89,6 +89,11 @@ app::app(app_options options)
         snapshots_ = std::make_unique<snapshotter>(ioc_, store_, options_.state_file,
                                                    options_.snapshot_interval);
     }
+    // After the state file: the spool's ops continue from the restored totals, and before the
+    // first snapshot, so a file is never both in a snapshot and still in the directory.
+    spool_ = std::make_unique<spool_reader>(ioc_, store_, options_.spool);
+    spool_->prepare();
+    spool_->scan();
 }
 
 app::~app() = default;
@@ -103,6 +108,7 @@ int app::run() {
     });
     wait_for_reload();
     ingest_->start();
+    spool_->start();
     if (snapshots_)
         snapshots_->start();
     if (redis_)
@@ -150,6 +156,7 @@ void app::shutdown() {
     ingest_->close();
     http_->close();
     expiry_timer_.cancel();
+    spool_->stop();
     if (snapshots_)
         snapshots_->stop();
     // Closing the sockets lets every coroutine finish and ioc_.run() return on its own; the
@@ -281,6 +288,13 @@ self_metrics_snapshot app::self_snapshot() const {
         s.state_snapshot_last_success_seconds = snapshots_->stats().last_success_seconds;
         s.state_restore_skipped_series = state_restore_skipped_series_;
     }
+    const spool_stats& spool = spool_->stats();
+    s.spool_files_applied = spool.files_applied;
+    s.spool_ops_applied = spool.ops_applied;
+    s.spool_rejected_owner = spool.rejected_owner;
+    s.spool_rejected_size = spool.rejected_size;
+    s.spool_rejected_format = spool.rejected_format;
+    s.spool_read_errors = spool.read_errors;
     return s;
 }
 

@@ -8,6 +8,7 @@
 #include "daemon/http/http_handler.hpp"
 #include "daemon/http/http_session.hpp"
 #include "daemon/ingest/ingest_listener.hpp"
+#include "daemon/ingest/spool_reader.hpp"
 #include "daemon/persistence/state_file.hpp"
 #include "daemon/redis/redis_backend.hpp"
 #include "daemon/store/store.hpp"
@@ -34,6 +35,7 @@ struct app_options {
     std::string state_file;                     ///< memory backend's state; empty: none
     std::chrono::seconds snapshot_interval{60}; ///< 0: snapshot only at shutdown
     series_ttl_policy series_ttl;               ///< series expiry; off by default
+    spool_options spool;                        ///< what exiting clients left (protocol/SPOOL.md)
     /// SIGHUP re-reads this file and applies its log level, unless the environment or a flag
     /// set the level (those win, as at start-up). Empty: SIGHUP only logs that it has no file.
     std::string config_file;
@@ -88,6 +90,7 @@ private:
     std::unique_ptr<snapshotter> snapshots_; ///< null without a state file
     std::size_t state_restore_skipped_series_ = 0; ///< over the limits at start
     std::unique_ptr<redis_backend> redis_;   ///< null on the memory backend
+    std::unique_ptr<spool_reader> spool_;
     service_notifier systemd_{ioc_};
     bool stopping_ = false;
 };

@@ -123,6 +123,11 @@ app_options to_app_options(const config& c) {
     o.shutdown_timeout = c.shutdown_timeout;
     o.state_file = c.state.file;
     o.snapshot_interval = c.state.snapshot_interval;
+    o.spool.dir = c.spool.dir.empty() ? c.socket + ".spool" : c.spool.dir;
+    o.spool.max_file_bytes = c.spool.max_file_bytes;
+    o.spool.interval = c.spool.scan_interval;
+    o.spool.any_owner = c.spool.owners == "any";
+    o.spool.limits = o.ingest.limits;
     o.series_ttl = c.series_ttl;
     if (c.backend == backend_kind::redis) {
         o.redis.endpoint = parse_redis_url(c.redis.url);

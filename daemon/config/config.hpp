@@ -60,6 +60,14 @@ struct http_config {
     std::uint64_t scrape_slice_bytes = 64 * 1024; ///< response memory per render in flight
 };
 
+/// Where clients that cannot reach the daemon by their exit leave their ops (protocol/SPOOL.md).
+struct spool_config {
+    std::string dir; ///< empty: the socket path + ".spool"
+    std::uint64_t max_file_bytes = 16u << 20;
+    std::chrono::seconds scan_interval{2};
+    std::string owners = "daemon"; ///< "daemon": only the daemon's uid's files; "any"
+};
+
 struct state_config {
     std::string file; ///< memory backend's state file; empty: no persistence
     /// Seconds between periodic snapshots; 0: only at shutdown.
@@ -78,6 +86,7 @@ struct config {
     limits_config limits;
     http_config http;
     state_config state;
+    spool_config spool;
     /// Series expiry: per-family TTLs of idle series; all 0 (the default) is off.
     series_ttl_policy series_ttl;
 

@@ -287,6 +287,34 @@ const std::vector<config_field>& config_fields() {
              .flag = "--snapshot-interval",
              .help = "Seconds between state snapshots (0: only at shutdown)"},
             0, 86'400, [](auto& c) -> auto& { return c.state.snapshot_interval; }),
+        text_field({.key = "spool.dir",
+                    .env = "METRICSD_SPOOL_DIR",
+                    .flag = "--spool-dir",
+                    .help = "Directory where exiting clients that cannot reach the daemon leave "
+                            "their ops (\"\": the socket path + \".spool\")"},
+                   [](auto& c) -> auto& { return c.spool.dir; }, spool_dir,
+                   {.values = "a directory path, or `\"\"`",
+                    .notes = "the clients read the same variable; see "
+                             "[protocol/SPOOL.md](../protocol/SPOOL.md)"}),
+        integer_field(
+            {.key = "spool.max_file_bytes",
+             .env = "METRICSD_SPOOL_MAX_FILE_BYTES",
+             .flag = "--spool-max-file-bytes",
+             .help = "Largest spool file read; bigger ones are renamed *.rejected unread"},
+            4096, std::uint64_t{1} << 30, [](auto& c) -> auto& { return c.spool.max_file_bytes; },
+            "the daemon holds one file at a time in memory while applying it"),
+        integer_field({.key = "spool.scan_interval_s",
+                       .env = "METRICSD_SPOOL_SCAN_INTERVAL_S",
+                       .flag = "--spool-scan-interval",
+                       .help = "Seconds between reads of the spool directory (0: only at start)"},
+                      0, 3600, [](auto& c) -> auto& { return c.spool.scan_interval; }),
+        choice_field({.key = "spool.owners",
+                      .env = "METRICSD_SPOOL_OWNERS",
+                      .flag = "--spool-owners",
+                      .help = "Whose spool files are read: the daemon's uid only, or any uid"},
+                     {"daemon", "any"}, [](auto& c) -> auto& { return c.spool.owners; },
+                     {.notes = "`any`: the directory's permissions decide who may write "
+                               "(it is created 01770)"}),
         config_field{{.key = "series_ttl",
                       .env = "METRICSD_SERIES_TTL",
                       .flag = "--series-ttl",
@@ -313,6 +341,8 @@ const std::vector<config_section>& config_sections() {
         {"redis", "Redis backend (pytheus-compatible layout)."},
         {"limits", "Limits on what clients can make the daemon hold."},
         {"state", "Persistence of the memory backend's counters, histograms and summaries."},
+        {"spool", "Ops of clients that exited while the daemon was unreachable, read back "
+                  "exactly once."},
     };
     return sections;
 }

@@ -114,6 +114,10 @@ const std::string& state_path(const setting_value& v) {
     return s;
 }
 
+const std::string& spool_dir(const setting_value& v) {
+    return text(v); // any path: the directory is created at start if missing
+}
+
 series_ttl_policy series_ttl(const setting_value& v) {
     try {
         return parse_series_ttl(text(v));

@@ -49,6 +49,9 @@ const std::string& redis_url(const setting_value& v);
 /// A file path (not a directory), or "" for none.
 const std::string& state_path(const setting_value& v);
 
+/// A directory path, or "" for the default (the socket path + ".spool").
+const std::string& spool_dir(const setting_value& v);
+
 /// The text form NAME=SECONDS,...,*=SECONDS (series_expiry.hpp).
 series_ttl_policy series_ttl(const setting_value& v);
 

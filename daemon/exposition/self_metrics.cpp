@@ -23,6 +23,7 @@ namespace {
 constexpr std::string_view version_label[] = {"version"};
 constexpr std::string_view code_label[] = {"code"};
 constexpr std::string_view route_code_labels[] = {"route", "code"};
+constexpr std::string_view reason_labels[] = {"reason"};
 constexpr std::string_view pid_label[] = {"pid"};
 
 void write_process(const self_metrics_writer& w, const self_metrics_snapshot& s) {
@@ -182,6 +183,25 @@ void write_state_snapshots(const self_metrics_writer& w, const self_metrics_snap
              metric_type::counter, s.state_restore_skipped_series);
 }
 
+void write_spool(const self_metrics_writer& w, const self_metrics_snapshot& s) {
+    constexpr auto counter = metric_type::counter;
+    w.single("metricsd_spool_files_applied_total",
+             "Spool files (ops of clients that exited while the daemon was unreachable) applied.",
+             counter, s.spool_files_applied);
+    w.single("metricsd_spool_ops_applied_total", "Op records applied from spool files.", counter,
+             s.spool_ops_applied);
+    auto fam = w.labelled("metricsd_spool_files_rejected_total",
+                          "Spool files not applied: another uid's (owner), over "
+                          "spool.max_file_bytes (size), or not decoding (format).",
+                          counter, reason_labels);
+    fam.value({"owner"}, static_cast<double>(s.spool_rejected_owner));
+    fam.value({"size"}, static_cast<double>(s.spool_rejected_size));
+    fam.value({"format"}, static_cast<double>(s.spool_rejected_format));
+    w.single("metricsd_spool_read_errors_total",
+             "Spool files that could not be opened, read or renamed; retried at the next scan.",
+             counter, s.spool_read_errors);
+}
+
 } // namespace
 
 void render_self_metrics(const self_metrics_snapshot& s, exposition_format f, std::string& out) {
@@ -191,6 +211,7 @@ void render_self_metrics(const self_metrics_snapshot& s, exposition_format f, st
     write_store(w, s);
     write_http(w, s);
     write_state_snapshots(w, s);
+    write_spool(w, s);
 }
 
 } // namespace metricsd::daemon

@@ -69,6 +69,14 @@ struct self_metrics_snapshot {
     std::uint64_t state_snapshot_failures = 0;
     double state_snapshot_last_success_seconds = 0; ///< Unix time; 0: none since start
     std::uint64_t state_restore_skipped_series = 0; ///< left out at start: over the limits
+
+    // The spool (protocol/SPOOL.md): files applied, and files not applied by reason.
+    std::uint64_t spool_files_applied = 0;
+    std::uint64_t spool_ops_applied = 0;
+    std::uint64_t spool_rejected_owner = 0;
+    std::uint64_t spool_rejected_size = 0;
+    std::uint64_t spool_rejected_format = 0;
+    std::uint64_t spool_read_errors = 0;
 };
 
 /// Append the metricsd_* families (HELP, TYPE, samples) without a trailer: call it after the

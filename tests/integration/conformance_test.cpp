@@ -1,19 +1,32 @@
-// One scenario, four clients, one daemon: C++ (metricsd::client), C (libmetricsd.so), Python
-// (client/python) and metricsctl each send the same ops, and /metrics shows the exact sums.
-// Byte-level conformance is tested per client against protocol/test_vectors.json (C++:
-// protocol_test and client_test; Python: python_client_vectors); the C API wraps the C++
-// client, so it sends the same bytes.
+// One scenario, five clients, one daemon: C++ (metricsd::client), C (libmetricsd.so), Python
+// (client/python), Node.js (client/node) and metricsctl each send the same ops, and /metrics
+// shows the exact sums. Byte-level conformance is tested per client against
+// protocol/test_vectors.json (C++: protocol_test and client_test; Python:
+// python_client_vectors; Node.js: node_client_vectors); the C API wraps the C++ client, so it
+// sends the same bytes. The longer end-to-end scenario of protocol/conformance/ runs per
+// client (python_client_conformance, node_client_conformance).
 #include "daemon_fixture.hpp"
 #include "redis_server.hpp" // eventually()
 
 #include <metricsd/client.hpp>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <memory>
 #include <metricsd.h>
+#include <sstream>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <unistd.h>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -86,6 +99,26 @@ sys.exit(0 if ok and c.last_error() is None else "flush %s, last error %s" % (ok
     EXPECT_EQ(code, 0) << output;
 }
 
+void send_from_node(const std::string& socket) {
+    const std::string script = R"(
+const metricsd = require(process.argv[1]);
+const c = new metricsd.Client({ socket: process.argv[2] });
+new metricsd.Counter({ name: 'conformance_total', help: 'Conformance.', labelNames: ['client'],
+                       client: c }).labels('any').inc(5);
+new metricsd.Gauge({ name: 'conformance_gauge', help: 'Conformance.', mode: 'shared', client: c }).inc(1);
+new metricsd.Histogram({ name: 'conformance_seconds', help: 'Conformance.', buckets: [0.1, 1, 10],
+                         client: c }).observe(0.25);
+c.flush(5000).then((ok) => {
+  if (!ok || c.lastError() !== null) { console.error('flush', ok, 'last error', c.lastError()); process.exit(1); }
+});
+)";
+    std::string output;
+    const int code = run_command(quoted(METRICSD_NODE_BINARY) + " -e " + quoted(script) + " " +
+                                     quoted(METRICSD_NODE_CLIENT_DIR) + " " + quoted(socket),
+                                 output);
+    EXPECT_EQ(code, 0) << output;
+}
+
 void send_from_metricsctl(const std::string& socket) {
     const std::string ctl = std::string(METRICSD_METRICSCTL_BINARY) + " --socket " + quoted(socket);
     const std::string all[] = {
@@ -104,17 +137,195 @@ TEST(conformance, every_client_adds_to_the_same_series) {
     send_from_cpp(daemon.socket_path());
     send_from_c(daemon.socket_path());
     send_from_python(daemon.socket_path());
+    send_from_node(daemon.socket_path());
     send_from_metricsctl(daemon.socket_path());
 
     const auto text = daemon.scrape();
-    EXPECT_EQ(sample_value(text, "conformance_total{client=\"any\"}"), 20) << text;
-    EXPECT_EQ(sample_value(text, "conformance_gauge"), 4) << text;
+    EXPECT_EQ(sample_value(text, "conformance_total{client=\"any\"}"), 25) << text;
+    EXPECT_EQ(sample_value(text, "conformance_gauge"), 5) << text;
     EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"0.1\"}"), 1);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"1.0\"}"), 2);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"10.0\"}"), 3);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"+Inf\"}"), 4);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_sum"), 36.5625);
-    EXPECT_EQ(sample_value(text, "conformance_seconds_count"), 4);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"1.0\"}"), 3);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"10.0\"}"), 4);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_bucket{le=\"+Inf\"}"), 5);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_sum"), 36.8125);
+    EXPECT_EQ(sample_value(text, "conformance_seconds_count"), 5);
+}
+
+// The shared end-to-end scenario (protocol/conformance/scenario.json, format in its README)
+// through the C++ client. Two differences from the clients that validate ops: the C++ hot path
+// never throws, so a `refuse_op` op is sent and refused by the daemon (the exact scrapes show it
+// changed nothing); and the C++ client has no default buckets, so it declares the scenario's.
+class scenario_driver {
+public:
+    scenario_driver(const daemon_process& daemon, const nlohmann::json& scenario)
+        : daemon_(daemon), scenario_(scenario) {
+        for (const auto& [name, opts] : scenario["clients"].items()) {
+            metricsd::client_options o;
+            o.socket_path = daemon.socket_path();
+            o.on_error = [](const std::string&) {};
+            if (opts.contains("max_buffer_ops"))
+                o.max_buffer_bytes = opts["max_buffer_ops"].get<std::size_t>() * 16;
+            clients_[name] = std::make_unique<metricsd::client>(std::move(o));
+        }
+    }
+
+    void run(const nlohmann::json& steps) {
+        for (const auto& step : steps)
+            run_step(step);
+    }
+
+private:
+    struct metric {
+        std::string type;
+        metricsd::counter_family counter;
+        metricsd::gauge_family gauge;
+        metricsd::histogram_family histogram;
+        metricsd::summary_family summary;
+    };
+
+    static double number(const nlohmann::json& v) {
+        if (!v.is_string())
+            return v.get<double>();
+        const auto text = v.get<std::string>();
+        if (text == "NaN")
+            return std::numeric_limits<double>::quiet_NaN();
+        return text == "+Inf" ? HUGE_VAL : -HUGE_VAL;
+    }
+
+    metric make(const nlohmann::json& step) {
+        auto& c = *clients_.at(step["client"].get<std::string>());
+        const auto name = step["name"].get<std::string>();
+        const auto help = step["help"].get<std::string>();
+        const auto labels = step["label_names"].get<std::vector<std::string>>();
+        metric m;
+        m.type = step["type"].get<std::string>();
+        if (m.type == "counter") {
+            m.counter = c.counter(name, help, labels);
+        } else if (m.type == "gauge") {
+            const auto mode = metricsd::protocol::parse_gauge_mode(step.value("mode", "livesum"));
+            if (!mode)
+                throw std::invalid_argument("unknown gauge mode");
+            m.gauge = c.gauge(name, help, labels, *mode);
+        } else if (m.type == "summary") {
+            m.summary = c.summary(name, help, labels);
+        } else {
+            std::vector<std::string> bounds;
+            for (const auto& b : step.contains("buckets") ? step["buckets"] : scenario_["default_buckets"])
+                bounds.push_back(b.dump()); // JSON's shortest text: 0.005, 1, 10.0
+            m.histogram = c.histogram(name, help, labels, bounds);
+        }
+        return m;
+    }
+
+    void call(const nlohmann::json& step, const std::string& op) {
+        const metric& m = metrics_.at(step["id"].get<std::string>());
+        const auto values = step["labels"].get<std::vector<std::string>>();
+        const double v = step.contains("value") ? number(step["value"]) : 1;
+        if (m.type == "counter")
+            m.counter.labels(values).inc(v);
+        else if (m.type == "gauge" && op == "inc")
+            m.gauge.labels(values).inc(v);
+        else if (m.type == "gauge" && op == "dec")
+            m.gauge.labels(values).dec(v);
+        else if (m.type == "gauge")
+            m.gauge.labels(values).set(v);
+        else if (m.type == "histogram")
+            m.histogram.labels(values).observe(v);
+        else
+            m.summary.labels(values).observe(v);
+    }
+
+    metricsd::client& client(const nlohmann::json& step) {
+        return *clients_.at(step["client"].get<std::string>());
+    }
+
+    void run_step(const nlohmann::json& step) {
+        SCOPED_TRACE(step.dump().substr(0, 120));
+        const auto what = step["do"].get<std::string>();
+        if (what == "repeat") {
+            for (int i = 0; i < step["times"].get<int>(); ++i)
+                for (const auto& s : step["steps"])
+                    call(s, s["do"].get<std::string>());
+        } else if (what == "declare") {
+            metrics_[step["id"].get<std::string>()] = make(step);
+        } else if (what == "inc" || what == "dec" || what == "set" || what == "observe") {
+            call(step, what);
+        } else if (what == "flush") {
+            EXPECT_TRUE(client(step).flush(std::chrono::seconds(5)));
+        } else if (what == "refuse_declare") {
+            EXPECT_THROW(make(step), std::invalid_argument);
+        } else if (what == "refuse_op") {
+            call(step, step["op"].get<std::string>()); // sent; the daemon refuses it
+        } else if (what == "refuse_labels") {
+            const auto& m = metrics_.at(step["id"].get<std::string>());
+            const auto values = step["labels"].get<std::vector<std::string>>();
+            EXPECT_THROW(m.type == "counter"   ? (void)m.counter.labels(values)
+                         : m.type == "gauge"   ? (void)m.gauge.labels(values)
+                         : m.type == "summary" ? (void)m.summary.labels(values)
+                                               : (void)m.histogram.labels(values),
+                         std::invalid_argument);
+        } else if (what == "expect_error") {
+            EXPECT_EQ(client(step).last_error().rfind(step["error"].get<std::string>() + ":", 0),
+                      0u)
+                << client(step).last_error();
+        } else if (what == "expect_dropped") {
+            EXPECT_EQ(client(step).dropped_ops(), step["count"].get<std::uint64_t>());
+        } else if (what == "scrape") {
+            scrape(step);
+        } else if (what == "close") {
+            clients_.erase(step["client"].get<std::string>()); // the destructor disconnects
+        } else {
+            ADD_FAILURE() << "unknown step " << what;
+        }
+    }
+
+    std::vector<std::string> scraped() const {
+        const auto prefix = scenario_["scrape_prefix"].get<std::string>();
+        std::vector<std::string> lines;
+        std::istringstream text(daemon_.scrape());
+        for (std::string line; std::getline(text, line);) {
+            std::string name = line;
+            if (line.rfind("# ", 0) == 0) {
+                std::istringstream words(line);
+                std::string hash, kind;
+                words >> hash >> kind >> name;
+            }
+            if (name.rfind(prefix, 0) == 0)
+                lines.push_back(line);
+        }
+        return lines;
+    }
+
+    void scrape(const nlohmann::json& step) {
+        std::vector<std::string> expected;
+        for (auto line : scenario_["expected"][step["expect"].get<std::string>()]) {
+            auto text = line.get<std::string>();
+            for (auto at = text.find("{pid}"); at != std::string::npos; at = text.find("{pid}"))
+                text.replace(at, 5, std::to_string(::getpid()));
+            expected.push_back(text);
+        }
+        const auto deadline = std::chrono::steady_clock::now() +
+                              std::chrono::seconds(step.value("eventually", false) ? 5 : 0);
+        auto got = scraped();
+        while (got != expected && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            got = scraped();
+        }
+        EXPECT_EQ(got, expected);
+    }
+
+    const daemon_process& daemon_;
+    const nlohmann::json& scenario_;
+    std::map<std::string, std::unique_ptr<metricsd::client>> clients_;
+    std::map<std::string, metric> metrics_;
+};
+
+TEST(conformance, shared_scenario_through_the_cpp_client) {
+    std::ifstream file(std::string(METRICSD_SOURCE_DIR) + "/protocol/conformance/scenario.json");
+    const auto scenario = nlohmann::json::parse(file);
+    temp_dir dir;
+    daemon_process daemon(dir);
+    scenario_driver(daemon, scenario).run(scenario["steps"]);
 }
 
 // Each client drops 2 ops the same way (its buffer holds none, so every op folds, and a

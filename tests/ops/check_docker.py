@@ -18,9 +18,13 @@ import sys
 
 import yaml
 
-TEST_ONLY = {"libgtest-dev", "libgmock-dev", "python3", "python3-prometheus-client",
+TEST_ONLY = {"libgtest-dev", "libgmock-dev", "python3", "python3-pip", "python3-venv",
+             "python3-prometheus-client",
              "python3-yaml", "python3-jsonschema", "redis-server", "prometheus", "systemd",
-             "clang-14", "libclang-rt-14-dev"}  # the fuzz targets (make fuzz)
+             "clang-14", "libclang-rt-14-dev",  # the fuzz targets (make fuzz)
+             "nodejs",  # the Node.js client's tests
+             # the Python client's real-server tests (client/python/tests/test_servers.py)
+             "uwsgi", "uwsgi-plugin-python3", "gunicorn", "python3-flask"}
 # In debian:bookworm-slim already (Priority: required/important, or libstdc++6 via apt).
 BASE_IMAGE = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
 

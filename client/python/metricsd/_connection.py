@@ -14,7 +14,7 @@ import socket
 import struct
 import threading
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from . import _protocol as p
 from ._outbox import Outbox
@@ -53,6 +53,10 @@ class Sender:
         self._decoder = p.ClientDecoder()
         self._buf = OutBuffer()
         self._folder = Folder(outbox.shapes)  # records that found the buffer full
+        # Tracked gauges' values in this process (every op taken so far), re-sent as SETs on
+        # each new connection: the daemon forgets a connection's live-mode values when it ends.
+        self._gauges: Dict[int, float] = {}
+        self._resend_gauges = False
         self._sent_decls = 0          # how many of the outbox's declarations this connection sent
         self._inflight: List[int] = []  # SYNC tokens sent, ACK not yet read
         self._backoff = BACKOFF_MIN
@@ -88,6 +92,10 @@ class Sender:
             self._thread.join(timeout)
         self._close_fds()
 
+    def running(self) -> bool:
+        """Whether the thread is alive (after stop(): it did not end within the timeout)."""
+        return self._thread.is_alive()
+
     def before_fork(self) -> None:
         """Hold the descriptor lock across fork(): the child must see every socket we opened."""
         self._fd_lock.acquire()
@@ -115,6 +123,16 @@ class Sender:
             except OSError:
                 pass
         self._wake_r = self._wake_w = -1
+
+    def run_inline(self, deadline: float) -> bool:
+        """Without the thread, on the caller's: cycles until every SYNC requested so far is
+        answered, the connection failed, or ``deadline`` (time.monotonic()) passed. True when
+        no SYNC is left unanswered."""
+        self._cycle()
+        while self._sock is not None and (self._inflight or self._buf.has_output()) \
+                and time.monotonic() < deadline:
+            self._step()
+        return self._sock is not None and not self._inflight
 
     # --- the thread -------------------------------------------------------------------------
 
@@ -157,6 +175,10 @@ class Sender:
         # is then in this take, so the SYNC follows it on the wire.
         syncs = outbox.take_sync_requests()
         chunks = outbox.take_records(_CHUNK)
+        gauge_chunks = outbox.take_gauge_records(_CHUNK)
+        if gauge_chunks:
+            self._track_gauges(gauge_chunks)
+            chunks += gauge_chunks
         status.count_dropped(self._buf.add_records(chunks, outbox.max_buffer_ops, self._folder))
         if chunks or syncs or self._buf.has_output():
             self._interval = outbox.flush_interval
@@ -178,11 +200,49 @@ class Sender:
         # SYNC must follow them; either way after every record buffered before them.
         if self._folder and (syncs or self._buf.room(outbox.max_buffer_ops) > 0):
             self._buf.add_folded(*self._folder.drain(), self._ops_per_frame)
+        if self._resend_gauges and not self._folder:
+            # After everything taken so far, whose effect the values include, and after the
+            # folded ops (a set among them would otherwise land after the values and undo them).
+            self._resend_gauges = False
+            pack = p.RECORD.pack
+            sets = [pack(p.OP_SET, handle, value) for handle, value in self._gauges.items()]
+            self._buf.add_folded(sets, [], self._ops_per_frame)
         self._queue_client_stats()
         for token in syncs:
             self._buf.add_frame(p.encode_sync(token))
             self._inflight.append(token)
         self._send()
+
+    def _track_gauges(self, chunks: List[bytes]) -> None:
+        values = self._gauges
+        for op, handle, value in p.RECORD.iter_unpack(b"".join(chunks)):
+            if op == p.OP_SET:
+                values[handle] = value
+            elif op == p.OP_INC:
+                values[handle] = values.get(handle, 0.0) + value
+            else:  # OP_DEC; the children validated the values
+                values[handle] = values.get(handle, 0.0) - value
+
+    def take_unsent(self) -> Tuple[int, List[bytes], List[bytes]]:
+        """Once the thread has stopped: every op not written to a connection, folded per series.
+
+        Returns (ops taken, op records, FOLD frames); the sender holds nothing afterwards.
+        Oldest first, so a gauge's sets fold in the order they were made: the records the
+        buffer holds, then those folded meanwhile, then those still in the outbox.
+        """
+        self._buf.requeue_unsent()
+        folder = Folder(self._outbox.shapes)
+        frames = self._buf.take_salvaged_folds()
+        ops = folder.fold_count(self._buf.take_pending())
+        old_records, old_frames = self._folder.drain()
+        ops += self._folder.folded_ops
+        self._folder.folded_ops = 0
+        folder.fold_count(old_records)
+        frames += old_frames
+        ops += folder.fold_count(self._outbox.take_records(_CHUNK))
+        ops += folder.fold_count(self._outbox.take_gauge_records(_CHUNK))
+        records, fold_frames = folder.drain()
+        return ops, records, frames + fold_frames
 
     def _queue_declarations(self) -> None:
         decls = self._outbox.declarations(self._sent_decls)
@@ -284,6 +344,7 @@ class Sender:
         self._ops_per_frame = max(1, min(OPS_FRAME_CAP, first.max_frame_payload) // p.RECORD_SIZE)
         self._sent_decls = 0
         self._backoff = BACKOFF_MIN
+        self._resend_gauges = bool(self._gauges)
         self._status.set_connected(True)
         self._handle(messages[1:])
 

@@ -37,6 +37,7 @@ class Folder:
         self._shapes = shapes
         # handle -> [type, assigned, value, delta or sum, count, bucket counts, bounds]
         self._acc: Dict[int, list] = {}
+        self.folded_ops = 0  # ops folded in, for the exit report (Sender.take_unsent)
 
     def __bool__(self) -> bool:
         return bool(self._acc)
@@ -48,8 +49,11 @@ class Folder:
         # by one.
         counts = Counter(p.RECORD.iter_unpack(chunk))
         if any(op == _SET for op, _, _ in counts):
-            return sum(self._fold(op, h, v, 1) for op, h, v in p.RECORD.iter_unpack(chunk))
-        return sum(self._fold(op, h, v, n) for (op, h, v), n in counts.items())
+            refused = sum(self._fold(op, h, v, 1) for op, h, v in p.RECORD.iter_unpack(chunk))
+        else:
+            refused = sum(self._fold(op, h, v, n) for (op, h, v), n in counts.items())
+        self.folded_ops += len(chunk) // p.RECORD_SIZE - refused
+        return refused
 
     def _fold(self, op: int, handle: int, value: float, n: int) -> int:
         acc = self._acc.get(handle)
@@ -85,6 +89,13 @@ class Folder:
         if kind == "gauge":
             return op == _SET or (op in (_INC, _DEC) and isfinite(value))
         return op == _OBSERVE and not isnan(value)
+
+    def fold_count(self, chunks: List[bytes]) -> int:
+        """Fold each chunk; how many ops were folded (refused ones are not)."""
+        before = self.folded_ops
+        for chunk in chunks:
+            self.fold(chunk)
+        return self.folded_ops - before
 
     def drain(self) -> Tuple[List[bytes], List[bytes]]:
         """The folded state as op records and FOLD frames; the folder is empty afterwards."""

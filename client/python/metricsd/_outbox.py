@@ -17,6 +17,11 @@ from ._fold import Shapes
 DEFAULT_SOCKET = "/run/metricsd/ingest.sock"
 DEFAULT_FLUSH_INTERVAL = 0.005
 DEFAULT_MAX_BUFFER_OPS = 1_000_000
+# Gauge modes whose value the daemon keeps per connection, so a new connection must re-send
+# it (as the C++ client does): every mode but sum (the old connection's value still counts;
+# re-sending would double it) and shared (one cell for all workers; the deltas already landed).
+TRACKED_GAUGE_MODES = frozenset(("livesum", "max", "min", "mostrecent", "all", "liveall",
+                                 "livemax", "livemin", "livemostrecent"))
 
 # One declaration: ("family" or "series", its handle, its encoded DECLARE frame).
 Declaration = Tuple[str, int, bytes]
@@ -33,6 +38,10 @@ class Outbox:
     def __init__(self, socket: Optional[str] = None) -> None:
         # The op queue. Never replaced (metric children hold its bound append): the hot path.
         self.queue: Deque[bytes] = collections.deque()
+        # The ops of tracked gauges (modes whose value the daemon keeps per connection, see
+        # TRACKED_GAUGE_MODES), on their own queue so the sender can keep their values without
+        # reading any other op. Order only matters within a series, which stays on one queue.
+        self.gauge_queue: Deque[bytes] = collections.deque()
         self._declarations: List[Declaration] = []  # in declaration order, never shortened
         self.shapes = Shapes()  # each series' type and buckets, for folding
         self._syncs: Deque[int] = collections.deque()
@@ -62,7 +71,11 @@ class Outbox:
     def discard_after_fork(self) -> None:
         """In a forked child: the parent sends what was queued; sending it here would double it."""
         self.queue.clear()
+        self.gauge_queue.clear()
         self._syncs.clear()
+
+    def has_records(self) -> bool:
+        return bool(self.queue) or bool(self.gauge_queue)
 
     # --- the sender's side ----------------------------------------------------------------------
 
@@ -82,18 +95,25 @@ class Outbox:
 
     def take_records(self, chunk: int) -> List[bytes]:
         """Every queued record, as joined chunks of at most ``chunk`` records each."""
-        queue = self.queue
-        popleft = queue.popleft
-        chunks = []
-        count = len(queue)
-        while count:
-            take = min(count, chunk)
-            # starmap(popleft) pops `take` records in C, without a Python-level loop; joining
-            # a bounded chunk keeps bytes.join's per-item bookkeeping in the CPU cache.
-            chunks.append(b"".join(starmap(popleft, repeat((), take))))
-            count -= take
-        return chunks
+        return _take(self.queue, chunk)
+
+    def take_gauge_records(self, chunk: int) -> List[bytes]:
+        """Every queued record of a tracked gauge, as take_records."""
+        return _take(self.gauge_queue, chunk)
 
     def declarations(self, start: int) -> List[Declaration]:
         """The declarations from index ``start`` on (a connection sends each once)."""
         return self._declarations[start:]
+
+
+def _take(queue: Deque[bytes], chunk: int) -> List[bytes]:
+    popleft = queue.popleft
+    chunks = []
+    count = len(queue)
+    while count:
+        take = min(count, chunk)
+        # starmap(popleft) pops `take` records in C, without a Python-level loop; joining
+        # a bounded chunk keeps bytes.join's per-item bookkeeping in the CPU cache.
+        chunks.append(b"".join(starmap(popleft, repeat((), take))))
+        count -= take
+    return chunks

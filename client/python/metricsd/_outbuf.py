@@ -120,6 +120,18 @@ class OutBuffer:
             self._out_off = 0
             self._out_ops -= count
 
+    def take_pending(self) -> List[bytes]:
+        """The pending (unframed) record chunks, oldest first; none are left."""
+        chunks = list(self._pending)
+        self._pending.clear()
+        self._pending_ops = 0
+        return chunks
+
+    def take_salvaged_folds(self) -> List[bytes]:
+        """The FOLD frames a disconnect kept (requeue_unsent); none are left."""
+        frames, self._salvaged_folds = self._salvaged_folds, []
+        return frames
+
     def requeue_unsent(self) -> None:
         """After a disconnect: records not fully written go back to pending, frames are dropped.
 

@@ -20,9 +20,12 @@ Key = Tuple[str, FrozenSet[Tuple[str, str]]]
 class Daemon:
     """A metricsd process on ``socket_path`` with an HTTP port picked by the kernel."""
 
-    def __init__(self, socket_path: str, log_path: str) -> None:
+    def __init__(self, socket_path: str, log_path: str, *args: str,
+                 extra_args: Tuple[str, ...] = ()) -> None:
         self.socket_path = socket_path
         self.log_path = log_path
+        # e.g. Daemon(s, l, "--state-file", path) or extra_args=("--backend", "redis", ...)
+        self.extra_args = list(args) + list(extra_args)
         self.port = 0
         self.proc: Optional[subprocess.Popen] = None
 
@@ -34,7 +37,8 @@ class Daemon:
         offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [BINARY, "--socket", self.socket_path, "--listen", "127.0.0.1:0"],
+                [BINARY, "--socket", self.socket_path, "--listen", "127.0.0.1:0",
+                 *self.extra_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -93,3 +97,13 @@ def parse(text: str) -> Dict[Key, float]:
 
 def key(name: str, **labels: str) -> Key:
     return (name, frozenset(labels.items()))
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:
+    """Poll ``predicate`` every 20 ms until it is true or ``timeout`` seconds passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()

@@ -46,12 +46,23 @@ class ValidationTest(unittest.TestCase):
         for buckets in ((1, 0.5), (1, 1), (), (inf,), (nan, 1), (1, 2, inf, 3)):
             with self.subTest(buckets=buckets), self.assertRaises(ValueError):
                 metricsd.Histogram("h_" + str(abs(hash(buckets))), "", buckets=buckets, client=c)
-        h = metricsd.Histogram("h_texts", "", buckets=(1e-05, 0.005, "0.1", 1, 2.5, 10), client=c)
-        self.assertEqual(h._bucket_texts(), ("1e-05", "0.005", "0.1", "1.0", "2.5", "10.0"))
+        # The texts pytheus writes for the same call: str() of each bound as given.
+        h = metricsd.Histogram("h_texts", "", client=c,
+                               buckets=(1e-05, 0.005, "0.1", 1, 2.5, 10, 20.0, True + 99, inf))
+        self.assertEqual(h._bucket_texts(),
+                         ("1e-05", "0.005", "0.1", "1", "2.5", "10", "20.0", "100"))
+        self.assertEqual(metricsd.Histogram("h_odd", "", buckets=(False, True, 10**70), client=c)
+                         ._bucket_texts(), ("0.0", "1.0", "1e+70"))  # texts the daemon refuses
         default = metricsd.Histogram("h_default", "", client=c)
-        self.assertEqual(default._bucket_texts()[0], "0.005")
-        self.assertEqual(default._bucket_texts()[-1], "10.0")
-        self.assertEqual(len(default._bucket_texts()), 14)
+        self.assertEqual(default._bucket_texts(),
+                         ("0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "0.75",
+                          "1", "2.5", "5", "7.5", "10"))
+        # pytheus's Histogram.DEFAULT_BUCKETS (pytheus/metrics.py): every bound both defaults
+        # share gets the same Redis key text from both clients.
+        pytheus_default = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+        self.assertLessEqual({str(b) for b in pytheus_default}, set(default._bucket_texts()))
+        self.assertEqual([float(t) for t in default._bucket_texts()],
+                         [.005, .01, .025, .05, .075, .1, .25, .5, .75, 1.0, 2.5, 5.0, 7.5, 10.0])
 
     def test_labels_like_prometheus_client(self):
         c = metricsd.Counter("http_requests_total", "", ("method", "code"), client=self.client)

@@ -159,6 +159,7 @@ TEST(config, every_key_round_trips_through_the_file) {
                 std::chrono::seconds(60), 1u << 20, 64u << 20, 1000};
     c.http = {1, 0, std::chrono::seconds(3), std::chrono::seconds(4), 8192};
     c.state = {"/var/lib/metricsd/state", std::chrono::seconds(0)};
+    c.spool = {"/var/spool/metricsd", 1u << 20, std::chrono::seconds(0), "any"};
     c.series_ttl.default_ttl = std::chrono::seconds(600);
     const std::string text = to_json(c);
     const config back = parse_config(text, "round.json");

@@ -44,6 +44,12 @@ daemon::self_metrics_snapshot known_snapshot() {
     s.scrape_renders = 2;
     s.scrape_render_pauses = 7;
     s.scrape_response_bytes = 65536;
+    s.spool_files_applied = 3;
+    s.spool_ops_applied = 40;
+    s.spool_rejected_owner = 1;
+    s.spool_rejected_size = 2;
+    s.spool_rejected_format = 4;
+    s.spool_read_errors = 5;
     return s;
 }
 
@@ -158,6 +164,20 @@ metricsd_scrape_render_pauses_total 7
 # HELP metricsd_scrape_response_bytes Bytes of rendered /metrics slices held by renders in flight now.
 # TYPE metricsd_scrape_response_bytes gauge
 metricsd_scrape_response_bytes 65536
+# HELP metricsd_spool_files_applied_total Spool files (ops of clients that exited while the daemon was unreachable) applied.
+# TYPE metricsd_spool_files_applied_total counter
+metricsd_spool_files_applied_total 3
+# HELP metricsd_spool_ops_applied_total Op records applied from spool files.
+# TYPE metricsd_spool_ops_applied_total counter
+metricsd_spool_ops_applied_total 40
+# HELP metricsd_spool_files_rejected_total Spool files not applied: another uid's (owner), over spool.max_file_bytes (size), or not decoding (format).
+# TYPE metricsd_spool_files_rejected_total counter
+metricsd_spool_files_rejected_total{reason="owner"} 1
+metricsd_spool_files_rejected_total{reason="size"} 2
+metricsd_spool_files_rejected_total{reason="format"} 4
+# HELP metricsd_spool_read_errors_total Spool files that could not be opened, read or renamed; retried at the next scan.
+# TYPE metricsd_spool_read_errors_total counter
+metricsd_spool_read_errors_total 5
 )";
     EXPECT_EQ(render(known_snapshot(), exposition_format::text), expected);
 }
@@ -262,6 +282,20 @@ metricsd_scrape_render_pauses_total 7
 # HELP metricsd_scrape_response_bytes Bytes of rendered /metrics slices held by renders in flight now.
 # TYPE metricsd_scrape_response_bytes gauge
 metricsd_scrape_response_bytes 65536
+# HELP metricsd_spool_files_applied Spool files (ops of clients that exited while the daemon was unreachable) applied.
+# TYPE metricsd_spool_files_applied counter
+metricsd_spool_files_applied_total 3
+# HELP metricsd_spool_ops_applied Op records applied from spool files.
+# TYPE metricsd_spool_ops_applied counter
+metricsd_spool_ops_applied_total 40
+# HELP metricsd_spool_files_rejected Spool files not applied: another uid's (owner), over spool.max_file_bytes (size), or not decoding (format).
+# TYPE metricsd_spool_files_rejected counter
+metricsd_spool_files_rejected_total{reason="owner"} 1
+metricsd_spool_files_rejected_total{reason="size"} 2
+metricsd_spool_files_rejected_total{reason="format"} 4
+# HELP metricsd_spool_read_errors Spool files that could not be opened, read or renamed; retried at the next scan.
+# TYPE metricsd_spool_read_errors counter
+metricsd_spool_read_errors_total 5
 )";
     EXPECT_EQ(render(known_snapshot(), exposition_format::openmetrics), expected);
 }
@@ -277,8 +311,8 @@ TEST(self_metrics, openmetrics_family_names_are_unique) {
         const std::string name = out.substr(pos, out.find(' ', pos) - pos);
         EXPECT_TRUE(names.insert(name).second) << "duplicate family " << name;
     }
-    // 24 + 2 HTTP connection, 4 scrape render and the client dropped-ops families
-    EXPECT_EQ(names.size(), 31u);
+    // 24 + 2 HTTP connection, 4 scrape render, 4 spool and the client dropped-ops families
+    EXPECT_EQ(names.size(), 35u);
 }
 
 TEST(self_metrics, escapes_label_values_and_writes_no_trailer) {
