@@ -273,6 +273,8 @@ self_metrics_snapshot app::self_snapshot() const {
     s.ingest_connections_total = ingest_->totals().connections_total;
     s.ingest_connections_rejected = ingest_->totals().connections_rejected;
     s.ingest_accept_errors = ingest_->totals().accept_errors;
+    s.client_dropped_ops = ingest_->client_dropped_ops();
+    s.client_dropped_ops_exited = ingest_->totals().closed.client_dropped_ops;
     s.series = store_.series_count();
     s.families = store_.families().size();
     s.workers = store_.live_workers();

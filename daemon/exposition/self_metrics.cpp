@@ -24,6 +24,7 @@ constexpr std::string_view version_label[] = {"version"};
 constexpr std::string_view code_label[] = {"code"};
 constexpr std::string_view route_code_labels[] = {"route", "code"};
 constexpr std::string_view reason_labels[] = {"reason"};
+constexpr std::string_view pid_label[] = {"pid"};
 
 void write_process(const self_metrics_writer& w, const self_metrics_snapshot& s) {
     // Label values here are version strings, route paths and code names; escaping keeps a
@@ -47,6 +48,22 @@ void write_ingest_errors(const self_metrics_writer& w, const self_metrics_snapsh
                    metric_type::counter, code_label);
     for (const auto& [code, n] : errors)
         fam.value({code}, static_cast<double>(n));
+}
+
+// A closing connection's count moves from its pid's sample to "exited" within one scrape, so
+// the family's sum never goes down (a client's count is cumulative per connection, so nothing
+// is counted twice when it reconnects; PROTOCOL.md 4.8).
+void write_client_dropped(const self_metrics_writer& w, const self_metrics_snapshot& s) {
+    auto live = s.client_dropped_ops;
+    std::sort(live.begin(), live.end());
+    auto fam = w.labelled("metricsd_client_dropped_ops_total",
+                          "Ops clients reported dropping instead of sending (e.g. no memory to "
+                          "fold a series), by pid of open connections; closed connections are "
+                          "summed under pid exited.",
+                          metric_type::counter, pid_label);
+    for (const auto& [pid, n] : live)
+        fam.value({std::to_string(pid)}, static_cast<double>(n));
+    fam.value({"exited"}, static_cast<double>(s.client_dropped_ops_exited));
 }
 
 void write_ingest(const self_metrics_writer& w, const self_metrics_snapshot& s) {
@@ -77,6 +94,7 @@ void write_ingest(const self_metrics_writer& w, const self_metrics_snapshot& s) 
     w.single("metricsd_ingest_accept_errors_total",
              "Failed accepts on the ingest socket (e.g. EMFILE, ENFILE), retried after a pause.",
              counter, s.ingest_accept_errors);
+    write_client_dropped(w, s);
 }
 
 void write_store(const self_metrics_writer& w, const self_metrics_snapshot& s) {

@@ -39,6 +39,10 @@ struct self_metrics_snapshot {
     std::uint64_t ingest_connections_total = 0;
     std::uint64_t ingest_connections_rejected = 0;
     std::uint64_t ingest_accept_errors = 0;
+    /// Ops clients dropped themselves (CLIENT_STATS): (pid, count) of open connections that
+    /// reported any, in any order, one entry per pid; and the sum over closed connections.
+    std::vector<std::pair<std::int64_t, std::uint64_t>> client_dropped_ops;
+    std::uint64_t client_dropped_ops_exited = 0;
 
     std::uint64_t series = 0;
     std::uint64_t families = 0;

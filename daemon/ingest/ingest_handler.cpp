@@ -73,10 +73,10 @@ bool ingest_handler::process() {
             [this](const auto& m) {
                 using T = std::decay_t<decltype(m)>;
                 if constexpr (std::is_same_v<T, protocol::handshake>) {
-                    protocol::encode(out_,
-                                     protocol::welcome{protocol::version, limits_.max_frame_payload,
-                                                       limits_.max_family_handle,
-                                                       limits_.max_series_handle});
+                    protocol::encode(out_, protocol::welcome{protocol::revision,
+                                                             limits_.max_frame_payload,
+                                                             limits_.max_family_handle,
+                                                             limits_.max_series_handle});
                 } else if constexpr (std::is_same_v<T, protocol::sync>) {
                     ++stats_.frames;
                     ++stats_.syncs;
@@ -84,7 +84,8 @@ bool ingest_handler::process() {
                 } else if constexpr (std::is_same_v<T, protocol::family_decl> ||
                                      std::is_same_v<T, protocol::series_decl> ||
                                      std::is_same_v<T, protocol::op_batch> ||
-                                     std::is_same_v<T, protocol::fold>) {
+                                     std::is_same_v<T, protocol::fold> ||
+                                     std::is_same_v<T, protocol::client_stats>) {
                     ++stats_.frames;
                     handle(m);
                 }
@@ -297,6 +298,17 @@ void ingest_handler::handle(const protocol::fold& f) {
            "FOLD rejected: " + std::to_string(f.buckets()) + " bucket count(s) and sum " +
                std::to_string(f.sum) + " of " + std::to_string(f.count) +
                " observation(s) do not fit series handle " + std::to_string(f.handle));
+}
+
+// The count is cumulative over the connection, so the last value is the whole truth; one that
+// goes down would make the exported counter go down, so it is refused and the old one kept.
+void ingest_handler::handle(const protocol::client_stats& m) {
+    if (m.dropped_ops < stats_.client_dropped_ops)
+        return report(error_code::invalid_value, protocol::no_handle,
+                      "CLIENT_STATS rejected: dropped ops " + std::to_string(m.dropped_ops) +
+                          " is below the " + std::to_string(stats_.client_dropped_ops) +
+                          " this connection reported before; the count is cumulative");
+    stats_.client_dropped_ops = m.dropped_ops;
 }
 
 } // namespace metricsd::daemon

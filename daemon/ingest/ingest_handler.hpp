@@ -38,6 +38,10 @@ struct ingest_stats {
     std::uint64_t ops_rejected = 0; ///< reported to the client with an ERROR frame
     std::uint64_t ops_dropped = 0;  ///< on handles whose declaration was rejected (already told)
     std::uint64_t syncs = 0;
+    /// Ops the client itself dropped, as its last CLIENT_STATS frame on this connection said
+    /// (cumulative over the connection, so it only grows). Summed over closed connections, it
+    /// is what exited clients dropped (PROTOCOL.md 4.8).
+    std::uint64_t client_dropped_ops = 0;
     /// ERROR frames sent, by error code (codes are < 128).
     std::array<std::uint64_t, 128> errors{};
 };
@@ -147,6 +151,7 @@ private:
     void handle(const protocol::series_decl& m);
     void handle(const protocol::op_batch& m);
     void handle(const protocol::fold& f);
+    void handle(const protocol::client_stats& m);
     void report(protocol::error_code code, std::uint32_t handle, std::string_view message);
 
     store& store_;

@@ -56,6 +56,7 @@ void add(ingest_stats& into, const ingest_stats& s) {
     into.ops_rejected += s.ops_rejected;
     into.ops_dropped += s.ops_dropped;
     into.syncs += s.syncs;
+    into.client_dropped_ops += s.client_dropped_ops;
     for (std::size_t i = 0; i < into.errors.size(); ++i)
         into.errors[i] += s.errors[i];
 }
@@ -173,6 +174,24 @@ ingest_stats ingest_listener::stats() const {
     for (const auto* s : sessions_)
         add(total, s->handler.stats());
     return total;
+}
+
+std::vector<std::pair<std::int64_t, std::uint64_t>> ingest_listener::client_dropped_ops() const {
+    std::vector<std::pair<std::int64_t, std::uint64_t>> by_pid;
+    for (const auto* s : sessions_)
+        if (const std::uint64_t n = s->handler.stats().client_dropped_ops; n != 0)
+            by_pid.emplace_back(s->pid, n);
+    // One process should use one connection, but nothing stops it from opening two: their
+    // counts add up under its pid, so no label set is exported twice.
+    std::sort(by_pid.begin(), by_pid.end());
+    std::vector<std::pair<std::int64_t, std::uint64_t>> merged;
+    for (const auto& [pid, n] : by_pid) {
+        if (!merged.empty() && merged.back().first == pid)
+            merged.back().second += n;
+        else
+            merged.emplace_back(pid, n);
+    }
+    return merged;
 }
 
 net::awaitable<void> ingest_listener::accept_loop() {

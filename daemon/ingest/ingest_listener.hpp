@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace metricsd::daemon {
 
@@ -80,6 +82,10 @@ public:
     const ingest_totals& totals() const noexcept { return totals_; }
     /// Sum of the stats of open connections and of the closed ones.
     ingest_stats stats() const;
+    /// (pid, ops dropped) the clients of open connections reported, for those that reported
+    /// any, by pid (connections of one pid summed). At most one entry per open connection;
+    /// closed ones are in totals().closed.client_dropped_ops.
+    std::vector<std::pair<std::int64_t, std::uint64_t>> client_dropped_ops() const;
     const std::string& path() const noexcept { return options_.socket_path; }
 
 private:

@@ -19,7 +19,7 @@ namespace {
 using namespace detail;
 
 bool accepts(role r, std::uint16_t type) {
-    return r == role::daemon ? (type >= 0x01 && type <= 0x05) : (type >= 0x81 && type <= 0x83);
+    return r == role::daemon ? (type >= 0x01 && type <= 0x06) : (type >= 0x81 && type <= 0x83);
 }
 
 decode_result error_result(decode_error e) {
@@ -218,6 +218,10 @@ decode_result decoder::decode_frame(std::uint16_t type, std::string_view payload
         fold m;
         check p = parse_fold(payload, m);
         return to_result(std::move(p), m, m.handle, frame);
+    }
+    case frame_type::client_stats: {
+        client_stats m;
+        return to_result(parse_token(payload, m.dropped_ops, "CLIENT_STATS"), m, no_handle, frame);
     }
     case frame_type::welcome: {
         welcome m;

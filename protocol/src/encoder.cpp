@@ -137,6 +137,10 @@ void encode(std::string& out, const error& m) {
     });
 }
 
+void encode(std::string& out, const client_stats& m) {
+    frame(out, frame_type::client_stats, [&] { put(out, m.dropped_ops); });
+}
+
 void encode_fold(std::string& out, std::uint32_t handle, std::uint64_t count, double sum,
                  std::span<const std::uint64_t> buckets) {
     frame(out, frame_type::fold, [&] {

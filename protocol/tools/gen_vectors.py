@@ -51,6 +51,8 @@ def encode(m):
     if t == "fold":
         p = struct.pack("<IHHQd", m["handle"], len(m["buckets"]), 0, m["count"], dbl(m["sum"]))
         return frame(0x05, p + b"".join(struct.pack("<Q", c) for c in m["buckets"]))
+    if t == "client_stats":
+        return frame(0x06, struct.pack("<Q", m["dropped_ops"]))
     if t == "welcome":
         return frame(0x81, struct.pack("<HHIII", m["version"], 0, m["max_frame_payload"],
                                        m["max_family_handle"], m["max_series_handle"]))
@@ -101,7 +103,9 @@ valid = [
     ("fold_histogram", C2D, {"type": "fold", "handle": 6, "count": 5, "sum": 3.5, "buckets": [1, 0, 2, 0, 0, 1, 1]}),
     ("fold_summary", C2D, {"type": "fold", "handle": 9, "count": 1000000, "sum": 12.5, "buckets": []}),
     ("fold_histogram_only_inf_bucket_nan_sum", C2D, {"type": "fold", "handle": 1048575, "count": 2, "sum": "NaN", "buckets": [2]}),
-    ("welcome_defaults", D2C, {"type": "welcome", "version": 1, "max_frame_payload": 1048576, "max_family_handle": 65535, "max_series_handle": 1048575}),
+    ("client_stats_dropped_3", C2D, {"type": "client_stats", "dropped_ops": 3}),
+    ("client_stats_dropped_max_safe_integer", C2D, {"type": "client_stats", "dropped_ops": 9007199254740991}),
+    ("welcome_defaults", D2C, {"type": "welcome", "version": 2, "max_frame_payload": 1048576, "max_family_handle": 65535, "max_series_handle": 1048575}),
     ("welcome_lowered_limits", D2C, {"type": "welcome", "version": 1, "max_frame_payload": 65536, "max_family_handle": 1023, "max_series_handle": 16383}),
     ("ack_token_1", D2C, {"type": "ack", "token": 1}),
     ("ack_token_max_safe_integer", D2C, {"type": "ack", "token": 9007199254740991}),
@@ -229,6 +233,12 @@ invalid = [
     ("fold_buckets_wrap_around_to_count", "daemon",
      HS + frame(0x05, struct.pack("<IHHQdQQ", 9, 2, 0, 1, 1.0, 2, 0xFFFFFFFFFFFFFFFF)) + good_sync,
      [MSG("handshake"), err("malformed_frame", False, 0, 9), MSG("sync")]),
+    ("client_stats_wrong_size", "daemon", HS + frame(0x06, b"\x01\x00\x00\x00") + good_sync,
+     [MSG("handshake"), err("malformed_frame", False, 0), MSG("sync")]),
+    ("client_stats_too_long", "daemon", HS + frame(0x06, b"\x00" * 16) + good_sync,
+     [MSG("handshake"), err("malformed_frame", False, 0), MSG("sync")]),
+    ("client_stats_sent_to_client", "client", frame(0x06, struct.pack("<Q", 1)) + encode({"type": "ack", "token": 2}),
+     [err("unknown_frame_type", False, 0), MSG("ack")]),
     ("several_errors_frame_indexes", "daemon", HS + good_family + frame(0x09, b"") + good_ops + frame(0x03, b"") + good_sync,
      [MSG("handshake"), MSG("declare_family"), err("unknown_frame_type", False, 1), MSG("ops"), err("malformed_frame", False, 3), MSG("sync")]),
 ]
@@ -342,7 +352,8 @@ out = {
     "description": [
         "Shared test vectors for metricsd wire protocol v1 (see protocol/PROTOCOL.md, section 'Test vectors').",
         "valid[]: one message each. 'direction' is client_to_daemon or daemon_to_client. 'message' is the logical message:",
-        "  type = handshake | declare_family | declare_series | ops | sync | fold | welcome | ack | error, plus its fields,",
+        "  type = handshake | declare_family | declare_series | ops | sync | fold | client_stats | welcome | ack |",
+        "  error, plus its fields,",
         "  named as in PROTOCOL.md. Enumerations are lower-case names (metric_type 'counter', gauge_mode 'livesum',",
         "  op 'inc', code 'unsupported_version'). Doubles are JSON numbers, or the strings 'NaN' (encoded as",
         "  0x7ff8000000000000), '+Inf', '-Inf' and '-0' (negative zero). handle null = 0xffffffff (none); frame",

@@ -8,6 +8,7 @@
 // ruby_client_conformance).
 
 #include "daemon_fixture.hpp"
+#include "redis_server.hpp" // eventually()
 
 #include <metricsd/client.hpp>
 
@@ -348,6 +349,66 @@ TEST(conformance, shared_scenario_through_the_cpp_client) {
     temp_dir dir;
     daemon_process daemon(dir);
     scenario_driver(daemon, scenario).run(scenario["steps"]);
+}
+
+// Each client drops 2 ops the same way (its buffer holds none, so every op folds, and a
+// negative counter inc cannot be folded) and reports them (CLIENT_STATS): once all three have
+// exited, the daemon's pid="exited" sample holds all 6.
+TEST(conformance, every_client_reports_its_dropped_ops) {
+    temp_dir dir;
+    daemon_process daemon(dir);
+    {
+        metricsd::client_options opts;
+        opts.socket_path = daemon.socket_path();
+        opts.max_buffer_bytes = 0;
+        metricsd::client c(std::move(opts));
+        auto jobs = c.counter("conformance_drops_total", "", {"client"}).labels("cpp");
+        jobs.inc(-1);
+        jobs.inc(-1);
+        ASSERT_TRUE(c.flush(std::chrono::seconds(5)));
+        EXPECT_EQ(c.dropped_ops(), 2u);
+    }
+    {
+        metricsd_options o;
+        metricsd_options_init(&o);
+        o.socket_path = daemon.socket_path().c_str();
+        o.max_buffer_bytes = 0;
+        metricsd_client* c = nullptr;
+        ASSERT_EQ(metricsd_client_new(&o, &c), METRICSD_OK);
+        const char* labels[] = {"client"};
+        const char* values[] = {"c"};
+        metricsd_family* f = nullptr;
+        metricsd_series* s = nullptr;
+        EXPECT_EQ(metricsd_counter(c, "conformance_drops_total", "", labels, 1, &f), 0);
+        EXPECT_EQ(metricsd_labels(f, values, 1, &s), 0);
+        EXPECT_EQ(metricsd_inc(s, -1), 0);
+        EXPECT_EQ(metricsd_inc(s, -1), 0);
+        EXPECT_EQ(metricsd_flush(c, 5000), METRICSD_OK);
+        EXPECT_EQ(metricsd_dropped_ops(c), 2u);
+        metricsd_client_free(c);
+    }
+    // The Python API refuses a negative inc itself: append the raw record as the API would.
+    const std::string script = R"(
+import struct, sys, metricsd
+c = metricsd.Client(socket=sys.argv[1], max_buffer_ops=0)
+series = metricsd.Counter("conformance_drops_total", "", ("client",), client=c).labels("py")
+for _ in range(2):
+    series._append(series._inc + struct.pack("<d", -1.0))
+ok = c.flush(5.0)
+sys.exit(0 if ok and c.dropped_ops() == 2 else "flush %s, dropped %s" % (ok, c.dropped_ops()))
+)";
+    std::string output;
+    EXPECT_EQ(run_command("PYTHONPATH=" + quoted(METRICSD_PYTHON_CLIENT_DIR) +
+                              " PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c " + quoted(script) +
+                              " " + quoted(daemon.socket_path()),
+                          output),
+              0)
+        << output;
+    std::string text;
+    EXPECT_TRUE(metricsd::test::eventually([&] {
+        text = daemon.scrape();
+        return sample_value(text, "metricsd_client_dropped_ops_total{pid=\"exited\"}") == 6;
+    })) << text;
 }
 
 TEST(conformance, c_option_defaults_are_the_cpp_defaults) {

@@ -32,6 +32,7 @@ public:
         // A connection that got this far is healthy: the next outage starts from the short
         // delay.
         st_.backoff = s_.reconnect_min_;
+        st_.stats_accepted = w.version >= protocol::client_stats_revision;
         const std::size_t payload =
             std::min<std::size_t>(max_ops_frame_payload, w.max_frame_payload);
         st_.out.frames.set_max_ops_payload(payload);
@@ -230,6 +231,11 @@ void sender::disconnect(state& st) {
         sock_ = -1;
     }
     status_.set_connected(false);
+    // What this connection was told counts as reported (a frame cut short was not applied and
+    // was never counted as sent); the next connection reports only what came after it.
+    st.stats_base += st.stats_sent;
+    st.stats_sent = 0;
+    st.stats_accepted = false;
     st.input.reset();
     st.preamble.clear();
     // SYNCs already taken from the outbox went out (or were lost) on this connection.
@@ -267,6 +273,9 @@ void sender::send_pending(state& st) {
             return disconnect(st); // declarations are never lost: the registry keeps them
         st.preamble.clear();
     }
+    // Before the batch, so a SYNC in it (a flush()) covers the report too.
+    if (!send_client_stats(st))
+        return disconnect(st);
     take_batch(st);
     op_buffer& frames = st.out.frames;
     if (frames.empty())
@@ -280,6 +289,22 @@ void sender::send_pending(state& st) {
         return disconnect(st);
     }
     frames.clear();
+}
+
+// Drops are rare (no memory for a series' accumulator, an op the daemon would refuse arriving
+// while folding), so a report costs one relaxed load per send and nothing per op.
+bool sender::send_client_stats(state& st) {
+    if (!st.stats_accepted)
+        return true; // an older daemon would answer unknown_frame_type
+    const std::uint64_t value = status_.dropped() - st.stats_base;
+    if (value == st.stats_sent)
+        return true;
+    st.stats_frame.clear();
+    protocol::encode(st.stats_frame, protocol::client_stats{value});
+    if (write_all(st, st.stats_frame) < st.stats_frame.size())
+        return false;
+    st.stats_sent = value;
+    return true;
 }
 
 void sender::take_batch(state& st) {

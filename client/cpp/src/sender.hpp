@@ -64,6 +64,13 @@ private:
         bool resend_gauges = false;    ///< first take after a connect
         std::size_t resent_from = 0;   ///< where the re-sent gauge values start in out.frames
         bool woken = false;
+        /// CLIENT_STATS (PROTOCOL.md 4.8): the daemon announced it takes them; the dropped ops
+        /// reported on earlier connections (the count sent on each is cumulative over that
+        /// connection, so a reconnect never reports a drop twice); the count sent on this one.
+        bool stats_accepted = false;
+        std::uint64_t stats_base = 0;
+        std::uint64_t stats_sent = 0;
+        std::string stats_frame;
         std::chrono::milliseconds backoff{0};
         clock::time_point next_attempt;
         clock::time_point next_send;
@@ -79,6 +86,7 @@ private:
     void schedule_reconnect(state& st);
     void wait_for_work(state& st);
     void send_pending(state& st);
+    bool send_client_stats(state& st);
     void take_batch(state& st);
     std::size_t write_all(state& st, std::string_view bytes);
     bool read_input(state& st);

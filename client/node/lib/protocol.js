@@ -12,7 +12,7 @@ const GAUGE_MODES = {};
 const OP = { inc: 1, dec: 2, set: 3, observe: 4 };
 
 const FRAME = {
-  declareFamily: 0x01, declareSeries: 0x02, ops: 0x03, sync: 0x04, fold: 0x05,
+  declareFamily: 0x01, declareSeries: 0x02, ops: 0x03, sync: 0x04, fold: 0x05, clientStats: 0x06,
   welcome: 0x81, ack: 0x82, error: 0x83,
 };
 
@@ -284,6 +284,12 @@ function encodeSync(token) {
   return encodeU64Frame(FRAME.sync, token);
 }
 
+/** CLIENT_STATS: ops dropped, cumulative over the connection (PROTOCOL.md 4.8). Only for a
+ * daemon whose WELCOME announced revision 2 or later; this client does not send it yet. */
+function encodeClientStats(droppedOps) {
+  return encodeU64Frame(FRAME.clientStats, droppedOps);
+}
+
 /** FOLD: `count` observations adding up to `sum`, per bucket (not cumulative, +Inf last; none
  * for a summary). */
 function encodeFold(handle, count, sum, buckets) {
@@ -418,7 +424,7 @@ module.exports = {
   VERSION, METRIC_TYPES, GAUGE_MODES, OP, FRAME, ERROR_CODES, ERROR_NAMES, LIMITS, HEADER_SIZE,
   RECORD_SIZE, ValidationError, checkMetricName, checkHelp, checkGaugeMode, checkLabelNames,
   checkBuckets, checkFamily, bucketText, pythonFloatRepr, encodeStr, encodeHandshake,
-  encodeDeclareFamily, encodeDeclareSeries, writeRecord, encodeOps, encodeSync, encodeFold,
+  encodeDeclareFamily, encodeDeclareSeries, writeRecord, encodeOps, encodeSync, encodeFold, encodeClientStats,
   encodeWelcome, encodeAck, encodeError, header, isFatalCode, errorName, ClientDecoder,
   utf8Length,
 };

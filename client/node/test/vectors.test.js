@@ -22,6 +22,7 @@ function encode(m) {
     case 'ops': return p.encodeOps(m.records.map((r) => [p.OP[r.op], r.handle, double(r.value)]));
     case 'sync': return p.encodeSync(m.token);
     case 'fold': return p.encodeFold(m.handle, m.count, double(m.sum), m.buckets);
+    case 'client_stats': return p.encodeClientStats(m.dropped_ops);
     case 'welcome': return p.encodeWelcome(m.max_frame_payload, m.max_family_handle, m.max_series_handle, m.version);
     case 'ack': return p.encodeAck(m.token);
     case 'error': return p.encodeError(p.ERROR_CODES[m.code], m.handle, m.frame, m.message);

@@ -64,6 +64,12 @@ class Sender:
         self._interval = outbox.flush_interval  # grows while idle (IDLE_INTERVAL_MAX)
         self._ops_per_frame = OPS_FRAME_CAP // p.RECORD_SIZE
         self._limits = p.Welcome(1, p.MAX_FRAME_PAYLOAD, 65535, 1048575)
+        # CLIENT_STATS: each connection reports the drops not reported on an earlier one, as a
+        # count cumulative over the connection, so a reconnect never reports a drop twice.
+        self._stats_base = 0     # dropped ops reported on earlier connections
+        self._stats_sent = 0     # the count queued on this connection
+        self._stats_written = 0  # the count before the one queued (written when that was queued)
+        self._stats_frame: Optional[bytes] = None
         self._thread = threading.Thread(target=self._run, name="metricsd-sender", daemon=True)
 
     # --- called from other threads ------------------------------------------------------------
@@ -201,6 +207,7 @@ class Sender:
             pack = p.RECORD.pack
             sets = [pack(p.OP_SET, handle, value) for handle, value in self._gauges.items()]
             self._buf.add_folded(sets, [], self._ops_per_frame)
+        self._queue_client_stats()
         for token in syncs:
             self._buf.add_frame(p.encode_sync(token))
             self._inflight.append(token)
@@ -248,6 +255,20 @@ class Sender:
                 continue
             self._buf.add_frame(data)
         self._sent_decls += len(decls)
+
+    def _queue_client_stats(self) -> None:
+        """Report the dropped count when it changed, before this cycle's SYNCs (which cover it).
+
+        One frame at a time: what an unwritten one says is not counted on a disconnect.
+        """
+        value = self._status.dropped - self._stats_base
+        if (value == self._stats_sent or self._limits.version < p.CLIENT_STATS_REVISION
+                or self._buf.holds(self._stats_frame)):
+            return
+        self._stats_written = self._stats_sent
+        self._stats_frame = p.encode_client_stats(value)
+        self._buf.add_frame(self._stats_frame)
+        self._stats_sent = value
 
     def _send(self) -> None:
         try:
@@ -333,6 +354,9 @@ class Sender:
             return
         self._sock.close()
         self._sock = None
+        unwritten = self._buf.holds(self._stats_frame)
+        self._stats_base += self._stats_written if unwritten else self._stats_sent
+        self._stats_sent = self._stats_written = 0
         self._buf.requeue_unsent()
         self._status.finish_syncs(self._inflight, False)
         self._inflight = []

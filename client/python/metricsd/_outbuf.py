@@ -33,6 +33,10 @@ class OutBuffer:
     def has_output(self) -> bool:
         return bool(self._out)
 
+    def holds(self, data: bytes) -> bool:
+        """Whether the frame ``data`` (added with add_frame) is not yet fully written."""
+        return any(entry is data for entry, _ in self._out)
+
     def room(self, limit: int) -> int:
         """How many more records fit below ``limit``."""
         return limit - self._pending_ops - self._out_ops

@@ -23,6 +23,10 @@ OPS = {"inc": 1, "dec": 2, "set": 3, "observe": 4}
 OP_INC, OP_DEC, OP_SET, OP_OBSERVE = 1, 2, 3, 4
 
 FRAME_DECLARE_FAMILY, FRAME_DECLARE_SERIES, FRAME_OPS, FRAME_SYNC, FRAME_FOLD = 1, 2, 3, 4, 5
+FRAME_CLIENT_STATS = 6
+# WELCOME's version field is the daemon's revision of version 1; CLIENT_STATS needs 2 (an
+# older daemon would answer unknown_frame_type).
+CLIENT_STATS_REVISION = 2
 FRAME_WELCOME, FRAME_ACK, FRAME_ERROR = 0x81, 0x82, 0x83
 
 ERROR_CODES = dict(
@@ -236,6 +240,11 @@ def encode_ops(records: Sequence[Tuple[int, int, float]]) -> bytes:
 
 def encode_sync(token: int) -> bytes:
     return frame(FRAME_SYNC, _U64.pack(token))
+
+
+def encode_client_stats(dropped_ops: int) -> bytes:
+    """CLIENT_STATS: ops dropped, cumulative over the connection (PROTOCOL.md 4.8)."""
+    return frame(FRAME_CLIENT_STATS, _U64.pack(dropped_ops))
 
 
 FOLD_FIXED = struct.Struct("<IHHQd")    # series handle, bucket count, reserved, count, sum

@@ -32,6 +32,8 @@ def encode(m):
         return p.encode_sync(m["token"])
     if t == "fold":
         return p.encode_fold(m["handle"], m["count"], _double(m["sum"]), m["buckets"])
+    if t == "client_stats":
+        return p.encode_client_stats(m["dropped_ops"])
     if t == "welcome":
         return p.encode_welcome(m["max_frame_payload"], m["max_family_handle"],
                                 m["max_series_handle"], m["version"])

@@ -27,6 +27,9 @@ daemon::self_metrics_snapshot known_snapshot() {
     s.series = 7;
     s.families = 2;
     s.workers = 1;
+    // Unsorted: the writer orders pids by value; "exited" comes last.
+    s.client_dropped_ops = {{4242, 3}, {17, 5}};
+    s.client_dropped_ops_exited = 9;
     s.http_requests = {
         {"/metrics", 200, 3}, {"/healthz", 200, 1}, {"/metrics", 405, 0}, {"other", 0, 2}};
     s.http_connections_accepted = 6;
@@ -103,6 +106,11 @@ metricsd_ingest_connections_rejected_total 0
 # HELP metricsd_ingest_accept_errors_total Failed accepts on the ingest socket (e.g. EMFILE, ENFILE), retried after a pause.
 # TYPE metricsd_ingest_accept_errors_total counter
 metricsd_ingest_accept_errors_total 0
+# HELP metricsd_client_dropped_ops_total Ops clients reported dropping instead of sending (e.g. no memory to fold a series), by pid of open connections; closed connections are summed under pid exited.
+# TYPE metricsd_client_dropped_ops_total counter
+metricsd_client_dropped_ops_total{pid="17"} 5
+metricsd_client_dropped_ops_total{pid="4242"} 3
+metricsd_client_dropped_ops_total{pid="exited"} 9
 # HELP metricsd_series Series in the store.
 # TYPE metricsd_series gauge
 metricsd_series 7
@@ -216,6 +224,11 @@ metricsd_ingest_connections_rejected_total 0
 # HELP metricsd_ingest_accept_errors Failed accepts on the ingest socket (e.g. EMFILE, ENFILE), retried after a pause.
 # TYPE metricsd_ingest_accept_errors counter
 metricsd_ingest_accept_errors_total 0
+# HELP metricsd_client_dropped_ops Ops clients reported dropping instead of sending (e.g. no memory to fold a series), by pid of open connections; closed connections are summed under pid exited.
+# TYPE metricsd_client_dropped_ops counter
+metricsd_client_dropped_ops_total{pid="17"} 5
+metricsd_client_dropped_ops_total{pid="4242"} 3
+metricsd_client_dropped_ops_total{pid="exited"} 9
 # HELP metricsd_series Series in the store.
 # TYPE metricsd_series gauge
 metricsd_series 7
@@ -298,7 +311,8 @@ TEST(self_metrics, openmetrics_family_names_are_unique) {
         const std::string name = out.substr(pos, out.find(' ', pos) - pos);
         EXPECT_TRUE(names.insert(name).second) << "duplicate family " << name;
     }
-    EXPECT_EQ(names.size(), 34u); // 24 + 2 HTTP connection, 4 scrape render, 4 spool families
+    // 24 + 2 HTTP connection, 4 scrape render, 4 spool and the client dropped-ops families
+    EXPECT_EQ(names.size(), 35u);
 }
 
 TEST(self_metrics, escapes_label_values_and_writes_no_trailer) {
@@ -308,6 +322,17 @@ TEST(self_metrics, escapes_label_values_and_writes_no_trailer) {
     EXPECT_NE(out.find("metricsd_build_info{version=\"1.0\\\"rc\\\\\"} 1\n"), std::string::npos)
         << out;
     EXPECT_EQ(out.find("# EOF"), std::string::npos);
+}
+
+// With no client reporting drops the family still shows, at 0, so a query or alert on it
+// works before the first drop.
+TEST(self_metrics, client_dropped_ops_shows_exited_zero_when_nobody_reported) {
+    const std::string out = render(daemon::self_metrics_snapshot{}, exposition_format::text);
+    const auto at = out.find("# TYPE metricsd_client_dropped_ops_total");
+    ASSERT_NE(at, std::string::npos) << out;
+    EXPECT_EQ(out.substr(at, out.find("# HELP", at) - at),
+              "# TYPE metricsd_client_dropped_ops_total counter\n"
+              "metricsd_client_dropped_ops_total{pid=\"exited\"} 0\n");
 }
 
 TEST(series_ttl_self_metrics, expired_counter_is_shown_when_expiry_is_on) {

@@ -67,6 +67,10 @@ struct client_bytes {
         protocol::encode_fold(b, h, count, sum, buckets);
         return *this;
     }
+    client_bytes& client_stats(std::uint64_t dropped) {
+        protocol::encode(b, protocol::client_stats{dropped});
+        return *this;
+    }
     client_bytes& sync(std::uint64_t t) {
         protocol::encode(b, protocol::sync{t});
         return *this;
@@ -262,6 +266,35 @@ TEST_F(ingest, fold_frames_apply_like_their_observations_and_refusals_are_op_err
     EXPECT_EQ(h.stats().ops_applied, 5u); // 2 observe ops, 3 FOLD frames
     EXPECT_EQ(h.stats().ops_rejected, 5u);
     EXPECT_EQ(h.stats().ops_dropped, 1u);
+}
+
+// WELCOME announces revision 2, so clients know CLIENT_STATS is taken; the connection keeps the
+// last count, refuses one that goes down (the exported counter must not) and keeps the old one.
+TEST_F(ingest, client_stats_keep_the_last_count_and_refuse_one_that_goes_down) {
+    ingest_handler h(s, 1);
+    client_bytes c;
+    c.hello().client_stats(0).client_stats(3).client_stats(7).client_stats(7).sync(1);
+    auto r = run(h, c.b);
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(std::get<protocol::welcome>(r[0]).version, 2);
+    EXPECT_EQ(std::get<protocol::ack>(r[1]).token, 1u);
+    EXPECT_EQ(h.stats().client_dropped_ops, 7u);
+
+    client_bytes more;
+    more.client_stats(6).client_stats(9).sync(2); // frames 5, 6, 7
+    r = run(h, more.b);
+    ASSERT_EQ(r.size(), 2u);
+    const auto& e = std::get<protocol::error>(r[0]);
+    EXPECT_EQ(e.code, error_code::invalid_value);
+    EXPECT_EQ(e.handle, protocol::no_handle);
+    EXPECT_EQ(e.frame, 5u);
+    EXPECT_EQ(texts.back(), "CLIENT_STATS rejected: dropped ops 6 is below the 7 this connection "
+                            "reported before; the count is cumulative");
+    EXPECT_EQ(std::get<protocol::ack>(r[1]).token, 2u);
+    EXPECT_EQ(h.stats().client_dropped_ops, 9u);
+    EXPECT_EQ(h.stats().frames, 8u);
+    EXPECT_EQ(h.stats().ops_applied, 0u) << "a report is not an op";
+    EXPECT_EQ(h.stats().errors[static_cast<std::size_t>(error_code::invalid_value)], 1u);
 }
 
 TEST_F(ingest, series_of_undeclared_family_and_handle_conflicts) {

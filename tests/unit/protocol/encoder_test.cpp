@@ -194,6 +194,15 @@ TEST(encoder, round_trip_sync_and_ack) {
                         [](const mp::ack& m) { EXPECT_EQ(m.token, ~0ull); });
 }
 
+TEST(encoder, round_trip_client_stats) {
+    std::string bytes;
+    mp::encode(bytes, mp::client_stats{~0ull});
+    EXPECT_EQ(bytes, std::string("\x08\0\0\0\x06\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16));
+    round_trip<mp::client_stats>(mp::role::daemon, bytes, [](const mp::client_stats& m) {
+        EXPECT_EQ(m.dropped_ops, ~0ull);
+    });
+}
+
 TEST(encoder, round_trip_welcome) {
     std::string bytes;
     mp::encode(bytes, mp::welcome{1, 4096, 10, 20});

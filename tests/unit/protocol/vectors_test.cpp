@@ -140,6 +140,8 @@ std::string encode_json(const json& m) {
     } else if (type == "fold") {
         const auto buckets = m.at("buckets").get<std::vector<std::uint64_t>>();
         mp::encode_fold(out, m.at("handle"), m.at("count"), to_double(m.at("sum")), buckets);
+    } else if (type == "client_stats") {
+        mp::encode(out, mp::client_stats{m.at("dropped_ops")});
     } else if (type == "ack") {
         mp::encode(out, mp::ack{m.at("token")});
     } else if (type == "welcome") {
@@ -193,7 +195,7 @@ void expect_declaration(const mp::message& got, const json& m) {
 
 constexpr const char* type_names[] = {
     "handshake", "declare_family", "declare_series", "ops", "sync", "ack", "welcome", "error",
-    "fold"};
+    "fold", "client_stats"};
 static_assert(std::size(type_names) == std::variant_size_v<mp::message>);
 
 void expect_message(const mp::message& got, const json& m) {
@@ -213,6 +215,8 @@ void expect_message(const mp::message& got, const json& m) {
             buckets.push_back(f->bucket(i));
         }
         EXPECT_EQ(buckets, m.at("buckets").get<std::vector<std::uint64_t>>());
+    } else if (const auto* c = std::get_if<mp::client_stats>(&got)) {
+        EXPECT_EQ(c->dropped_ops, m.at("dropped_ops").get<std::uint64_t>());
     } else if (const auto* a = std::get_if<mp::ack>(&got)) {
         EXPECT_EQ(a->token, m.at("token").get<std::uint64_t>());
     } else if (const auto* w = std::get_if<mp::welcome>(&got)) {

@@ -19,6 +19,7 @@ void encode(std::string& out, const sync& m);
 void encode(std::string& out, const ack& m);
 void encode(std::string& out, const welcome& m);
 void encode(std::string& out, const error& m);
+void encode(std::string& out, const client_stats& m);
 /// One FOLD frame: `count` observations of series `handle` adding up to `sum`, per bucket in
 /// `buckets` (not cumulative, +Inf last; empty for a summary). The counts must add up to
 /// `count` (the decoder refuses the frame otherwise).

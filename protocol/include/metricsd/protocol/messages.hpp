@@ -95,6 +95,13 @@ struct fold {
     }
 };
 
+/// CLIENT_STATS: what the client itself counts, for the daemon to export per client
+/// (PROTOCOL.md section 4.8). Cumulative over the connection: each frame carries the total
+/// so far, so the daemon keeps the last one and a lost frame loses nothing.
+struct client_stats {
+    std::uint64_t dropped_ops = 0; ///< ops dropped, not reported on an earlier connection
+};
+
 /// SYNC (client -> daemon) and ACK (daemon -> client) carry the same token.
 struct sync {
     std::uint64_t token = 0;
@@ -103,9 +110,10 @@ struct ack {
     std::uint64_t token = 0;
 };
 
-/// WELCOME: the daemon's answer to a valid handshake, with its limits.
+/// WELCOME: the daemon's answer to a valid handshake, with its limits. `version` is the
+/// revision of version 1 the daemon speaks (1 or 2; see protocol::revision).
 struct welcome {
-    std::uint16_t version = protocol::version;
+    std::uint16_t version = protocol::revision;
     std::uint32_t max_frame_payload = limits::max_frame_payload;
     std::uint32_t max_family_handle = limits::max_family_handle;
     std::uint32_t max_series_handle = limits::max_series_handle;
@@ -121,7 +129,7 @@ struct error {
     std::string_view message;
 };
 
-using message =
-    std::variant<handshake, family_decl, series_decl, op_batch, sync, ack, welcome, error, fold>;
+using message = std::variant<handshake, family_decl, series_decl, op_batch, sync, ack, welcome,
+                             error, fold, client_stats>;
 
 } // namespace metricsd::protocol

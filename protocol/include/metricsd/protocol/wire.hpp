@@ -10,8 +10,13 @@ namespace metricsd::protocol {
 
 /// The four bytes every client sends first: ASCII "MTRD".
 inline constexpr std::string_view magic{"MTRD", 4};
-/// The only protocol version this code speaks.
+/// The only protocol version this code speaks (the handshake's version).
 inline constexpr std::uint16_t version = 1;
+/// The revision of version 1 a daemon announces in WELCOME: 1 for the first frames, 2 once it
+/// also accepts FOLD and CLIENT_STATS. Additive, so the handshake still asks for version 1; a
+/// client sends CLIENT_STATS only to a daemon that announced revision 2 (PROTOCOL.md 4.5).
+inline constexpr std::uint16_t revision = 2;
+inline constexpr std::uint16_t client_stats_revision = 2;
 
 /// Handshake: magic (4) + u16 version + u16 flags (must be 0).
 inline constexpr std::size_t handshake_size = 8;
@@ -41,6 +46,7 @@ enum class frame_type : std::uint16_t {
     ops = 0x03,
     sync = 0x04,
     fold = 0x05,
+    client_stats = 0x06,
     welcome = 0x81,
     ack = 0x82,
     error = 0x83,
