@@ -278,6 +278,9 @@ self_metrics_snapshot app::self_snapshot() const {
     s.series = store_.series_count();
     s.families = store_.families().size();
     s.workers = store_.live_workers();
+    s.store_bytes = store_.bytes();
+    s.store_max_bytes = store_.limits().max_store_bytes;
+    s.store_budget_refusals = store_.budget_refusals();
     s.series_expiry = options_.series_ttl.enabled();
     s.series_expired = store_.expired_series_total();
     const http_stats http = http_->stats();

@@ -115,6 +115,7 @@ app_options to_app_options(const config& c) {
     o.limits.max_series_per_family = c.limits.max_series_per_family;
     o.limits.max_families = c.limits.max_families;
     o.limits.max_label_value_length = c.limits.max_label_value_length;
+    o.limits.max_store_bytes = c.limits.max_store_bytes;
     o.listen = c.listen;
     o.http.max_connections = c.http.max_connections;
     o.http.max_connections_per_peer = c.http.max_connections_per_peer;

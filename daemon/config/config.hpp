@@ -47,8 +47,9 @@ struct limits_config {
     std::chrono::milliseconds handshake_timeout{10'000};
     std::chrono::seconds idle_timeout{300};           ///< 0: never; applies at max_connections
     std::uint64_t max_connection_bytes = 64u << 20;   ///< input + output + handles, per connection
-    std::uint64_t max_ingest_bytes = 256u << 20;      ///< the same over every connection
+    std::uint64_t max_ingest_bytes = 128u << 20;      ///< the same over every connection
     std::uint64_t max_series_label_bytes = 2048;      ///< label value bytes of one series
+    std::uint64_t max_store_bytes = 256u << 20;       ///< the store's byte budget (store_cost.hpp)
 };
 
 /// The HTTP endpoint's bounds (http_limits in daemon/http/http_session.hpp).

@@ -272,6 +272,16 @@ const std::vector<config_field>& config_fields() {
             1, protocol::limits::max_labels * protocol::limits::max_label_value_length,
             [](auto& c) -> auto& { return c.limits.max_series_label_bytes; },
             "a series over it is refused (`invalid_label_value`)"),
+        integer_field(
+            {.key = "limits.max_store_bytes",
+             .env = "METRICSD_LIMITS_MAX_STORE_BYTES",
+             .flag = "--max-store-bytes",
+             .help = "Memory the store may hold: families, series and label values, bytes"},
+            1'048'576, std::uint64_t{1} << 40,
+            [](auto& c) -> auto& { return c.limits.max_store_bytes; },
+            "a new family or series beyond it is refused (`total_series_limit`); a counter "
+            "with two short labels costs 112 B, see [Worst-case memory](../README.md"
+            "#worst-case-memory-and-a-1-gib-host)"),
         text_field({.key = "state.file",
                     .env = "METRICSD_STATE_FILE",
                     .flag = "--state-file",

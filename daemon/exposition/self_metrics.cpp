@@ -102,6 +102,16 @@ void write_store(const self_metrics_writer& w, const self_metrics_snapshot& s) {
     w.single("metricsd_series", "Series in the store.", gauge, s.series);
     w.single("metricsd_families", "Metric families in the store.", gauge, s.families);
     w.single("metricsd_workers", "Worker connections alive now.", gauge, s.workers);
+    w.single("metricsd_store_bytes",
+             "Bytes the store holds: families, series and label values, as its byte budget "
+             "counts them.",
+             gauge, s.store_bytes);
+    w.single("metricsd_store_max_bytes", "The store's byte budget (max_store_bytes).", gauge,
+             s.store_max_bytes);
+    w.single("metricsd_store_budget_refusals_total",
+             "New families and series refused because the store's byte budget was spent "
+             "(sent as total_series_limit).",
+             metric_type::counter, s.store_budget_refusals);
     if (s.series_expiry)
         w.single("metricsd_series_expired_total",
                  "Series that saw no op for their family's series_ttl: dropped, or reset and "

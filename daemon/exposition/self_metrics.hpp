@@ -47,6 +47,9 @@ struct self_metrics_snapshot {
     std::uint64_t series = 0;
     std::uint64_t families = 0;
     std::uint64_t workers = 0;        ///< live worker connections
+    std::uint64_t store_bytes = 0;     ///< by the store's cost model (store_cost.hpp)
+    std::uint64_t store_max_bytes = 0; ///< max_store_bytes
+    std::uint64_t store_budget_refusals = 0; ///< families and series refused over it
     bool series_expiry = false;       ///< series_ttl is on: show metricsd_series_expired_total
     std::uint64_t series_expired = 0; ///< series dropped or reset by series expiry
 

@@ -1,5 +1,7 @@
 #include "daemon/ingest/ingest_handler.hpp"
 
+#include "daemon/store/store_cost.hpp"
+
 #include <metricsd/protocol/encoder.hpp>
 #include <metricsd/protocol/family_rules.hpp>
 
@@ -225,6 +227,9 @@ void ingest_handler::handle(const protocol::series_decl& m) {
         return report(error_code::handle_conflict, m.handle,
                       "series handle " + std::to_string(m.handle) + " is bound to another series");
     series_.set(m.handle, {result.value(), slot_state::bound});
+    if (!was_bound)
+        store_side_bytes_ +=
+            store_cost::binding_bytes(result.value().cell == binding::kind::gauge_slot);
 }
 
 void ingest_handler::handle(const protocol::op_batch& batch) {

@@ -86,10 +86,11 @@ public:
     /// Heap bytes held by this connection's family and series handle tables (dense part at its
     /// capacity plus the sparse part's nodes and buckets). Grows only with declared handles.
     std::size_t handle_table_bytes() const noexcept;
-    /// Heap bytes this connection holds: input buffer, pending output and handle tables (what
-    /// the per-connection memory budget counts).
+    /// Heap bytes this connection holds: input buffer, pending output, handle tables and what
+    /// its bindings cost the store (store_cost::binding_bytes) (what the per-connection
+    /// memory budget counts).
     std::size_t memory_bytes() const noexcept {
-        return decoder_.capacity() + out_.capacity() + handle_table_bytes();
+        return decoder_.capacity() + out_.capacity() + handle_table_bytes() + store_side_bytes_;
     }
     /// Handles this connection declared (bound or rejected), families + series.
     std::size_t declared_handles() const noexcept {
@@ -164,6 +165,9 @@ private:
     std::string out_;
     ingest_stats stats_;
     std::uint64_t frame_ = 0; ///< index of the frame being handled, for ERROR frames
+    /// The store's bytes for this worker's bindings (a gauge slot, the bound-series set),
+    /// counted per bound handle: they go when the worker retires.
+    std::size_t store_side_bytes_ = 0;
 };
 
 } // namespace metricsd::daemon

@@ -135,7 +135,8 @@ private:
 ingest_listener::ingest_listener(net::io_context& ioc, store& s, ingest_options options)
     : ioc_(ioc), store_(s), options_(std::move(options)), acceptor_(ioc), retry_timer_(ioc),
       sweep_timer_(ioc), accept_log_(log_interval), reject_log_(log_interval),
-      failure_log_(log_interval), timeout_log_(log_interval), memory_log_(log_interval) {
+      failure_log_(log_interval), timeout_log_(log_interval), memory_log_(log_interval),
+      budget_log_(log_interval) {
     if (options_.activated_fd >= 0) {
         boost::system::error_code ec;
         acceptor_.assign(uds(), options_.activated_fd, ec);
@@ -380,6 +381,18 @@ void ingest_listener::log_memory_refusal(const session& s, std::size_t bytes, st
                      *suppressed);
 }
 
+void ingest_listener::log_budget_refusals(const session& s, std::uint64_t refused) {
+    // A client retrying in a loop costs one line per interval; every refusal counts, so the
+    // next line says how many were not logged.
+    if (const auto suppressed = budget_log_.admit())
+        spdlog::warn("ingest connection from pid {}: new series refused, the store's byte budget "
+                     "is spent ({} of {} bytes, max_store_bytes); existing series keep working; "
+                     "{} more refused since the last report",
+                     s.pid, store_.bytes(), store_.limits().max_store_bytes, *suppressed);
+    for (std::uint64_t i = 1; i < refused; ++i)
+        budget_log_.admit();
+}
+
 net::awaitable<void> ingest_listener::sweep_loop() {
     using namespace std::chrono;
     // A quarter of the handshake timeout between checks (a half-open connection lives at most
@@ -461,7 +474,10 @@ net::awaitable<void> ingest_listener::serve(uds::socket& sock, std::int64_t pid)
         if (options_.before_process)
             options_.before_process();
         const auto memory_refusals = handler.stats().errors[memory_limit_index];
+        const auto budget_refusals = store_.budget_refusals();
         open = handler.process();
+        if (store_.budget_refusals() != budget_refusals)
+            log_budget_refusals(self, store_.budget_refusals() - budget_refusals);
         if (!self.handshaken && handler.handshake_done())
             mark_handshaken(self);
         if (handler.stats().errors[memory_limit_index] != memory_refusals)

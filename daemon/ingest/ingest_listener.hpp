@@ -35,7 +35,7 @@ struct ingest_options {
     /// Heap bytes all connections together may hold (each as limits.max_connection_bytes
     /// counts it, as of its last read); the connection whose growth passes it is refused with
     /// connection_memory_limit.
-    std::size_t max_ingest_bytes = 256u << 20;
+    std::size_t max_ingest_bytes = 128u << 20;
     /// Socket reads start at min_read_size and double while reads fill the buffer, up to
     /// read_size (amortises syscalls under load). An idle connection holds no input buffer.
     std::size_t min_read_size = 4 * 1024;
@@ -106,6 +106,7 @@ private:
     /// max_ingest_bytes.
     bool account(session& s, std::size_t input_bytes);
     void log_memory_refusal(const session& s, std::size_t bytes, std::size_t limit, bool own);
+    void log_budget_refusals(const session& s, std::uint64_t refused);
     void mark_handshaken(session& s);
     void drain(session& s);
 
@@ -120,6 +121,7 @@ private:
     log_limiter failure_log_;       ///< sessions ended by an exception
     log_limiter timeout_log_;       ///< handshake timeouts and idle evictions
     log_limiter memory_log_;        ///< connections over their memory budget
+    log_limiter budget_log_;        ///< series refused over the store's byte budget
     bool closing_ = false;
     bool socket_file_owned_ = false;
     std::unordered_set<session*> sessions_;

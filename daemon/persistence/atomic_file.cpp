@@ -34,17 +34,6 @@ std::string directory_of(const std::string& path) {
     return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-void write_all(int fd, std::string_view bytes, const std::string& path) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            fail("cannot write", path);
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
-
 std::string temporary_name(const std::string& path) {
     return path + ".tmp-" + std::to_string(::getpid());
 }
@@ -56,32 +45,60 @@ bool exists(const std::string& path) {
 
 } // namespace
 
-void write_file_atomically(const std::string& path, std::string_view bytes) {
-    const std::string tmp = temporary_name(path);
-    {
-        fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
-        if (f.fd < 0)
-            fail("cannot create", tmp);
-        try {
-            write_all(f.fd, bytes, tmp);
-            if (::fsync(f.fd) != 0)
-                fail("cannot fsync", tmp);
-        } catch (...) {
-            ::unlink(tmp.c_str());
-            throw;
-        }
+atomic_file_writer::atomic_file_writer(std::string path)
+    : path_(std::move(path)), tmp_(temporary_name(path_)) {
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd_ < 0)
+        fail("cannot create", tmp_);
+}
+
+atomic_file_writer::~atomic_file_writer() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        ::unlink(tmp_.c_str());
     }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+}
+
+void atomic_file_writer::write_at(std::size_t offset, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n =
+            ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail("cannot write", tmp_);
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+        offset += static_cast<std::size_t>(n);
+    }
+}
+
+void atomic_file_writer::truncate(std::size_t size) {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+        fail("cannot truncate", tmp_);
+}
+
+void atomic_file_writer::commit() {
+    if (::fsync(fd_) != 0)
+        fail("cannot fsync", tmp_);
+    ::close(fd_);
+    fd_ = -1;
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
         const int saved = errno;
-        ::unlink(tmp.c_str());
+        ::unlink(tmp_.c_str());
         errno = saved;
-        fail("cannot rename " + tmp + " to", path);
+        fail("cannot rename " + tmp_ + " to", path_);
     }
     // The rename is durable only once the directory entry is on disk.
-    const std::string dir = directory_of(path);
+    const std::string dir = directory_of(path_);
     fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (d.fd < 0 || ::fsync(d.fd) != 0)
         fail("cannot fsync directory", dir);
+}
+
+void write_file_atomically(const std::string& path, std::string_view bytes) {
+    atomic_file_writer file(path);
+    file.write_at(0, bytes);
+    file.commit();
 }
 
 void check_directory_writable(const std::string& path) {

@@ -9,6 +9,32 @@
 
 namespace metricsd::daemon {
 
+/// A replacement of `path` written in pieces (a state snapshot streams the store rather than
+/// hold it whole): the bytes go to `<path>.tmp-<pid>` in the same directory (mode 0600, created
+/// by the constructor), at any offset; commit() fsyncs it, renames it over `path` and fsyncs
+/// the directory, so a crash at any moment leaves either the old file or the new one. Dropped
+/// without commit() (an error, an abandoned snapshot), the temporary file is removed. Errors
+/// throw std::system_error naming the path; `path` is unchanged then.
+class atomic_file_writer {
+public:
+    explicit atomic_file_writer(std::string path);
+    ~atomic_file_writer();
+    atomic_file_writer(const atomic_file_writer&) = delete;
+    atomic_file_writer& operator=(const atomic_file_writer&) = delete;
+
+    /// Write `bytes` at `offset` of the temporary file.
+    void write_at(std::size_t offset, std::string_view bytes);
+    /// Cut the temporary file to `size` bytes (a retry that wrote a longer file before).
+    void truncate(std::size_t size);
+    /// Make it `path`, durably.
+    void commit();
+
+private:
+    std::string path_;
+    std::string tmp_;
+    int fd_ = -1;
+};
+
 /// Replace `path` with `bytes` so that a crash at any moment leaves either the old file or the
 /// new one, never a mix: write `<path>.tmp-<pid>` in the same directory (mode 0600), fsync it,
 /// rename it over `path`, fsync the directory. On failure the temporary file is removed and

@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace metricsd::daemon {
 
 class store;
+class family;
 
 /// Who wrote a state file and when; informative only (a container's hostname changes on every
 /// restart, so a different hostname is not a reason to refuse a file).
@@ -35,8 +37,40 @@ struct state_metadata {
 /// This process: now, gethostname(), and an instance id drawn once per process.
 state_metadata current_state_metadata();
 
-/// Serialise every counter, histogram and summary family of `s` with its series.
+/// Serialise every counter, histogram and summary family of `s` with its series, in one string
+/// (tests, small stores). Snapshots use state_encoder.
 std::string encode_state(const store& s, const state_metadata& meta);
+
+/// The body of a state file (everything after the header line), produced in pieces so a
+/// snapshot never holds the whole store as text: each next() appends whole series until `out`
+/// holds at least `budget` bytes. The store may change between two calls (ingest runs in
+/// between): each series is written as it is at that moment, in one piece; a series erased
+/// since is left out, one created since is written if it sorts after the last one written
+/// (families by name, series by label values), so the pieces always make one valid body.
+/// Families are never erased, so the encoder may keep a pointer to the one it is in.
+class state_encoder {
+public:
+    state_encoder(const store& s, state_metadata meta);
+    /// Append the next piece to `out`; false once the body is complete (the last piece was
+    /// appended by this call or an earlier one).
+    bool next(std::string& out, std::size_t budget);
+
+private:
+    void next_family(std::string& out);
+    /// Series of the current family until `budget`; true when the family is complete.
+    bool next_series(std::string& out, std::size_t budget);
+
+    const store& store_;
+    state_metadata meta_;
+    bool preamble_written_ = false;
+    bool started_ = false;       ///< a family was looked for: family_name_ is the cursor
+    bool done_ = false;
+    bool first_family_ = true;
+    bool first_series_ = true;
+    const family* family_ = nullptr; ///< inside this family's series list; null: between
+    std::string family_name_;
+    std::vector<std::string> after_; ///< label values of the last series written
+};
 inline constexpr std::string_view state_magic = "metricsd-state";
 inline constexpr int state_format_version = 1;
 

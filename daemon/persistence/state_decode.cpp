@@ -235,6 +235,27 @@ std::string restore_family(store& s, const saved_family& f, worker_id restorer, 
     return "";
 }
 
+/// What restoring `families` could fail on other than a limit, without creating a series: each
+/// family declared in a scratch store without limits, each series' value count checked as
+/// store::declare_series would. Returns the first failure, as restore_family words it.
+std::string check_families(const std::vector<saved_family>& families) {
+    store_limits unlimited;
+    unlimited.max_families = SIZE_MAX;
+    unlimited.max_store_bytes = SIZE_MAX;
+    store scratch(unlimited);
+    for (const auto& f : families) {
+        auto declared = scratch.declare_family(protocol::family_decl_view(f).decl());
+        if (!declared && !over_a_limit(declared.error().code))
+            return "family \"" + f.name + "\": " + declared.error().message;
+        for (const auto& saved : f.series)
+            if (saved.values.size() != f.label_names.size())
+                return "family \"" + f.name + "\": '" + f.name + "' has " +
+                       std::to_string(f.label_names.size()) + " label(s); got " +
+                       std::to_string(saved.values.size()) + " value(s)";
+    }
+    return "";
+}
+
 /// Restore every family into `s` (skipping what does not fit); returns the first other failure.
 std::string apply_to(store& s, const std::vector<saved_family>& families, skipped& skip) {
     const worker_id restorer = s.add_worker(0);
@@ -274,11 +295,10 @@ restore_result restore_state(std::string_view bytes, store& s) {
         }
         if (!s.families().empty())
             throw bad_state{"the store already holds families; restore needs an empty store"};
-        // A dry run on a scratch store with the same limits catches names, conflicts and limits;
-        // only then is the real store touched, with the same operations in the same order.
-        store scratch(s.limits());
-        skipped dry_run;
-        if (auto error = apply_to(scratch, families, dry_run); !error.empty())
+        // A dry run catches what is not a limit (names, conflicts, value counts) before the
+        // real store is touched; it declares the families only, so it costs no second copy of
+        // the series.
+        if (auto error = check_families(families); !error.empty())
             throw bad_state{error};
         skipped skip;
         if (auto error = apply_to(s, families, skip); !error.empty())

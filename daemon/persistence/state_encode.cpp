@@ -1,6 +1,7 @@
-// encode_state: written straight into one string. Snapshots run on the io_context thread every
-// snapshot_interval_s, so building a JSON DOM first (about 2 KB of allocations per series) would
-// stall ingest far longer than appending text does.
+// state_encoder: the body written straight as text, piece by piece. Snapshots run on the
+// io_context thread every snapshot_interval_s, so building a JSON DOM first (about 2 KB of
+// allocations per series) would stall ingest far longer than appending text does, and one string
+// of the whole store would double its memory for the snapshot's duration.
 #include "daemon/persistence/state_codec.hpp"
 #include "daemon/persistence/state_format.hpp"
 #include "daemon/store/store.hpp"
@@ -9,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -20,9 +22,15 @@ namespace metricsd::daemon {
 
 namespace detail {
 
-std::uint32_t state_crc32(std::string_view body) {
-    return static_cast<std::uint32_t>(
-        crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+std::uint32_t state_crc32(std::string_view body, std::uint32_t crc) {
+    // zlib takes lengths as uInt: feed a large body in pieces.
+    while (!body.empty()) {
+        const auto n = std::min<std::size_t>(body.size(), std::size_t{1} << 30);
+        crc = static_cast<std::uint32_t>(
+            crc32(crc, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(n)));
+        body.remove_prefix(n);
+    }
+    return crc;
 }
 
 std::string state_header(std::uint32_t crc, std::size_t body_bytes) {
@@ -119,8 +127,7 @@ void put_series(std::string& out, metric_type type, std::span<const std::string_
     out += '}';
 }
 
-void put_family(std::string& out, const family& f) {
-    const auto& spec = f.spec();
+void put_family_header(std::string& out, const family_spec& spec) {
     out += "{\"name\":";
     put_string(out, spec.name);
     out += spec.type == metric_type::counter     ? ",\"type\":\"counter\",\"help\":"
@@ -134,17 +141,6 @@ void put_family(std::string& out, const family& f) {
         put_strings(out, spec.bucket_texts);
     }
     out += ",\"series\":[";
-    bool first = true;
-    for (const auto& [values, cell] : f.all_series()) {
-        if (!is_visible(cell))
-            continue; // expired while a worker held it: gone for Prometheus, gone here too
-        if (spec.type == metric_type::counter && !std::isfinite(cell.value)) [[unlikely]]
-            continue; // store::apply refuses overflow; never persist a counter that can't move
-        out += first ? "\n" : ",\n"; // one series per line: readable with head/grep
-        first = false;
-        put_series(out, spec.type, values, cell);
-    }
-    out += "]}";
 }
 
 } // namespace
@@ -163,21 +159,77 @@ state_metadata current_state_metadata() {
     return {std::chrono::duration_cast<std::chrono::seconds>(now).count(), host, instance};
 }
 
-std::string encode_state(const store& s, const state_metadata& meta) {
-    std::string body = "{\"written_at\":" + std::to_string(meta.written_at) + ",\"hostname\":";
-    put_string(body, meta.hostname);
-    body += ",\"instance\":";
-    put_string(body, meta.instance);
-    body += ",\"families\":[";
-    bool first = true;
-    for (const auto& [name, f] : s.families()) {
-        if (f->spec().type == metric_type::gauge)
-            continue; // live process state; see state_file.hpp
-        body += first ? "\n" : ",\n";
-        first = false;
-        put_family(body, *f);
+state_encoder::state_encoder(const store& s, state_metadata meta)
+    : store_(s), meta_(std::move(meta)) {}
+
+void state_encoder::next_family(std::string& out) {
+    const auto& families = store_.families();
+    auto it = started_ ? families.upper_bound(family_name_) : families.begin();
+    started_ = true;
+    while (it != families.end() && it->second->spec().type == metric_type::gauge)
+        ++it; // live process state; see state_codec.hpp
+    if (it == families.end()) {
+        out += "]}\n";
+        done_ = true;
+        return;
     }
-    body += "]}\n";
+    family_ = it->second.get();
+    family_name_ = it->first;
+    out += first_family_ ? "\n" : ",\n";
+    first_family_ = false;
+    put_family_header(out, family_->spec());
+    first_series_ = true;
+    after_.clear();
+}
+
+bool state_encoder::next_series(std::string& out, std::size_t budget) {
+    const auto& spec = family_->spec();
+    const auto range = family_->all_series();
+    // Resume after the last series written: a series erased since is simply not found, one
+    // created since is written if it sorts after the cursor (as the scrape's cursor does).
+    auto it = first_series_ ? range.begin() : range.upper_bound(after_);
+    for (; it != range.end(); ++it) {
+        const auto& [values, cell] = *it;
+        if (!is_visible(cell))
+            continue; // expired while a worker held it: gone for Prometheus, gone here too
+        if (spec.type == metric_type::counter && !std::isfinite(cell.value)) [[unlikely]]
+            continue; // store::apply refuses overflow; never persist a counter that can't move
+        out += first_series_ ? "\n" : ",\n"; // one series per line: readable with head/grep
+        first_series_ = false;
+        put_series(out, spec.type, values, cell);
+        if (out.size() >= budget) {
+            after_.assign(values.begin(), values.end());
+            return false;
+        }
+    }
+    out += "]}";
+    family_ = nullptr;
+    return true;
+}
+
+bool state_encoder::next(std::string& out, std::size_t budget) {
+    if (!preamble_written_) {
+        out += "{\"written_at\":" + std::to_string(meta_.written_at) + ",\"hostname\":";
+        put_string(out, meta_.hostname);
+        out += ",\"instance\":";
+        put_string(out, meta_.instance);
+        out += ",\"families\":[";
+        preamble_written_ = true;
+    }
+    while (!done_ && out.size() < budget) {
+        if (!family_)
+            next_family(out);
+        else if (!next_series(out, budget))
+            return true;
+    }
+    return !done_;
+}
+
+std::string encode_state(const store& s, const state_metadata& meta) {
+    state_encoder encoder(s, meta);
+    std::string body;
+    while (encoder.next(body, SIZE_MAX)) {
+    }
     return detail::state_header(detail::state_crc32(body), body.size()) + body;
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 
 namespace metricsd::daemon {
@@ -33,6 +34,10 @@ inline constexpr std::uint64_t snapshot_failures_before_unready = 3;
 /// not logged since the last line, instead of at every interval.
 inline constexpr std::chrono::seconds snapshot_failure_log_period{60};
 
+/// Text a snapshot encodes and writes per slice, the most it holds in memory beside the store
+/// (plus one series). About 2 500 counter series, a millisecond or two of the event loop.
+inline constexpr std::size_t snapshot_slice_bytes = 256 * 1024;
+
 /// What the snapshots did since start, for the self-metrics and readiness.
 struct snapshot_stats {
     std::uint64_t failures = 0;             ///< every failed snapshot, the final one included
@@ -52,9 +57,9 @@ public:
     void start();
     /// Cancel the timer so ioc.run() can return. Idempotent.
     void stop();
-    /// Write a snapshot now. Failures are counted and logged (rate-limited), never thrown: the
-    /// daemon keeps serving and the previous snapshot stays intact (the file is replaced
-    /// atomically).
+    /// Write a snapshot now, all its slices at once (at shutdown, nothing else runs). Failures
+    /// are counted and logged (rate-limited), never thrown: the daemon keeps serving and the
+    /// previous snapshot stays intact (the file is replaced atomically).
     bool write_now();
 
     const snapshot_stats& stats() const noexcept { return stats_; }
@@ -65,6 +70,11 @@ public:
 
 private:
     net::awaitable<void> run();
+    /// A periodic snapshot: one slice per turn of the event loop, so ingest and scrapes run
+    /// between slices however large the store. Abandoned (temporary file removed) at stop().
+    net::awaitable<void> write_in_slices();
+    void record_failure(const std::exception& e);
+    void record_success(std::size_t body_bytes);
 
     const store& store_;
     std::string path_;
@@ -72,6 +82,7 @@ private:
     net::steady_timer timer_;
     bool stopped_ = false;
     snapshot_stats stats_;
+    std::size_t last_body_bytes_ = 0; ///< the header's length is guessed from it
     log_limiter failure_log_{snapshot_failure_log_period};
 };
 

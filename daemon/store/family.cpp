@@ -1,5 +1,7 @@
 #include "daemon/store/family.hpp"
 
+#include "daemon/store/store_cost.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -80,11 +82,24 @@ series& family::create(std::span<const std::string_view> values) {
     return s;
 }
 
-void family::erase(series& s) noexcept {
+std::size_t family::cost_of_new(std::span<const std::string_view> values) const noexcept {
+    std::size_t cost = store_cost::series_bytes(spec_);
+    for (std::size_t i = 0; i < label_count_; ++i)
+        if (pools_[i].find(values[i]) == flat_index::none)
+            cost += store_cost::label_value(values[i].size());
+    return cost;
+}
+
+std::size_t family::erase(series& s) noexcept {
     const std::uint32_t slot = s.slot_;
     index_.erase(hash_of(slot), slot, [this](std::uint32_t x) { return hash_of(x); });
-    for (std::size_t i = 0; i < label_count_; ++i)
-        pools_[i].release(keys_[slot * label_count_ + i]);
+    std::size_t freed = store_cost::series_bytes(spec_);
+    for (std::size_t i = 0; i < label_count_; ++i) {
+        const std::uint32_t id = keys_[slot * label_count_ + i];
+        const std::size_t length = pools_[i].value(id).size();
+        if (pools_[i].release(id))
+            freed += store_cost::label_value(length);
+    }
     s.drop_cells();
     s.owner = nullptr;
     s.value = 0;
@@ -92,6 +107,7 @@ void family::erase(series& s) noexcept {
     s.last_epoch = s.visible_from = s.holds = s.bound_workers = 0;
     s.dirty = s.assigned = s.expiring = false;
     erased_.push_back(slot);
+    return freed;
 }
 
 void family::settle_erased() {

@@ -108,8 +108,12 @@ private:
     series* find(std::span<const std::string_view> values) noexcept;
     /// A new series with these values (not present yet), its cells at zero.
     series& create(std::span<const std::string_view> values);
-    /// Take `s` out: its slot and label values are freed once settle_erased() runs.
-    void erase(series& s) noexcept;
+    /// What create(values) would add to the store's bytes (store_cost.hpp): the series and
+    /// the label values its pools do not hold yet.
+    std::size_t cost_of_new(std::span<const std::string_view> values) const noexcept;
+    /// Take `s` out: its slot and label values are freed once settle_erased() runs. Returns
+    /// the bytes it gives back, as cost_of_new counted them.
+    std::size_t erase(series& s) noexcept;
     /// After erase() calls: drop the erased series from the order and reuse their slots.
     void settle_erased();
     /// Sort what came since the last walk into the order (const: the order is a cache).

@@ -31,13 +31,14 @@ std::uint32_t label_pool::acquire(std::string_view v) {
     return id;
 }
 
-void label_pool::release(std::uint32_t id) {
+bool label_pool::release(std::uint32_t id) {
     if (--uses_[id] != 0)
-        return;
+        return false;
     index_.erase(hash(values_[id]), id, [this](std::uint32_t i) { return hash(values_[i]); });
     // Give back a long value's heap block; a short one lives inside the string anyway.
     std::string().swap(values_[id]);
     free_.push_back(id);
+    return true;
 }
 
 } // namespace metricsd::daemon

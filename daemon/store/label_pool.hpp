@@ -20,8 +20,8 @@ public:
     std::uint32_t find(std::string_view v) const;
     /// The id of `v`, added if new; one more series uses it.
     std::uint32_t acquire(std::string_view v);
-    /// One series fewer uses `id`; the last one gone forgets the value.
-    void release(std::uint32_t id);
+    /// One series fewer uses `id`; the last one gone forgets the value (then true).
+    bool release(std::uint32_t id);
     std::string_view value(std::uint32_t id) const noexcept { return values_[id]; }
     /// Distinct values held.
     std::size_t size() const noexcept { return index_.size(); }

@@ -1,5 +1,7 @@
 #include "daemon/store/store.hpp"
 
+#include "daemon/store/store_cost.hpp"
+
 #include <metricsd/protocol/names.hpp>
 
 #include <algorithm>
@@ -105,6 +107,8 @@ outcome<const family*> store::declare_family(const protocol::family_decl& decl) 
             return failure{error_code::name_collision,
                            "'" + spec->name + "' would expose '" + n + "', which family '" +
                                c->second->spec().name + "' already exposes"};
+    if (const auto cost = store_cost::family_bytes(spec.value()); !take_bytes(cost))
+        return over_budget("family '" + spec->name + "'", cost);
     auto f = std::make_unique<family>(std::move(spec.value()));
     f->ttl_ = ttl_policy_.ttl_for(f->spec_.name);
     const family* raw = f.get();
@@ -142,12 +146,31 @@ outcome<series*> store::find_or_create_series(family& f, std::span<const std::st
         return failure{error_code::total_series_limit, "the daemon holds " +
                                                            std::to_string(series_total_) +
                                                            " series, the total limit"};
+    if (const auto cost = f.cost_of_new(values); !take_bytes(cost))
+        return over_budget("a new series of '" + spec.name + "'", cost);
     series& s = f.create(values);
     s.last_epoch = epoch_; // a new series is active: its TTL runs from the next sweep
     ++series_total_;
     reserve_dirty();
     mark_dirty(s);
     return &s;
+}
+
+bool store::take_bytes(std::size_t cost) noexcept {
+    if (cost > limits_.max_store_bytes || bytes_ > limits_.max_store_bytes - cost)
+        return false;
+    bytes_ += cost;
+    return true;
+}
+
+failure store::over_budget(std::string_view what, std::size_t cost) {
+    ++budget_refusals_;
+    // The series limit's code: clients already treat it as "no room for new series", and
+    // restore_state skips what it refuses like any limit.
+    return failure{error_code::total_series_limit,
+                   std::string(what) + " needs " + std::to_string(cost) + " bytes; the store holds " +
+                       std::to_string(bytes_) + " of its " + std::to_string(limits_.max_store_bytes) +
+                       " (max_store_bytes)"};
 }
 
 binding store::bind(family& f, series& s, worker_id w, worker_state& ws) {
@@ -281,7 +304,7 @@ std::size_t store::expire_idle_series(std::chrono::steady_clock::time_point now)
         for (auto& [f, s] : doomed_) {
             if (erase_hook_)
                 erase_hook_(*s);
-            f->erase(*s);
+            bytes_ -= f->erase(*s);
         }
         for (auto& [f, s] : doomed_)
             f->settle_erased(); // once per family: the first call settles them all

@@ -34,6 +34,10 @@ struct store_limits {
     std::size_t max_series_per_family = 10'000;
     std::size_t max_series_total = 1'000'000;
     std::size_t max_label_value_length = 1024; ///< bytes
+    /// The store's byte budget: families, series (header, cells of their type, index) and
+    /// interned label values, as store_cost.hpp counts them. A new family or series that
+    /// would pass it is refused like one over max_series_total; existing ones keep working.
+    std::size_t max_store_bytes = std::size_t{256} << 20;
 };
 
 /// What a connection holds per series handle: the cell its ops go to.
@@ -85,6 +89,10 @@ public:
     std::size_t series_count() const noexcept { return series_total_; }
     std::size_t live_workers() const noexcept { return workers_.size(); }
     const store_limits& limits() const noexcept { return limits_; }
+    /// Bytes the store holds by its cost model (store_cost.hpp), against max_store_bytes.
+    std::size_t bytes() const noexcept { return bytes_; }
+    /// Families and series refused because they would pass max_store_bytes.
+    std::uint64_t budget_refusals() const noexcept { return budget_refusals_; }
 
     /// Series changed since the last take_dirty(), each once, in first-change order.
     std::span<series* const> dirty_series() const noexcept { return dirty_; }
@@ -165,6 +173,10 @@ private:
     std::size_t expire_in(family& f, std::chrono::steady_clock::time_point now,
                           std::uint32_t sweep_epoch);
     static void reset_cells(series& s);
+    /// Add `cost` to bytes_ if it fits max_store_bytes; false (nothing taken) if not.
+    bool take_bytes(std::size_t cost) noexcept;
+    /// The refusal of `what`, which needed `cost` bytes over the budget; counts it.
+    failure over_budget(std::string_view what, std::size_t cost);
 
     store_limits limits_;
     std::map<std::string, std::unique_ptr<family>, std::less<>> families_;
@@ -172,6 +184,8 @@ private:
     std::unordered_map<worker_id, worker_state> workers_;
     worker_id next_worker_ = 1;
     std::size_t series_total_ = 0;
+    std::size_t bytes_ = 0;
+    std::uint64_t budget_refusals_ = 0;
     std::vector<series*> dirty_;
     std::size_t dirty_alarm_at_ = 0;
     std::function<void()> dirty_alarm_;

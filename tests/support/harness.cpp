@@ -240,13 +240,33 @@ int run_command(const std::string& command, std::string& output) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-long rss_kib(pid_t pid) {
+namespace {
+
+long status_kib(pid_t pid, const std::string& field) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
     std::string line;
     while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    throw std::runtime_error("no VmRSS for pid " + std::to_string(pid));
+        if (line.rfind(field, 0) == 0)
+            return std::stol(line.substr(field.size()));
+    throw std::runtime_error("no " + field + " for pid " + std::to_string(pid));
+}
+
+} // namespace
+
+long rss_kib(pid_t pid) {
+    return status_kib(pid, "VmRSS:");
+}
+
+long peak_rss_kib(pid_t pid) {
+    return status_kib(pid, "VmHWM:");
+}
+
+void reset_peak_rss(pid_t pid) {
+    std::ofstream out("/proc/" + std::to_string(pid) + "/clear_refs");
+    out << "5";
+    out.flush();
+    if (!out)
+        throw std::runtime_error("cannot reset the peak RSS of pid " + std::to_string(pid));
 }
 
 double sample_value(const std::string& exposition, const std::string& series) {

@@ -80,6 +80,10 @@ double sample_value(const std::string& exposition, const std::string& series);
 
 /// Resident set size of `pid` in KiB, from /proc/<pid>/status (VmRSS). Throws if absent.
 long rss_kib(pid_t pid);
+/// Peak resident set size of `pid` in KiB (VmHWM) since it started or since reset_peak_rss.
+long peak_rss_kib(pid_t pid);
+/// Make the peak RSS of `pid` its current RSS (writes 5 to /proc/<pid>/clear_refs).
+void reset_peak_rss(pid_t pid);
 
 /// CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat
 /// (clock-tick resolution, 10 ms). Throws if the file cannot be read.

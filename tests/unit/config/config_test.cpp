@@ -156,7 +156,7 @@ TEST(config, every_key_round_trips_through_the_file) {
     c.redis = {"unix:///run/redis.sock", "app", std::chrono::seconds(60),
                std::chrono::milliseconds(250), std::chrono::milliseconds(2000)};
     c.limits = {10, 20, 30, 40, 50, 8192, 5, std::chrono::milliseconds(2000),
-                std::chrono::seconds(60), 1u << 20, 64u << 20, 1000};
+                std::chrono::seconds(60), 1u << 20, 64u << 20, 1000, 32u << 20};
     c.http = {1, 0, std::chrono::seconds(3), std::chrono::seconds(4), 8192};
     c.state = {"/var/lib/metricsd/state", std::chrono::seconds(0)};
     c.spool = {"/var/spool/metricsd", 1u << 20, std::chrono::seconds(0), "any"};

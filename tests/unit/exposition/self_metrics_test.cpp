@@ -30,6 +30,9 @@ daemon::self_metrics_snapshot known_snapshot() {
     // Unsorted: the writer orders pids by value; "exited" comes last.
     s.client_dropped_ops = {{4242, 3}, {17, 5}};
     s.client_dropped_ops_exited = 9;
+    s.store_bytes = 1520;
+    s.store_max_bytes = 268435456;
+    s.store_budget_refusals = 3;
     s.http_requests = {
         {"/metrics", 200, 3}, {"/healthz", 200, 1}, {"/metrics", 405, 0}, {"other", 0, 2}};
     s.http_connections_accepted = 6;
@@ -120,6 +123,15 @@ metricsd_families 2
 # HELP metricsd_workers Worker connections alive now.
 # TYPE metricsd_workers gauge
 metricsd_workers 1
+# HELP metricsd_store_bytes Bytes the store holds: families, series and label values, as its byte budget counts them.
+# TYPE metricsd_store_bytes gauge
+metricsd_store_bytes 1520
+# HELP metricsd_store_max_bytes The store's byte budget (max_store_bytes).
+# TYPE metricsd_store_max_bytes gauge
+metricsd_store_max_bytes 268435456
+# HELP metricsd_store_budget_refusals_total New families and series refused because the store's byte budget was spent (sent as total_series_limit).
+# TYPE metricsd_store_budget_refusals_total counter
+metricsd_store_budget_refusals_total 3
 # HELP metricsd_http_requests_total HTTP responses, by route and status code.
 # TYPE metricsd_http_requests_total counter
 metricsd_http_requests_total{route="/healthz",code="200"} 1
@@ -238,6 +250,15 @@ metricsd_families 2
 # HELP metricsd_workers Worker connections alive now.
 # TYPE metricsd_workers gauge
 metricsd_workers 1
+# HELP metricsd_store_bytes Bytes the store holds: families, series and label values, as its byte budget counts them.
+# TYPE metricsd_store_bytes gauge
+metricsd_store_bytes 1520
+# HELP metricsd_store_max_bytes The store's byte budget (max_store_bytes).
+# TYPE metricsd_store_max_bytes gauge
+metricsd_store_max_bytes 268435456
+# HELP metricsd_store_budget_refusals New families and series refused because the store's byte budget was spent (sent as total_series_limit).
+# TYPE metricsd_store_budget_refusals counter
+metricsd_store_budget_refusals_total 3
 # HELP metricsd_http_requests HTTP responses, by route and status code.
 # TYPE metricsd_http_requests counter
 metricsd_http_requests_total{route="/healthz",code="200"} 1
@@ -311,8 +332,9 @@ TEST(self_metrics, openmetrics_family_names_are_unique) {
         const std::string name = out.substr(pos, out.find(' ', pos) - pos);
         EXPECT_TRUE(names.insert(name).second) << "duplicate family " << name;
     }
-    // 24 + 2 HTTP connection, 4 scrape render, 4 spool and the client dropped-ops families
-    EXPECT_EQ(names.size(), 35u);
+    // 24 + 2 HTTP connection, 4 scrape render, 4 spool, the client dropped-ops and 3 store
+    // budget families
+    EXPECT_EQ(names.size(), 38u);
 }
 
 TEST(self_metrics, escapes_label_values_and_writes_no_trailer) {

@@ -556,3 +556,33 @@ TEST_F(ingest, handle_tables_stop_at_the_connection_budget) {
 
 } // namespace
 } // namespace metricsd::daemon
+
+namespace metricsd::daemon {
+namespace {
+
+// What a connection's bindings cost the store (a gauge slot, its place in the bound-series
+// set) is the connection's to pay: counted in memory_bytes, so max_connection_bytes and
+// max_ingest_bytes bound it, and the store's byte budget holds only the series themselves.
+TEST_F(ingest, bindings_charge_the_connection_for_what_they_cost_the_store) {
+    ingest_handler h(s, 1);
+    const auto store_side = [&] {
+        return h.memory_bytes() - h.input_capacity() - h.output().capacity() -
+               h.handle_table_bytes();
+    };
+    client_bytes c;
+    c.hello()
+        .family(0, "c_total", metric_type::counter, {"k"})
+        .family(1, "g", metric_type::gauge, {"k"})
+        .series(0, 0, {"a"})
+        .series(1, 0, {"b"})
+        .sync(1);
+    ASSERT_EQ(run(h, c.b).size(), 2u);
+    EXPECT_EQ(store_side(), 21u + 21);
+    client_bytes g;
+    g.series(2, 1, {"a"}).series(2, 1, {"a"}).sync(2); // the same binding again: nothing more
+    ASSERT_EQ(run(h, g.b).size(), 1u);
+    EXPECT_EQ(store_side(), 21u + 21 + 125);
+}
+
+} // namespace
+} // namespace metricsd::daemon

@@ -348,6 +348,29 @@ TEST(state_file, a_file_beyond_the_current_limits_restores_what_fits) {
     EXPECT_EQ(series_keys(d)["jobs_total"], (std::vector<std::vector<std::string>>{{""}}));
 }
 
+// A smaller store byte budget than when the file was written: the same policy as the other
+// limits, in file order; here the last series (size_bytes, a summary: 96 + 32 bytes) is left out.
+TEST(state_file, a_smaller_store_budget_restores_what_fits_and_reports_the_rest) {
+    const std::string bytes = awkward_state();
+    store full;
+    ASSERT_TRUE(restore_state(bytes, full));
+    store_limits budget;
+    budget.max_store_bytes = full.bytes() - 1;
+    store s(budget);
+    const auto r = restore_state(bytes, s);
+    ASSERT_TRUE(r) << r.error;
+    EXPECT_EQ(r.families, 3u);
+    EXPECT_EQ(r.series, 6u);
+    EXPECT_EQ(r.skipped_families, 0u);
+    EXPECT_EQ(r.skipped_series, 1u);
+    EXPECT_EQ(r.first_skipped, "family \"size_bytes\": a new series of 'size_bytes' needs 128 "
+                               "bytes; the store holds " +
+                                   std::to_string(full.bytes() - 128) + " of its " +
+                                   std::to_string(full.bytes() - 1) + " (max_store_bytes)");
+    EXPECT_EQ(s.series_count(), 6u);
+    EXPECT_EQ(s.bytes(), full.bytes() - 128);
+}
+
 TEST(state_file, restore_needs_an_empty_store) {
     store s;
     declare(s, {"other_total", metric_type::counter});
