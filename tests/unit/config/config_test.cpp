@@ -160,6 +160,10 @@ TEST(config, every_key_round_trips_through_the_file) {
     c.http = {1, 0, std::chrono::seconds(3), std::chrono::seconds(4), 8192};
     c.state = {"/var/lib/metricsd/state", std::chrono::seconds(0)};
     c.series_ttl.default_ttl = std::chrono::seconds(600);
+    c.socket_owner = "metricsd";
+    c.socket_group = "1002";
+    c.access = {"alice,1001", "metrics", "app_*=alice+@web", 100, 1000};
+    c.web = {"/etc/metricsd/web.yml", "open"};
     const std::string text = to_json(c);
     const config back = parse_config(text, "round.json");
     EXPECT_EQ(to_json(back), text);
