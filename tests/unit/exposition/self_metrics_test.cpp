@@ -282,7 +282,8 @@ TEST(self_metrics, openmetrics_family_names_are_unique) {
         const std::string name = out.substr(pos, out.find(' ', pos) - pos);
         EXPECT_TRUE(names.insert(name).second) << "duplicate family " << name;
     }
-    EXPECT_EQ(names.size(), 30u); // 24 + 2 HTTP connection and 4 scrape render families
+    // 24 + 2 HTTP connection, 4 scrape render and 3 web access (401, TLS, reload) families
+    EXPECT_EQ(names.size(), 33u);
 }
 
 TEST(self_metrics, escapes_label_values_and_writes_no_trailer) {
