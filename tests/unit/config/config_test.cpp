@@ -78,7 +78,7 @@ TEST(config, example_file_sets_every_key_to_its_default) {
     const config c = load_config_file(path);
     EXPECT_EQ(c.origins.size(), config_keys().size());
     EXPECT_EQ(to_json(c), to_json(config{}));
-    EXPECT_EQ(c.origins.at("limits.max_series"), path + ":18:5");
+    EXPECT_EQ(c.origins.at("limits.max_series"), path + ":20:5");
 }
 
 TEST(config, schema_and_loader_agree_on_keys_and_defaults) {
