@@ -7,6 +7,7 @@
 #include "daemon/exposition/self_metrics.hpp"
 #include "daemon/exposition/store_exposition.hpp"
 #include "daemon/http/http_server.hpp"
+#include "daemon/http/web_guard.hpp"
 #include "daemon/redis/redis_self_metrics.hpp"
 #include "daemon/net/spawn.hpp"
 
@@ -92,8 +93,10 @@ app::app(app_options options)
                                     (!snapshots_ || snapshots_->healthy());
                          },
                          http_options};
+    if (!options_.web_config_file.empty())
+        web_ = std::make_shared<web_guard>(options_.web_config_file, options_.healthz_open);
     http_ = std::make_unique<http_server>(ioc_, options_.listen, std::move(handler),
-                                          options_.http);
+                                          options_.http, web_);
     // After both binds succeeded, so a second daemon refused at bind never touches the state
     // file of the one already running; before run(), so no worker writes into the store first.
     if (redis_ && !options_.state_file.empty()) {
@@ -205,6 +208,8 @@ void app::schedule_expiry() {
 }
 
 void app::reload() {
+    if (web_)
+        web_->reload(); // logs its own outcome; a bad file keeps the one in force
     if (options_.config_file.empty()) {
         spdlog::info("SIGHUP: no config file to reload");
         return;
@@ -293,6 +298,11 @@ self_metrics_snapshot app::self_snapshot() const {
     s.http_connections_rejected_per_peer = http.connections_rejected_per_peer;
     s.http_connections_evicted = http.connections_evicted;
     s.http_accept_errors = http.accept_errors;
+    if (web_) {
+        s.http_unauthorized = web_->stats().unauthorized;
+        s.http_tls_handshake_failures = web_->stats().tls_handshake_failures;
+        s.web_config_reload_failures = web_->stats().reload_failures;
+    }
     s.http_gzip_responses = http.handler.gzip_responses;
     s.scrapes = http.handler.scrapes;
     s.scrape_errors = http.handler.scrape_errors;

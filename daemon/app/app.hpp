@@ -21,6 +21,7 @@
 namespace metricsd::daemon {
 
 class http_server;
+class web_guard;
 struct self_metrics_snapshot;
 
 /// Everything the daemon runs with; built from the configuration by to_app_options (cli.hpp).
@@ -41,6 +42,10 @@ struct app_options {
     /// set the level (those win, as at start-up). Empty: SIGHUP only logs that it has no file.
     std::string config_file;
     bool log_level_overridden = false;
+    /// The exporter-style web config (TLS, basic auth, headers); empty: plain HTTP, open.
+    std::string web_config_file;
+    bool healthz_open = false; ///< /healthz served without credentials
+
 };
 
 /// Exit code of run() when the final state snapshot could not be written (the daemon stopped,
@@ -89,6 +94,7 @@ private:
     /// A series_ttl entry that misspells a family declared (one line a minute at most).
     log_limiter ttl_miss_log_{std::chrono::minutes(1)};
     std::unique_ptr<ingest_listener> ingest_;
+    std::shared_ptr<web_guard> web_; ///< null without a web config file
     std::unique_ptr<http_server> http_;
     std::unique_ptr<snapshotter> snapshots_; ///< null without a state file
     std::size_t state_restore_skipped_series_ = 0; ///< over the limits at start

@@ -1,5 +1,7 @@
 #include "daemon/app/cli.hpp"
 
+#include "daemon/app/account_names.hpp"
+
 #include "daemon/config/redis_url.hpp"
 
 #include <CLI/CLI.hpp>
@@ -102,6 +104,25 @@ app_options to_app_options(const config& c) {
     app_options o;
     o.ingest.socket_path = c.socket;
     o.ingest.socket_mode = c.socket_mode;
+    // Names become ids once, here: a name that does not exist stops the start.
+    const auto accounts = system_accounts();
+    try {
+        if (!c.socket_owner.empty())
+            o.ingest.socket_owner =
+                resolve_principal(principal_kind::user, c.socket_owner, accounts);
+        if (!c.socket_group.empty())
+            o.ingest.socket_group =
+                resolve_principal(principal_kind::group, c.socket_group, accounts);
+        auto& access = o.ingest.access;
+        access.allowed.uids = parse_id_list(principal_kind::user, c.access.allow_users, accounts);
+        access.allowed.gids =
+            parse_id_list(principal_kind::group, c.access.allow_groups, accounts);
+        access.family_owners = parse_family_owners(c.access.family_owners, accounts);
+        access.max_families_per_uid = c.access.max_families_per_uid;
+        access.max_series_per_uid = c.access.max_series_per_uid;
+    } catch (const access_error& e) {
+        throw config_error(std::string("access settings: ") + e.what());
+    }
     o.ingest.max_connections = c.limits.max_connections;
     o.ingest.limits.max_frame_payload = static_cast<std::uint32_t>(c.limits.max_frame);
     o.ingest.max_pending_connections = c.limits.max_pending_connections;
@@ -117,6 +138,8 @@ app_options to_app_options(const config& c) {
     o.limits.max_label_value_length = c.limits.max_label_value_length;
     o.limits.max_store_bytes = c.limits.max_store_bytes;
     o.listen = c.listen;
+    o.web_config_file = c.web.config_file;
+    o.healthz_open = c.web.healthz == "open";
     o.http.max_connections = c.http.max_connections;
     o.http.max_connections_per_peer = c.http.max_connections_per_peer;
     o.http.keep_alive_idle = c.http.keep_alive_idle;

@@ -75,10 +75,27 @@ struct state_config {
     std::chrono::seconds snapshot_interval{60};
 };
 
+/// Who may write (access_policy.hpp); names stay text here and are resolved at start-up.
+struct access_config {
+    std::string allow_users;   ///< "alice,1001"; empty (with allow_groups): no allow-list
+    std::string allow_groups;  ///< "metrics,1002"
+    std::string family_owners; ///< "myapp_*=alice+@web,..."
+    std::uint64_t max_families_per_uid = 0; ///< 0: no quota
+    std::uint64_t max_series_per_uid = 0;   ///< 0: no quota
+};
+
+/// Who may read: the exporter-style web config file (TLS, basic auth, headers).
+struct web_config {
+    std::string config_file; ///< empty: plain HTTP, no authentication
+    std::string healthz = "protected"; ///< "open": /healthz needs no credentials
+};
+
 /// Every daemon setting. Defaults here are the documented defaults (config/README.md).
 struct config {
     std::string socket = "/run/metricsd/ingest.sock";
     unsigned socket_mode = 0660;
+    std::string socket_owner; ///< user name or uid; empty: the daemon's
+    std::string socket_group; ///< group name or gid; empty: the daemon's
     std::string listen = "127.0.0.1:9477"; ///< HOST:PORT, [v6]:PORT (host_port.hpp); 0 = any free
     backend_kind backend = backend_kind::memory;
     std::string log_level = "info";
@@ -88,6 +105,8 @@ struct config {
     http_config http;
     state_config state;
     spool_config spool;
+    access_config access;
+    web_config web;
     /// Series expiry: per-family TTLs of idle series; all 0 (the default) is off.
     series_ttl_policy series_ttl;
 

@@ -1,5 +1,6 @@
 #include "daemon/config/setting_checks.hpp"
 
+#include "daemon/access/access_policy.hpp"
 #include "daemon/config/host_port.hpp"
 #include "daemon/config/redis_url.hpp"
 
@@ -116,6 +117,49 @@ const std::string& state_path(const setting_value& v) {
 
 const std::string& spool_dir(const setting_value& v) {
     return text(v); // any path: the directory is created at start if missing
+}
+
+const std::string& web_config_path(const setting_value& v) {
+    const auto& s = text(v);
+    if (!s.empty() && s.back() == '/')
+        throw bad_value("expected a file path (not a directory), or \"\" for none");
+    return s;
+}
+
+namespace {
+
+/// Parses with every name accepted: the syntax is checked here, the names at start-up.
+const principal_resolver any_name = [](principal_kind, std::string_view) {
+    return std::optional<std::uint32_t>(0);
+};
+
+} // namespace
+
+const std::string& principal_name(const setting_value& v) {
+    const auto& s = text(v);
+    if (s.find_first_of(",+@ ") != std::string::npos)
+        throw bad_value("expected one user or group name or number, or \"\"");
+    return s;
+}
+
+const std::string& principal_list(const setting_value& v) {
+    const auto& s = text(v);
+    try {
+        parse_id_list(principal_kind::user, s, any_name);
+    } catch (const access_error& e) {
+        throw bad_value(std::string("expected names or numbers separated by commas: ") + e.what());
+    }
+    return s;
+}
+
+const std::string& family_owner_rules(const setting_value& v) {
+    const auto& s = text(v);
+    try {
+        parse_family_owners(s, any_name);
+    } catch (const access_error& e) {
+        throw bad_value(std::string("expected GLOB=OWNER+@GROUP,...: ") + e.what());
+    }
+    return s;
 }
 
 series_ttl_policy series_ttl(const setting_value& v) {

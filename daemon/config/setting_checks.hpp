@@ -52,6 +52,18 @@ const std::string& state_path(const setting_value& v);
 /// A directory path, or "" for the default (the socket path + ".spool").
 const std::string& spool_dir(const setting_value& v);
 
+/// A file path (not a directory), or "" for none.
+const std::string& web_config_path(const setting_value& v);
+
+/// A user or group name or number, or "" (syntax only: names are resolved at start-up).
+const std::string& principal_name(const setting_value& v);
+
+/// "alice,1001": names or numbers, comma-separated, or "".
+const std::string& principal_list(const setting_value& v);
+
+/// "GLOB=OWNER+@GROUP,..." (access_policy.hpp), or "".
+const std::string& family_owner_rules(const setting_value& v);
+
 /// The text form NAME=SECONDS,...,*=SECONDS (series_expiry.hpp).
 series_ttl_policy series_ttl(const setting_value& v);
 

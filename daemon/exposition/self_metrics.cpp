@@ -154,6 +154,16 @@ void write_http(const self_metrics_writer& w, const self_metrics_snapshot& s) {
              "Failed accepts on the HTTP socket (e.g. EMFILE, or a client that gave up while "
              "queued).",
              counter, s.http_accept_errors);
+    w.single("metricsd_http_unauthorized_total",
+             "HTTP requests answered 401 by the web config's basic auth (no, wrong or unchecked "
+             "credentials).",
+             counter, s.http_unauthorized);
+    w.single("metricsd_http_tls_handshake_failures_total",
+             "HTTP connections closed because their TLS handshake failed.", counter,
+             s.http_tls_handshake_failures);
+    w.single("metricsd_web_config_reload_failures_total",
+             "Changes of the web config file that did not load (the previous one stays).",
+             counter, s.web_config_reload_failures);
     w.single("metricsd_http_gzip_responses_total", "HTTP responses sent gzip-encoded.", counter,
              s.http_gzip_responses);
     w.single("metricsd_scrapes_total", "Scrapes rendered, before this one.", counter, s.scrapes);

@@ -59,6 +59,9 @@ struct self_metrics_snapshot {
     std::uint64_t http_connections_rejected_per_peer = 0; ///< over the per-address cap
     std::uint64_t http_connections_evicted = 0; ///< idle kept-alive ones closed for a new one
     std::uint64_t http_accept_errors = 0;
+    std::uint64_t http_unauthorized = 0;           ///< 401s from the web config's basic auth
+    std::uint64_t http_tls_handshake_failures = 0; ///< connections that failed the handshake
+    std::uint64_t web_config_reload_failures = 0;  ///< a changed web config that did not load
     std::uint64_t http_gzip_responses = 0;
     std::uint64_t scrapes = 0;
     std::uint64_t scrape_errors = 0; ///< scrapes whose rendering failed (answered 500)

@@ -1,6 +1,7 @@
 #include "daemon/http/http_handler.hpp"
 
 #include "daemon/http/http_negotiation.hpp"
+#include "daemon/http/web_guard.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -260,6 +261,26 @@ net::awaitable<http_result> http_handler::handle_metrics(const http_request& req
     if (slice.gzip)
         r.response.set(http::field::content_encoding, "gzip");
     co_return r;
+}
+
+std::optional<http_result> http_handler::refuse_unauthorized(const http_request& req) {
+    if (!guard_)
+        return std::nullopt;
+    const auto path = path_of(to_std_view(req.target()));
+    const auto auth = req[http::field::authorization];
+    if (guard_->authorize(path, to_std_view(auth)) == basic_auth::verdict::allowed)
+        return std::nullopt;
+    http_result r;
+    r.route = route_of(path);
+    r.response = make_response(req, http::status::unauthorized, plain_text, "Unauthorized\n");
+    r.response.set(http::field::www_authenticate, "Basic");
+    finish(req, r);
+    return r;
+}
+
+void http_handler::decorate(http::fields& fields) const {
+    if (guard_)
+        guard_->decorate(fields);
 }
 
 http_response http_handler::error_response(http::status status) {

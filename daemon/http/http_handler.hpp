@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,8 +38,8 @@ std::string_view route_name(http_route r) noexcept;
 
 /// The status codes the handler and session can produce, in the order of
 /// http_handler_stats::requests' inner index. Any other code is counted under the last slot.
-inline constexpr std::array<unsigned, 9> http_counted_codes{200, 400, 404, 405, 413,
-                                                            431, 500, 503, 0};
+inline constexpr std::array<unsigned, 10> http_counted_codes{200, 400, 401, 404, 405, 413,
+                                                             431, 500, 503, 0};
 
 /// Counters of one handler. Plain integers: io_context thread only.
 struct http_handler_stats {
@@ -74,6 +75,8 @@ struct http_result {
 
 /// Routes requests and builds responses. io_context thread only; not thread-safe. The
 /// callbacks must outlive the handler's use.
+class web_guard;
+
 class http_handler {
 public:
     /// One render in `format` (scrape_broadcast.hpp): the exposition as a stream of slices, or
@@ -112,6 +115,14 @@ public:
     /// when the source failed (the message in http_result::error). Counted.
     http_result scrape_refusal(const http_request& req, const scrape_slice& first);
 
+    /// The web config in force (TLS, basic auth, headers); null: none. Must outlive the handler.
+    void set_guard(web_guard* guard) noexcept { guard_ = guard; }
+    /// 401 with `WWW-Authenticate: Basic` when the web config's basic auth refuses `req`
+    /// (counted); nullopt when it may be served.
+    std::optional<http_result> refuse_unauthorized(const http_request& req);
+    /// Adds the web config's extra headers to a response about to be written.
+    void decorate(http::fields& fields) const;
+
     /// A response for a request that could not be parsed (400, 413, 431...): counted under
     /// http_route::other, with `Connection: close` because the stream cannot be resynchronised.
     http_response error_response(http::status status);
@@ -130,6 +141,7 @@ private:
     ready_fn ready_;
     http_handler_options options_;
     http_handler_stats stats_;
+    web_guard* guard_ = nullptr;
     scrape_broadcast broadcast_;
 };
 

@@ -1,6 +1,8 @@
 #include "daemon/http/http_server.hpp"
 
 #include "daemon/config/host_port.hpp"
+#include "daemon/http/web_guard.hpp"
+#include "daemon/net/tls.hpp"
 
 #include "daemon/net/log_limiter.hpp"
 #include "daemon/net/retry_backoff.hpp"
@@ -40,6 +42,9 @@ struct detail::http_server_state {
     http_handler handler;
     http_limits limits;
     session_registry<beast::tcp_stream> sessions;
+    session_registry<tls_stream> tls_sessions; ///< during the handshake too
+    std::shared_ptr<web_guard> guard;          ///< null: plain HTTP, no authentication
+    log_limiter tls_log{log_interval};         ///< failed TLS handshakes
     tcp::endpoint endpoint;
     /// Open sessions per peer address (entries at zero are erased).
     std::unordered_map<std::string, std::size_t> per_peer;
@@ -101,6 +106,29 @@ net::awaitable<void> run_session(connection_slot slot, beast::tcp_stream stream)
     co_await http_session(std::move(stream), st.handler, st.limits, &st.sessions);
 }
 
+net::awaitable<void> run_tls_session(connection_slot slot, std::shared_ptr<ssl::context> ctx,
+                                     tcp::socket socket) {
+    state& st = slot.get();
+    tls_stream stream(beast::tcp_stream(std::move(socket)), *ctx);
+    beast::error_code ec;
+    {
+        // Registered while it handshakes, so close() and evictions reach it; the session
+        // registers the moved stream again.
+        const session_registry<tls_stream>::guard handshaking{&st.tls_sessions, stream};
+        beast::get_lowest_layer(stream).expires_after(st.limits.request_timeout);
+        co_await stream.async_handshake(ssl::stream_base::server,
+                                        net::redirect_error(net::use_awaitable, ec));
+    }
+    if (ec) {
+        st.guard->count_handshake_failure();
+        if (const auto suppressed = st.tls_log.admit())
+            spdlog::warn("http: TLS handshake failed: {}; {} more since the last report",
+                         ec.message(), *suppressed);
+        co_return;
+    }
+    co_await http_session(std::move(stream), st.handler, st.limits, &st.tls_sessions);
+}
+
 void admit(const state_ptr& st, tcp::socket socket) {
     ++st->accepted;
     beast::error_code ec;
@@ -115,7 +143,7 @@ void admit(const state_ptr& st, tcp::socket socket) {
         return;
     }
     if (st->open >= st->limits.max_connections) {
-        if (st->sessions.close_idlest()) {
+        if (st->sessions.close_idlest() || st->tls_sessions.close_idlest()) {
             ++st->evicted;
             log_slots(*st, "every slot taken: closed the idlest kept-alive connection", peer);
         } else {
@@ -126,6 +154,17 @@ void admit(const state_ptr& st, tcp::socket socket) {
         }
     }
     const auto executor = socket.get_executor();
+    if (st->guard) {
+        // As exporter-toolkit: a changed web config applies from the next connection on.
+        st->guard->reload_if_changed();
+        if (auto ctx = st->guard->tls_context()) {
+            spawn_logged(executor,
+                         run_tls_session(connection_slot{st, std::move(peer)}, std::move(ctx),
+                                         std::move(socket)),
+                         "https session");
+            return;
+        }
+    }
     spawn_logged(executor,
                  run_session(connection_slot{st, std::move(peer)},
                              beast::tcp_stream(std::move(socket))),
@@ -227,8 +266,10 @@ std::string to_string(const tcp::endpoint& endpoint) {
 }
 
 http_server::http_server(net::io_context& ioc, const tcp::endpoint& endpoint, http_handler handler,
-                         http_limits limits)
+                         http_limits limits, std::shared_ptr<web_guard> guard)
     : state_(std::make_shared<detail::http_server_state>(ioc, std::move(handler), limits)) {
+    state_->guard = std::move(guard);
+    state_->handler.set_guard(state_->guard.get());
     listen_on(state_->acceptor, endpoint);
     state_->endpoint = state_->acceptor.local_endpoint();
     spawn_logged(ioc, accept_loop(state_), "http accept loop");
@@ -236,8 +277,9 @@ http_server::http_server(net::io_context& ioc, const tcp::endpoint& endpoint, ht
 }
 
 http_server::http_server(net::io_context& ioc, std::string_view host_port, http_handler handler,
-                         http_limits limits)
-    : http_server(ioc, parse_listen_endpoint(host_port), std::move(handler), limits) {}
+                         http_limits limits, std::shared_ptr<web_guard> guard)
+    : http_server(ioc, parse_listen_endpoint(host_port), std::move(handler), limits,
+                  std::move(guard)) {}
 
 http_server::~http_server() {
     close();
@@ -255,6 +297,7 @@ void http_server::close() noexcept {
         st.retry_timer.cancel();
         spdlog::info("http: closing; {} open connections", st.open);
         st.sessions.close_all();
+        st.tls_sessions.close_all();
     } catch (const std::exception& e) {
         spdlog::error("http: close failed: {}", e.what()); // bad_alloc at worst
     }

@@ -13,6 +13,8 @@
 
 namespace metricsd::daemon {
 
+class web_guard;
+
 namespace detail {
 struct http_server_state; // shared by the server and its coroutines (http_server.cpp)
 } // namespace detail
@@ -55,11 +57,13 @@ class http_server {
 public:
     /// Binds and listens on `endpoint` (SO_REUSEADDR) and starts the accept loop on `ioc`.
     /// Throws std::system_error ("cannot listen on 127.0.0.1:9100: Address already in use").
+    /// `guard`: the web config (TLS, basic auth, headers) each connection is served under;
+    /// null: plain HTTP, no authentication.
     http_server(net::io_context& ioc, const tcp::endpoint& endpoint, http_handler handler,
-                http_limits limits = {});
+                http_limits limits = {}, std::shared_ptr<web_guard> guard = nullptr);
     /// Same, with the address parsed by parse_listen_endpoint() (which may also throw).
     http_server(net::io_context& ioc, std::string_view host_port, http_handler handler,
-                http_limits limits = {});
+                http_limits limits = {}, std::shared_ptr<web_guard> guard = nullptr);
     /// Calls close().
     ~http_server();
     http_server(const http_server&) = delete;

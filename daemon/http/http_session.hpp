@@ -134,8 +134,9 @@ namespace detail {
 /// Arms the stream's deadline when it has one (beast::basic_stream); a no-op otherwise.
 template <class Stream>
 void arm_timeout(Stream& stream, std::chrono::seconds timeout) {
-    if constexpr (requires { stream.expires_after(timeout); }) {
-        stream.expires_after(timeout);
+    // Through the lowest layer: a TLS stream's deadline is its TCP stream's.
+    if constexpr (requires { beast::get_lowest_layer(stream).expires_after(timeout); }) {
+        beast::get_lowest_layer(stream).expires_after(timeout);
     }
 }
 
@@ -143,9 +144,12 @@ void arm_timeout(Stream& stream, std::chrono::seconds timeout) {
 /// then sees EOF. Streams without a socket (test streams) are simply closed.
 template <class Stream>
 void shutdown_send(Stream& stream) {
-    if constexpr (requires { stream.socket().shutdown(tcp::socket::shutdown_send); }) {
-        beast::error_code ec;
-        stream.socket().shutdown(tcp::socket::shutdown_send, ec); // peer may be gone: fine
+    if constexpr (requires {
+                      beast::get_lowest_layer(stream).socket().shutdown(
+                          tcp::socket::shutdown_send);
+                  }) {
+        beast::error_code ec; // peer may be gone: fine
+        beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
     } else {
         beast::close_socket(beast::get_lowest_layer(stream));
     }
@@ -182,7 +186,8 @@ net::awaitable<void> end_after_read_error(Stream& stream, http_handler& handler,
     if (status == http::status::unknown) {
         co_return;
     }
-    const http_response res = handler.error_response(status);
+    http_response res = handler.error_response(status);
+    handler.decorate(res);
     beast::error_code ec;
     arm_timeout(stream, timeout);
     co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
@@ -193,7 +198,9 @@ net::awaitable<void> end_after_read_error(Stream& stream, http_handler& handler,
 
 /// Writes a whole response; true when it went out.
 template <class Stream>
-net::awaitable<bool> write_whole(Stream& stream, http_response& res, std::chrono::seconds timeout) {
+net::awaitable<bool> write_whole(Stream& stream, http_handler& handler, http_response& res,
+                                 std::chrono::seconds timeout) {
+    handler.decorate(res);
     beast::error_code ec;
     arm_timeout(stream, timeout);
     co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
@@ -213,6 +220,7 @@ net::awaitable<bool> stream_scrape(Stream& stream, http_handler& handler, const 
     beast::error_code ec;
     if (req.method() == http::verb::head) {
         auto res = handler.scrape_header(req, handler.scrape_gzip(req));
+        handler.decorate(res);
         res.keep_alive(keep_alive && res.keep_alive());
         http::response_serializer<http::empty_body> sr{res};
         arm_timeout(stream, limits.request_timeout);
@@ -230,10 +238,12 @@ net::awaitable<bool> stream_scrape(Stream& stream, http_handler& handler, const 
                          to_std_view(req.target()), r.error);
         }
         r.response.keep_alive(keep_alive && r.response.keep_alive());
-        const bool written = co_await write_whole(stream, r.response, limits.request_timeout);
+        const bool written =
+            co_await write_whole(stream, handler, r.response, limits.request_timeout);
         co_return written && r.response.keep_alive();
     }
     auto res = handler.scrape_header(req, slice.gzip);
+    handler.decorate(res);
     res.keep_alive(keep_alive && res.keep_alive());
     const bool chunked = res.chunked();
     http::response_serializer<http::empty_body> sr{res};
@@ -314,6 +324,19 @@ net::awaitable<void> http_session(Stream stream, http_handler& handler, http_lim
         // A named reference: no temporaries inside a co_await expression (STYLE.md pitfall 5).
         const http_request& request = parser.get();
         const bool keep_alive = ++served < limits.max_requests_per_connection;
+        if (auto refused = handler.refuse_unauthorized(request)) {
+            if (!keep_alive)
+                refused->response.keep_alive(false);
+            const bool written = co_await detail::write_whole(stream, handler, refused->response,
+                                                              limits.request_timeout);
+            if (!written)
+                co_return;
+            if (!refused->response.keep_alive()) {
+                detail::shutdown_send(stream);
+                co_return;
+            }
+            continue;
+        }
         if (handler.streams(request)) {
             const bool more =
                 co_await detail::stream_scrape(stream, handler, request, keep_alive, limits);
@@ -332,7 +355,7 @@ net::awaitable<void> http_session(Stream stream, http_handler& handler, http_lim
             result.response.keep_alive(false);
         }
         const bool written =
-            co_await detail::write_whole(stream, result.response, limits.request_timeout);
+            co_await detail::write_whole(stream, handler, result.response, limits.request_timeout);
         if (!written) {
             co_return;
         }

@@ -162,6 +162,21 @@ std::size_t ingest_handler::handle_table_bytes() const noexcept {
     return families_.bytes() + series_.bytes();
 }
 
+std::optional<failure> ingest_handler::refuse_family(const protocol::family_decl& m) const {
+    // Ownership first: a family reserved for others is refused whatever the quota says.
+    if (const auto* rule = policy_->refusing_rule(m.name, peer_))
+        return failure{error_code::family_not_permitted,
+                "uid " + std::to_string(peer_.uid) + " may not declare '" + std::string(m.name) +
+                    "': families matching '" + rule->pattern + "' belong to other users"};
+    const auto quota = policy_->max_families_per_uid;
+    if (quota != 0 && usage_->of(peer_.uid).families >= quota &&
+        store_.families().find(m.name) == store_.families().end())
+        return failure{error_code::peer_family_quota,
+                "uid " + std::to_string(peer_.uid) + " has created " + std::to_string(quota) +
+                    " families, its quota; '" + std::string(m.name) + "' would be one more"};
+    return std::nullopt;
+}
+
 void ingest_handler::handle(const protocol::family_decl& m) {
     if (m.handle > limits_.max_family_handle)
         return report(error_code::handle_out_of_range, m.handle,
@@ -169,12 +184,23 @@ void ingest_handler::handle(const protocol::family_decl& m) {
                           std::to_string(limits_.max_family_handle));
     // A counter is known as `x_total` whichever spelling the client sent (PROTOCOL.md 5.1), so
     // every client exports the same name; here, where every client's declaration arrives.
+    // Ownership rules and quotas see that name too.
     protocol::family_decl named = m;
     const std::string name = protocol::family_name(m.type, m.name);
     named.name = name;
-    auto result = store_.declare_family(named);
     const family_slot* slot = families_.find(m.handle);
     const bool was_bound = slot && slot->state == slot_state::bound;
+    if (policy_) {
+        if (const auto refusal = refuse_family(named)) {
+            if (!was_bound)
+                families_.set(m.handle, {nullptr, slot_state::rejected});
+            return report(refusal->code, m.handle, refusal->message);
+        }
+    }
+    const std::size_t families_before = store_.families().size();
+    auto result = store_.declare_family(named);
+    if (result && policy_ && store_.families().size() > families_before)
+        usage_->add_family(peer_.uid);
     if (!result) {
         // A failed re-declaration leaves an earlier good binding alone.
         if (!was_bound)
@@ -217,7 +243,19 @@ void ingest_handler::handle(const protocol::series_decl& m) {
                           std::to_string(label_bytes) + " bytes; the limit is " +
                           std::to_string(limits_.max_series_label_bytes));
     }
+    const auto quota = policy_ ? policy_->max_series_per_uid : 0;
+    if (quota != 0 && usage_->of(peer_.uid).series >= quota &&
+        fam->fam->all_series().find(m.label_values) == fam->fam->all_series().end()) {
+        if (!was_bound)
+            series_.set(m.handle, {binding{}, slot_state::rejected});
+        return report(error_code::peer_series_quota, m.handle,
+                      "uid " + std::to_string(peer_.uid) + " has created " +
+                          std::to_string(quota) + " series, its quota");
+    }
+    const std::size_t series_before = store_.series_count();
     auto result = store_.declare_series(fam->fam, m.label_values, worker_);
+    if (result && quota != 0 && store_.series_count() > series_before)
+        usage_->add_series(peer_.uid, result.value().target);
     if (!result) {
         if (!was_bound)
             series_.set(m.handle, {binding{}, slot_state::rejected});

@@ -2,12 +2,15 @@
 // out. Pure: the session (ingest_session) only moves bytes. io_context thread only.
 #pragma once
 
+#include "daemon/access/access_policy.hpp"
+#include "daemon/access/uid_usage.hpp"
 #include "daemon/store/store.hpp"
 
 #include <metricsd/protocol/decoder.hpp>
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -66,6 +69,13 @@ public:
     std::size_t buffered_input() const noexcept { return decoder_.buffered(); }
     std::size_t input_capacity() const noexcept { return decoder_.capacity(); }
     bool handshake_done() const noexcept { return decoder_.handshake_done(); }
+    /// Enforce `policy`'s family owners and per-uid quotas for `peer`, charging `usage`. Both
+    /// must outlive the handler. Without this call every declaration is allowed.
+    void set_access(const access_policy& policy, const peer_identity& peer, uid_usage& usage) {
+        policy_ = &policy;
+        peer_ = peer;
+        usage_ = &usage;
+    }
     /// Convenience for tests: prepare + copy + commit.
     void feed(std::string_view bytes);
 
@@ -154,6 +164,8 @@ private:
     void handle(const protocol::fold& f);
     void handle(const protocol::client_stats& m);
     void report(protocol::error_code code, std::uint32_t handle, std::string_view message);
+    /// Why the access policy refuses a family declaration; nullopt when it allows it.
+    std::optional<failure> refuse_family(const protocol::family_decl& m) const;
 
     store& store_;
     ingest_limits limits_;
@@ -168,6 +180,9 @@ private:
     /// The store's bytes for this worker's bindings (a gauge slot, the bound-series set),
     /// counted per bound handle: they go when the worker retires.
     std::size_t store_side_bytes_ = 0;
+    const access_policy* policy_ = nullptr;
+    peer_identity peer_;
+    uid_usage* usage_ = nullptr;
 };
 
 } // namespace metricsd::daemon

@@ -76,6 +76,35 @@ void write_final(uds::socket& sock, std::string& out) {
     sock.close(ec);
 }
 
+/// The kernel's word for who is on the other end (DESIGN principle 2), never the client's:
+/// uid, gid and pid at connect (SO_PEERCRED), and the supplementary groups (SO_PEERGROUPS).
+peer_identity read_peer(int fd) {
+    peer_identity peer;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        // Unknown: nobody's uid, so an allow-list refuses it rather than take it for root.
+        peer.uid = peer.gid = static_cast<std::uint32_t>(-1);
+        return peer;
+    }
+    peer.pid = cred.pid;
+    peer.uid = cred.uid;
+    peer.gid = cred.gid;
+    std::vector<gid_t> groups(32);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        socklen_t bytes = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) == 0) {
+            groups.resize(bytes / sizeof(gid_t));
+            peer.groups.assign(groups.begin(), groups.end());
+            break;
+        }
+        if (errno != ERANGE)
+            break; // no supplementary groups known: uid and primary gid still decide
+        groups.resize(bytes / sizeof(gid_t) + 1);
+    }
+    return peer;
+}
+
 constexpr std::size_t memory_limit_index =
     static_cast<std::size_t>(protocol::error_code::connection_memory_limit);
 
@@ -136,7 +165,8 @@ ingest_listener::ingest_listener(net::io_context& ioc, store& s, ingest_options 
     : ioc_(ioc), store_(s), options_(std::move(options)), acceptor_(ioc), retry_timer_(ioc),
       sweep_timer_(ioc), accept_log_(log_interval), reject_log_(log_interval),
       failure_log_(log_interval), timeout_log_(log_interval), memory_log_(log_interval),
-      budget_log_(log_interval) {
+      budget_log_(log_interval),
+      peer_log_(log_interval) {
     if (options_.activated_fd >= 0) {
         boost::system::error_code ec;
         acceptor_.assign(uds(), options_.activated_fd, ec);
@@ -157,15 +187,46 @@ ingest_listener::ingest_listener(net::io_context& ioc, store& s, ingest_options 
     if (::chmod(options_.socket_path.c_str(), options_.socket_mode) != 0)
         throw std::runtime_error("cannot chmod " + options_.socket_path + ": " +
                                  std::strerror(errno));
+    secure_socket_file();
     acceptor_.listen(net::socket_base::max_listen_connections);
 }
 
+void ingest_listener::secure_socket_file() const {
+    const auto& path = options_.socket_path;
+    const uid_t owner = options_.socket_owner ? *options_.socket_owner : static_cast<uid_t>(-1);
+    const gid_t group = options_.socket_group ? *options_.socket_group : static_cast<gid_t>(-1);
+    if ((options_.socket_owner || options_.socket_group) && ::lchown(path.c_str(), owner, group) != 0)
+        throw std::runtime_error("cannot give " + path + " owner " +
+                                 (options_.socket_owner ? std::to_string(owner) : "(unchanged)") +
+                                 " and group " +
+                                 (options_.socket_group ? std::to_string(group) : "(unchanged)") +
+                                 ": " + std::strerror(errno));
+    // Read back what the file really is: the mode is who may write, so a umask, a filesystem
+    // that ignores modes or a chown that did not stick must stop the start, not widen access.
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0)
+        throw std::runtime_error("cannot stat " + path + ": " + std::strerror(errno));
+    const unsigned mode = st.st_mode & 07777;
+    const uid_t want_owner = options_.socket_owner ? owner : ::geteuid();
+    const gid_t want_group = options_.socket_group ? group : st.st_gid; // default: as created
+    if (mode != options_.socket_mode || st.st_uid != want_owner || st.st_gid != want_group)
+        throw std::runtime_error(fmt::format(
+            "{} is mode {:04o}, owner {}, group {}; expected mode {:04o}, owner {}, group {}",
+            path, mode, st.st_uid, st.st_gid, options_.socket_mode, want_owner, want_group));
+    spdlog::info("ingest socket {}: mode {:04o}, owner {}, group {}", path, mode, st.st_uid,
+                 st.st_gid);
+}
+
 ingest_listener::~ingest_listener() {
+    store_.remove_erase_hook(this);
     if (socket_file_owned_)
         ::unlink(options_.socket_path.c_str());
 }
 
 void ingest_listener::start() {
+    // Here, not in the constructor: a constructor that throws would leave the hook behind.
+    if (options_.access.max_series_per_uid != 0)
+        store_.add_erase_hook(this, [this](const series& s) noexcept { usage_.forget_series(&s); });
     spawn_logged(ioc_, accept_loop(), "ingest accept loop");
     spawn_logged(ioc_, sweep_loop(), "ingest handshake deadlines");
 }
@@ -227,17 +288,27 @@ net::awaitable<void> ingest_listener::accept_loop() {
 }
 
 net::awaitable<void> ingest_listener::run_session(uds::socket sock) {
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    // The kernel's word for who is on the other end, not the client's (DESIGN principle 2).
-    if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-        cred.pid = 0;
-    if (!make_room(cred.pid)) {
+    const peer_identity peer = read_peer(sock.native_handle());
+    if (!options_.access.admits(peer)) {
+        // Before make_room: a refused peer must not evict anyone from a slot.
+        ++totals_.connections_refused_peer;
+        if (const auto suppressed = peer_log_.admit())
+            spdlog::warn("ingest connection from pid {} (uid {}, gid {}) refused: not on the "
+                         "allow-list; {} more refused since the last report",
+                         peer.pid, peer.uid, peer.gid, *suppressed);
+        const auto code = protocol::error_code::peer_not_allowed;
+        std::string message = "uid " + std::to_string(peer.uid) + " (gid " +
+                              std::to_string(peer.gid) +
+                              ") may not write to this daemon: not on its allow-list";
+        co_await refuse(sock, code, std::move(message));
+        co_return;
+    }
+    if (!make_room(peer.pid)) {
         ++totals_.connections_rejected;
         if (const auto suppressed = reject_log_.admit())
             spdlog::warn("ingest connection from pid {} refused: connection limit reached ({}); "
                          "{} more refused since the last report",
-                         cred.pid, options_.max_connections, *suppressed);
+                         peer.pid, options_.max_connections, *suppressed);
         // Named locals for the co_await: g++ 12 miscompiles temporaries in one (STYLE.md).
         const auto code = protocol::error_code::too_many_connections;
         std::string message =
@@ -252,7 +323,7 @@ net::awaitable<void> ingest_listener::run_session(uds::socket sock) {
     bool failed = false;
     bool out_of_memory = false;
     try {
-        co_await serve(sock, cred.pid);
+        co_await serve(sock, peer);
     } catch (const std::bad_alloc&) {
         failed = true;
         out_of_memory = true;
@@ -261,7 +332,7 @@ net::awaitable<void> ingest_listener::run_session(uds::socket sock) {
         if (const auto suppressed = failure_log_.admit())
             spdlog::error("ingest connection from pid {} failed: {}; {} more failed sessions "
                           "since the last report",
-                          cred.pid, e.what(), *suppressed);
+                          peer.pid, e.what(), *suppressed);
     }
     if (!failed)
         co_return;
@@ -270,7 +341,7 @@ net::awaitable<void> ingest_listener::run_session(uds::socket sock) {
         if (const auto suppressed = failure_log_.admit())
             spdlog::error("ingest connection from pid {} failed: out of memory; {} more failed "
                           "sessions since the last report",
-                          cred.pid, *suppressed);
+                          peer.pid, *suppressed);
     }
     const auto code = protocol::error_code::internal;
     std::string message = out_of_memory ? "out of memory" : "internal error";
@@ -427,11 +498,13 @@ net::awaitable<void> ingest_listener::sweep_loop() {
 }
 
 
-net::awaitable<void> ingest_listener::serve(uds::socket& sock, std::int64_t pid) {
+net::awaitable<void> ingest_listener::serve(uds::socket& sock, const peer_identity& peer) {
+    const std::int64_t pid = peer.pid;
     ingest_handler handler(store_, pid, options_.limits);
+    handler.set_access(options_.access, peer, usage_);
     session self{sock, handler, pid};
     const registration registered(*this, self);
-    spdlog::debug("ingest connection from pid {}", pid);
+    spdlog::debug("ingest connection from pid {} (uid {}, gid {})", pid, peer.uid, peer.gid);
     boost::system::error_code ec;
     std::size_t read_size = options_.min_read_size;
     // Reads grow for throughput, but only to a quarter of the connection's budget: a small

@@ -1,6 +1,7 @@
 // The Unix-domain ingest socket: accept loop, per-connection sessions, graceful drain.
 #pragma once
 
+#include "daemon/access/access_policy.hpp"
 #include "daemon/ingest/ingest_handler.hpp"
 #include "daemon/net/log_limiter.hpp"
 #include "daemon/net/net.hpp"
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -21,6 +23,10 @@ class store;
 struct ingest_options {
     std::string socket_path = "/run/metricsd/ingest.sock";
     unsigned socket_mode = 0660;        ///< permissions of the socket file
+    /// Owner and group the socket file is given (chown) and checked for at start; unset: the
+    /// daemon's own.
+    std::optional<std::uint32_t> socket_owner;
+    std::optional<std::uint32_t> socket_group;
     std::size_t max_connections = 1024; ///< beyond it: ERROR too_many_connections, close
     /// Connections that have not completed the handshake. Beyond it the oldest of them is
     /// closed (too_many_connections), so half-open connections cannot fill the slots while a
@@ -45,6 +51,9 @@ struct ingest_options {
     /// the socket belongs to systemd and outlives daemon restarts.
     int activated_fd = -1;
     ingest_limits limits;
+    /// Who may connect, declare which families, and how much one uid may create. Default:
+    /// everyone who can open the socket, everything.
+    access_policy access;
     /// Test seam: called before each handler.process(). Whatever it throws is handled as an
     /// exception from the handler (the client is refused with ERROR internal). Empty in the
     /// daemon.
@@ -58,6 +67,7 @@ struct ingest_totals {
     std::uint64_t connections_rejected = 0; ///< over max_connections (ERROR too_many_connections)
     std::uint64_t accept_errors = 0;        ///< failed accepts (EMFILE, ENFILE, ...), retried
     std::uint64_t sessions_failed = 0;      ///< sessions ended by an exception (ERROR internal)
+    std::uint64_t connections_refused_peer = 0; ///< uid/gid not allowed (ERROR peer_not_allowed)
 };
 
 /// Owns the listening socket and the sessions. io_context thread only; not thread-safe.
@@ -91,10 +101,12 @@ public:
 private:
     struct session;
     class registration;
+    /// Give the socket file its owner and group, then check mode, owner and group; throws.
+    void secure_socket_file() const;
     net::awaitable<void> accept_loop();
     net::awaitable<void> sweep_loop();
     net::awaitable<void> run_session(uds::socket sock);
-    net::awaitable<void> serve(uds::socket& sock, std::int64_t pid);
+    net::awaitable<void> serve(uds::socket& sock, const peer_identity& peer);
     net::awaitable<void> refuse(uds::socket& sock, protocol::error_code code, std::string message);
     /// Make room for a new connection: evict the oldest pre-handshake one over
     /// max_pending_connections, or the longest-idle one at max_connections. False: no room.
@@ -122,6 +134,7 @@ private:
     log_limiter timeout_log_;       ///< handshake timeouts and idle evictions
     log_limiter memory_log_;        ///< connections over their memory budget
     log_limiter budget_log_;        ///< series refused over the store's byte budget
+    log_limiter peer_log_;          ///< connections refused for their uid/gid
     bool closing_ = false;
     bool socket_file_owned_ = false;
     std::unordered_set<session*> sessions_;
@@ -129,6 +142,7 @@ private:
     std::size_t ending_ = 0;           ///< sessions asked to end, still registered
     std::size_t connection_bytes_ = 0; ///< sum of every session's accounted bytes
     ingest_totals totals_;
+    uid_usage usage_; ///< families and series each uid created (per-uid quotas)
     /// Expires with the listener. A session frame can outlive it (the io_context is stopped at
     /// the shutdown deadline and destroys suspended frames later); its registration then
     /// leaves the listener alone.

@@ -13,11 +13,11 @@ void flush_batch::clear() {
 flush_ledger::flush_ledger(store& st) : store_(st) {
     // Deltas against our records: series expiry keeps what we have not taken or settled.
     store_.set_changes_consumed(true);
-    store_.set_erase_hook([this](const series& s) noexcept { records_.erase(&s); });
+    store_.add_erase_hook(this, [this](const series& s) noexcept { records_.erase(&s); });
 }
 
 flush_ledger::~flush_ledger() {
-    store_.set_erase_hook({});
+    store_.remove_erase_hook(this);
     store_.set_changes_consumed(false);
 }
 

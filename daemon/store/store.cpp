@@ -302,8 +302,8 @@ std::size_t store::expire_idle_series(std::chrono::steady_clock::time_point now)
         // dirty_ holds raw pointers (the memory backend never drains it): drop ours first.
         std::erase_if(dirty_, [](const series* s) { return s->expiring; });
         for (auto& [f, s] : doomed_) {
-            if (erase_hook_)
-                erase_hook_(*s);
+            for (const auto& hook : erase_hooks_)
+                hook.second(*s);
             bytes_ -= f->erase(*s);
         }
         for (auto& [f, s] : doomed_)

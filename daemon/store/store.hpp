@@ -125,8 +125,15 @@ public:
     void hold(series& s) noexcept { ++s.holds; }
     void release(series& s) noexcept { --s.holds; }
     /// Called with each series series expiry erases, just before it goes, so a consumer can
-    /// drop what it keeps about it. Must not throw. Empty: none.
-    void set_erase_hook(std::function<void(const series&)> hook) { erase_hook_ = std::move(hook); }
+    /// drop what it keeps about it (the Redis ledger, the per-uid quotas). Must not throw.
+    /// One hook per `owner`; adding again replaces it.
+    void add_erase_hook(const void* owner, std::function<void(const series&)> hook) {
+        remove_erase_hook(owner);
+        erase_hooks_.emplace_back(owner, std::move(hook));
+    }
+    void remove_erase_hook(const void* owner) noexcept {
+        std::erase_if(erase_hooks_, [owner](const auto& h) { return h.first == owner; });
+    }
 
     /// Called with each family when it is first declared (not when declared again). Must not
     /// throw. Empty: none. The app warns there about a series_ttl entry misspelling its name.
@@ -189,7 +196,7 @@ private:
     std::vector<series*> dirty_;
     std::size_t dirty_alarm_at_ = 0;
     std::function<void()> dirty_alarm_;
-    std::function<void(const series&)> erase_hook_;
+    std::vector<std::pair<const void*, std::function<void(const series&)>>> erase_hooks_;
     std::function<void(const family&)> family_hook_;
     std::uint64_t clock_ = 0; ///< orders gauge writes for the mostrecent modes
     bool changes_consumed_ = false;

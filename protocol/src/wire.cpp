@@ -46,6 +46,8 @@ std::string_view to_string(error_code c) noexcept {
         return "idle_timeout";
     case error_code::connection_memory_limit:
         return "connection_memory_limit";
+    case error_code::peer_not_allowed:
+        return "peer_not_allowed";
     case error_code::unknown_frame_type:
         return "unknown_frame_type";
     case error_code::malformed_frame:
@@ -84,6 +86,12 @@ std::string_view to_string(error_code c) noexcept {
         return "family_series_limit";
     case error_code::total_series_limit:
         return "total_series_limit";
+    case error_code::family_not_permitted:
+        return "family_not_permitted";
+    case error_code::peer_family_quota:
+        return "peer_family_quota";
+    case error_code::peer_series_quota:
+        return "peer_series_quota";
     case error_code::unknown_series:
         return "unknown_series";
     case error_code::invalid_op:

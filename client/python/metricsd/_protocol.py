@@ -31,11 +31,13 @@ FRAME_WELCOME, FRAME_ACK, FRAME_ERROR = 0x81, 0x82, 0x83
 
 ERROR_CODES = dict(
     bad_magic=1, unsupported_version=2, bad_handshake=3, frame_too_large=4, bad_frame_header=5,
+    handshake_timeout=6, idle_timeout=7, connection_memory_limit=8, peer_not_allowed=9,
     unknown_frame_type=16, malformed_frame=17, string_too_long=18, invalid_metric_type=19,
     invalid_gauge_mode=20, too_many_labels=21, too_many_buckets=22, handle_out_of_range=23,
     invalid_metric_name=32, invalid_label_name=33, invalid_label_value=34, invalid_buckets=35,
     family_conflict=36, name_collision=37, handle_conflict=38, unknown_family=39,
     label_count_mismatch=40, family_series_limit=41, total_series_limit=42,
+    family_not_permitted=43, peer_family_quota=44, peer_series_quota=45,
     unknown_series=48, invalid_op=49, invalid_value=50, too_many_connections=64,
     shutting_down=65, internal=66)
 ERROR_NAMES = {code: name for name, code in ERROR_CODES.items()}

@@ -78,7 +78,7 @@ TEST(config, example_file_sets_every_key_to_its_default) {
     const config c = load_config_file(path);
     EXPECT_EQ(c.origins.size(), config_keys().size());
     EXPECT_EQ(to_json(c), to_json(config{}));
-    EXPECT_EQ(c.origins.at("limits.max_series"), path + ":18:5");
+    EXPECT_EQ(c.origins.at("limits.max_series"), path + ":20:5");
 }
 
 TEST(config, schema_and_loader_agree_on_keys_and_defaults) {
@@ -161,6 +161,10 @@ TEST(config, every_key_round_trips_through_the_file) {
     c.state = {"/var/lib/metricsd/state", std::chrono::seconds(0)};
     c.spool = {"/var/spool/metricsd", 1u << 20, std::chrono::seconds(0), "any"};
     c.series_ttl.default_ttl = std::chrono::seconds(600);
+    c.socket_owner = "metricsd";
+    c.socket_group = "1002";
+    c.access = {"alice,1001", "metrics", "app_*=alice+@web", 100, 1000};
+    c.web = {"/etc/metricsd/web.yml", "open"};
     const std::string text = to_json(c);
     const config back = parse_config(text, "round.json");
     EXPECT_EQ(to_json(back), text);

@@ -152,6 +152,15 @@ metricsd_http_connections_evicted_total 5
 # HELP metricsd_http_accept_errors_total Failed accepts on the HTTP socket (e.g. EMFILE, or a client that gave up while queued).
 # TYPE metricsd_http_accept_errors_total counter
 metricsd_http_accept_errors_total 1
+# HELP metricsd_http_unauthorized_total HTTP requests answered 401 by the web config's basic auth (no, wrong or unchecked credentials).
+# TYPE metricsd_http_unauthorized_total counter
+metricsd_http_unauthorized_total 0
+# HELP metricsd_http_tls_handshake_failures_total HTTP connections closed because their TLS handshake failed.
+# TYPE metricsd_http_tls_handshake_failures_total counter
+metricsd_http_tls_handshake_failures_total 0
+# HELP metricsd_web_config_reload_failures_total Changes of the web config file that did not load (the previous one stays).
+# TYPE metricsd_web_config_reload_failures_total counter
+metricsd_web_config_reload_failures_total 0
 # HELP metricsd_http_gzip_responses_total HTTP responses sent gzip-encoded.
 # TYPE metricsd_http_gzip_responses_total counter
 metricsd_http_gzip_responses_total 2
@@ -279,6 +288,15 @@ metricsd_http_connections_evicted_total 5
 # HELP metricsd_http_accept_errors Failed accepts on the HTTP socket (e.g. EMFILE, or a client that gave up while queued).
 # TYPE metricsd_http_accept_errors counter
 metricsd_http_accept_errors_total 1
+# HELP metricsd_http_unauthorized HTTP requests answered 401 by the web config's basic auth (no, wrong or unchecked credentials).
+# TYPE metricsd_http_unauthorized counter
+metricsd_http_unauthorized_total 0
+# HELP metricsd_http_tls_handshake_failures HTTP connections closed because their TLS handshake failed.
+# TYPE metricsd_http_tls_handshake_failures counter
+metricsd_http_tls_handshake_failures_total 0
+# HELP metricsd_web_config_reload_failures Changes of the web config file that did not load (the previous one stays).
+# TYPE metricsd_web_config_reload_failures counter
+metricsd_web_config_reload_failures_total 0
 # HELP metricsd_http_gzip_responses HTTP responses sent gzip-encoded.
 # TYPE metricsd_http_gzip_responses counter
 metricsd_http_gzip_responses_total 2
@@ -332,9 +350,9 @@ TEST(self_metrics, openmetrics_family_names_are_unique) {
         const std::string name = out.substr(pos, out.find(' ', pos) - pos);
         EXPECT_TRUE(names.insert(name).second) << "duplicate family " << name;
     }
-    // 24 + 2 HTTP connection, 4 scrape render, 4 spool, the client dropped-ops and 3 store
-    // budget families
-    EXPECT_EQ(names.size(), 38u);
+    // 24 + 2 HTTP connection, 4 scrape render, 4 spool, the client dropped-ops, 3 store budget
+    // and 3 web access (401, TLS, reload) families
+    EXPECT_EQ(names.size(), 41u);
 }
 
 TEST(self_metrics, escapes_label_values_and_writes_no_trailer) {

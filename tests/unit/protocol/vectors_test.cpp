@@ -437,7 +437,7 @@ TEST(vectors_file, covers_every_error_the_decoder_detects) {
     const auto seen = names_in("invalid", "error");
     // Stream-level codes the daemon's session sends (timeouts, memory), not the decoder.
     const std::set<std::string_view> session_codes{"handshake_timeout", "idle_timeout",
-                                                   "connection_memory_limit"};
+                                                   "connection_memory_limit", "peer_not_allowed"};
     for (const auto& name : all_names<mp::error_code>(32)) {
         if (session_codes.contains(name)) {
             continue;

@@ -93,6 +93,7 @@ enum class error_code : std::uint16_t {
     handshake_timeout = 6,   ///< no complete handshake within the daemon's handshake timeout
     idle_timeout = 7,        ///< silent past the idle timeout while the daemon needed the slot
     connection_memory_limit = 8, ///< the connection would hold more bytes than the daemon allows
+    peer_not_allowed = 9, ///< the peer's uid/gid (SO_PEERCRED) is not on the daemon's allow-list
     // Frame-level (the frame is ignored, the connection stays open).
     unknown_frame_type = 16,
     malformed_frame = 17, ///< payload does not parse: truncated, trailing bytes, bad record
@@ -114,6 +115,9 @@ enum class error_code : std::uint16_t {
     label_count_mismatch = 40,
     family_series_limit = 41,
     total_series_limit = 42,
+    family_not_permitted = 43, ///< an ownership rule reserves the family for other uids/gids
+    peer_family_quota = 44,    ///< the peer's uid already created its quota of families
+    peer_series_quota = 45,    ///< the peer's uid already created its quota of series
     // Op-level (that op is dropped; at most one ERROR frame per OPS frame).
     unknown_series = 48,
     invalid_op = 49,    ///< op not allowed for the type (dec on counter, inc on histogram, ...)
