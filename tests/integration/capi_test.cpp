@@ -182,12 +182,13 @@ TEST_F(capi, last_error_reports_a_conflicting_declaration) {
     auto first = make_client(daemon.socket_path());
     auto second = make_client(daemon.socket_path());
     metricsd_family *cf, *gf;
-    ASSERT_EQ(metricsd_counter(first.get(), "capi_conflict", "", nullptr, 0, &cf), METRICSD_OK);
+    ASSERT_EQ(metricsd_counter(first.get(), "capi_conflict_total", "", nullptr, 0, &cf), METRICSD_OK);
     metricsd_inc(series_of(cf), 3);
     ASSERT_EQ(metricsd_flush(first.get(), 5000), METRICSD_OK);
     // Valid on its own, so accepted client-side; the daemon refuses it.
     ASSERT_EQ(
-        metricsd_gauge(second.get(), "capi_conflict", "", nullptr, 0, METRICSD_GAUGE_SHARED, &gf),
+        metricsd_gauge(second.get(), "capi_conflict_total", "", nullptr, 0, METRICSD_GAUGE_SHARED,
+                       &gf),
         METRICSD_OK);
     metricsd_set(series_of(gf), 100);
     ASSERT_EQ(metricsd_flush(second.get(), 5000), METRICSD_OK);
@@ -198,7 +199,7 @@ TEST_F(capi, last_error_reports_a_conflicting_declaration) {
     EXPECT_EQ(metricsd_last_error(second.get(), small, sizeof small), text.size());
     EXPECT_EQ(std::string(small), text.substr(0, 7));
     EXPECT_EQ(metricsd_rejected(first.get()), 0u);
-    EXPECT_EQ(sample_value(daemon.scrape(), "capi_conflict"), 3);
+    EXPECT_EQ(sample_value(daemon.scrape(), "capi_conflict_total"), 3);
 }
 
 TEST_F(capi, default_options_read_METRICSD_SOCKET) {

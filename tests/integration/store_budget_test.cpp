@@ -33,7 +33,7 @@ TEST(store_budget, series_over_the_budget_are_refused_to_that_client_and_nothing
     ASSERT_EQ(other.sync(1).size(), 2u); // WELCOME, ACK
 
     raw_client filler(d.socket_path());
-    filler.send(hello() + family(0, "filler", metric_type::counter, {"id"}));
+    filler.send(hello() + family(0, "filler_total", metric_type::counter, {"id"}));
     ASSERT_EQ(filler.sync(1).size(), 2u);
     const double before = sample_value(d.scrape(), "metricsd_store_bytes");
     const std::size_t fits = (budget - static_cast<std::size_t>(before)) / per_series;
@@ -60,7 +60,7 @@ TEST(store_budget, series_over_the_budget_are_refused_to_that_client_and_nothing
         ASSERT_EQ(replies[i].type, frame_type::error);
         EXPECT_EQ(replies[i].code, error_code::total_series_limit);
         EXPECT_EQ(replies[i].handle, fits + i);
-        EXPECT_EQ(replies[i].message, "a new series of 'filler' needs 155 bytes; the store holds " +
+        EXPECT_EQ(replies[i].message, "a new series of 'filler_total' needs 155 bytes; the store holds " +
                                           std::to_string(used) + " of its 1048576 "
                                           "(max_store_bytes)");
     }
@@ -75,9 +75,9 @@ TEST(store_budget, series_over_the_budget_are_refused_to_that_client_and_nothing
 
     const auto text = d.scrape();
     EXPECT_EQ(sample_value(text, "jobs_total{queue=\"mail\"}"), 7);
-    EXPECT_EQ(sample_value(text, "filler{id=\"000000\"}"), 1);
-    EXPECT_EQ(sample_value(text, "filler{id=\"" + ids[fits - 1] + "\"}"), 1);
-    EXPECT_TRUE(std::isnan(sample_value(text, "filler{id=\"" + ids[fits] + "\"}")));
+    EXPECT_EQ(sample_value(text, "filler_total{id=\"000000\"}"), 1);
+    EXPECT_EQ(sample_value(text, "filler_total{id=\"" + ids[fits - 1] + "\"}"), 1);
+    EXPECT_TRUE(std::isnan(sample_value(text, "filler_total{id=\"" + ids[fits] + "\"}")));
     EXPECT_EQ(sample_value(text, "metricsd_series"), 1 + fits);
     EXPECT_EQ(sample_value(text, "metricsd_store_bytes"), used);
     EXPECT_EQ(sample_value(text, "metricsd_store_max_bytes"), budget);

@@ -26,7 +26,8 @@ TEST_ONLY = {"libgtest-dev", "libgmock-dev", "python3", "python3-pip", "python3-
              # the Python client's real-server tests (client/python/tests/test_servers.py)
              "uwsgi", "uwsgi-plugin-python3", "gunicorn", "python3-flask",
              "php-cli", "php-fpm", "libfcgi-bin",  # the PHP client's tests (php-fpm over FastCGI)
-             "ruby", "puma"}  # the Ruby client's tests
+             "ruby", "puma",  # the Ruby client's tests
+             "openssl", "curl"}  # the web access tests: certificates made at test time, curl scrapes
 # In debian:bookworm-slim already (Priority: required/important, or libstdc++6 via apt).
 BASE_IMAGE = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
 

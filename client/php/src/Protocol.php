@@ -32,6 +32,7 @@ final class Protocol
     public const FRAME_OPS = 0x03;
     public const FRAME_SYNC = 0x04;
     public const FRAME_FOLD = 0x05;
+    public const FRAME_CLIENT_STATS = 0x06;
     public const FRAME_WELCOME = 0x81;
     public const FRAME_ACK = 0x82;
     public const FRAME_ERROR = 0x83;
@@ -343,6 +344,13 @@ final class Protocol
     public static function encodeSync(int $token): string
     {
         return self::header(8, self::FRAME_SYNC) . pack('P', $token);
+    }
+
+    /** CLIENT_STATS: ops dropped, cumulative over the connection (PROTOCOL.md 4.8). Only for a
+     * daemon whose WELCOME announced revision 2 or later; this client does not send it yet. */
+    public static function encodeClientStats(int $droppedOps): string
+    {
+        return self::header(8, self::FRAME_CLIENT_STATS) . pack('P', $droppedOps);
     }
 
     /**

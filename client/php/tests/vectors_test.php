@@ -27,6 +27,7 @@ function encode(array $m): string
         'declare_series' => Protocol::encodeDeclareSeries($m['handle'], $m['family'], $m['label_values']),
         'ops' => Protocol::encodeOps(implode('', array_map(fn ($r) => Protocol::record(Protocol::OPS[$r['op']], $r['handle'], num($r['value'])), $m['records']))),
         'sync' => Protocol::encodeSync($m['token']),
+        'client_stats' => Protocol::encodeClientStats($m['dropped_ops']),
         'fold' => Protocol::encodeFold($m['handle'], $m['count'], num($m['sum']), $m['buckets']),
         'welcome' => Protocol::encodeWelcome($m['max_frame_payload'], $m['max_family_handle'], $m['max_series_handle'], $m['version']),
         'ack' => Protocol::encodeAck($m['token']),

@@ -26,6 +26,7 @@ class VectorsTest < Minitest::Test
     when 'ops'
       P.encode_ops(m['records'].flat_map { |r| [P::OPS.fetch(r['op']), r['handle'], number(r['value'])] })
     when 'sync' then P.encode_sync(m['token'])
+    when 'client_stats' then P.encode_client_stats(m['dropped_ops'])
     when 'fold' then P.encode_fold(m['handle'], m['count'], number(m['sum']), m['buckets'])
     when 'welcome' then P.encode_welcome(m['max_frame_payload'], m['max_family_handle'], m['max_series_handle'], m['version'])
     when 'ack' then P.encode_ack(m['token'])
@@ -66,7 +67,7 @@ class VectorsTest < Minitest::Test
   end
 
   def test_every_valid_vector_encodes_byte_exactly
-    assert_equal 34, DOC['valid'].length
+    assert_equal 36, DOC['valid'].length
     DOC['valid'].each do |v|
       assert_equal v['hex'], encode(v['message']).unpack1('H*'), v['name']
     end
@@ -85,7 +86,7 @@ class VectorsTest < Minitest::Test
 
   def test_client_role_invalid_vectors_give_the_expected_results_however_split
     vectors = DOC['invalid'].select { |v| v['role'] == 'client' }
-    assert_equal 7, vectors.length
+    assert_equal 8, vectors.length
     vectors.each do |v|
       bytes = [v['hex']].pack('H*')
       splits(bytes).each do |pieces|

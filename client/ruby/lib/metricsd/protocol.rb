@@ -30,6 +30,7 @@ module Metricsd
     OPS_FRAME = 0x03
     SYNC = 0x04
     FOLD = 0x05
+    CLIENT_STATS = 0x06
     WELCOME = 0x81
     ACK = 0x82
     ERROR = 0x83
@@ -276,6 +277,12 @@ module Metricsd
 
     def encode_sync(token)
       header(8, SYNC) + [token].pack('Q<')
+    end
+
+    # CLIENT_STATS: ops dropped, cumulative over the connection (PROTOCOL.md 4.8). Only for a
+    # daemon whose WELCOME announced revision 2 or later; this client does not send it yet.
+    def encode_client_stats(dropped_ops)
+      header(8, CLIENT_STATS) + [dropped_ops].pack('Q<')
     end
 
     # FOLD: count observations adding up to sum, per bucket (not cumulative, +Inf last; none for
