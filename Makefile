@@ -1,8 +1,7 @@
 # metricsd — top-level entry points. Every target installs missing Debian packages first
 # (checked once per build directory, and again whenever scripts/install-deps changes).
 #   make build   configure + build into build/ (executables in build/bin/)
-#   make test    what CI checks: test-plain (test-sanitize and fuzz-smoke are not in it yet:
-#                they must pass once on a clean clone first, see README "Fuzzing and sanitizers")
+#   make test    what CI checks: test-plain, then test-sanitize, then fuzz-smoke
 #   make test-plain     build, then run every test (unit, integration, promtool) through ctest
 #   make test-sanitize  the same tests on an ASan+UBSan build in build-asan/ (its own daemon)
 #   make fuzz           build the libFuzzer targets (clang) in build-fuzz/ and run each for
@@ -44,10 +43,12 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# test-sanitize and fuzz-smoke join `test` (one after the other, not as parallel
-# prerequisites: each already uses every core) once both are green on a clean clone.
+# One after the other, not as parallel prerequisites: each already uses every core, and the
+# cheapest run fails first. Each builds in its own directory (build/, build-asan/, build-fuzz/).
 test:
 	@$(MAKE) --no-print-directory test-plain
+	@$(MAKE) --no-print-directory test-sanitize
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 test-plain: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
