@@ -2,7 +2,9 @@
 """Checks the container files without a Docker engine (this machine has none).
 
 What is verified: compose.yaml and prometheus.yml parse and are wired to each other and to the
-Dockerfile (ports, volumes, service names, files that exist); the Dockerfile's build packages
+Dockerfile (ports, volumes, service names, files that exist); /metrics fails closed (the image
+listens on loopback; compose serves the network only with a web config, and the real daemon
+with that web config refuses a scrape without, and takes the one with, Prometheus's password); the Dockerfile's build packages
 are scripts/install-deps minus the test-only ones; every package it installs exists in Debian
 (apt-cache); the runtime stage provides every shared library the built binary links; every
 METRICSD_* variable used is a documented setting; docker/README.md uses the same commands.
@@ -148,13 +150,16 @@ def check_dockerfile(src, binary):
     expose = [i.split()[1] for i in runtime[1] if i.upper().startswith("EXPOSE ")]
     check(expose == [env.get("METRICSD_LISTEN", ":").rsplit(":", 1)[1]],
           f"EXPOSE {expose} differs from METRICSD_LISTEN {env.get('METRICSD_LISTEN')}")
+    check(is_loopback(env.get("METRICSD_LISTEN", "")) or env.get("METRICSD_WEB_CONFIG_FILE"),
+          f"the image listens on {env.get('METRICSD_LISTEN')} without a web config: /metrics "
+          "must fail closed")
     volumes = " ".join(i for i in runtime[1] if i.upper().startswith("VOLUME "))
     check(os.path.dirname(env.get("METRICSD_SOCKET", "")) in volumes,
           "the socket directory is not a VOLUME")
     return env, expose[0] if expose else None
 
 
-def check_compose(src, image_env, port):
+def check_compose(src, image_env, port, binary):
     compose_dir = os.path.join(src, "docker")
     with open(os.path.join(compose_dir, "compose.yaml")) as f:
         compose = yaml.safe_load(f)
@@ -185,6 +190,18 @@ def check_compose(src, image_env, port):
             mounts.setdefault(name, {})[target] = source
     socket_dir = os.path.dirname(env.get("METRICSD_SOCKET", ""))
     check(socket_dir in mounts.get("metricsd", {}), f"{socket_dir} is not a volume in compose")
+    web = None
+    if not is_loopback(env.get("METRICSD_LISTEN", "")):
+        web_path = env.get("METRICSD_WEB_CONFIG_FILE")
+        check(web_path, f"compose serves {env.get('METRICSD_LISTEN')} without a web config")
+        source = mounts.get("metricsd", {}).get(web_path or "")
+        check(source and source.startswith("."), f"the web config {web_path} is not mounted")
+        if source and source.startswith("."):
+            web = os.path.join(compose_dir, source)
+            with open(web) as f:
+                doc = yaml.safe_load(f) or {}
+            check(doc.get("basic_auth_users") or doc.get("tls_server_config"),
+                  "the compose web config has neither basic_auth_users nor tls_server_config")
     ports = [p.rsplit(":", 1)[1] for p in daemon.get("ports", [])]
     check(ports == [port], f"compose publishes {ports}, the image exposes {port}")
     prom_file = mounts.get("prometheus", {}).get("/etc/prometheus/prometheus.yml")
@@ -195,6 +212,67 @@ def check_compose(src, image_env, port):
         targets = [t for job in prom["scrape_configs"] for sc in job["static_configs"]
                    for t in sc["targets"]]
         check(f"metricsd:{port}" in targets, f"prometheus scrapes {targets}, not metricsd:{port}")
+        if web:
+            job = next(j for j in prom["scrape_configs"]
+                       if any(f"metricsd:{port}" in sc["targets"] for sc in j["static_configs"]))
+            auth = job.get("basic_auth", {})
+            secret = mounts.get("prometheus", {}).get(auth.get("password_file", ""))
+            check(auth.get("username") and secret and secret.startswith("."),
+                  "prometheus has no basic_auth with a mounted password_file for metricsd")
+            if secret and secret.startswith("."):
+                with open(os.path.join(compose_dir, secret)) as f:
+                    password = f.read().strip()  # Prometheus trims the file as well
+                check_web_auth(binary, web, auth.get("username"), password)
+
+
+def is_loopback(listen):
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "::1", "localhost")
+
+
+def check_web_auth(binary, web_config, user, password):
+    """Starts the real daemon with compose's web config: /metrics answers 401 without or with
+    wrong credentials and 200 with the ones compose gives Prometheus; /healthz open as set."""
+    import base64
+    import socket
+    import tempfile
+    import time
+    import urllib.error
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def status(path, credentials=None):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+        if credentials:
+            token = base64.b64encode(credentials.encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:
+            return None
+
+    with tempfile.TemporaryDirectory() as tmp:
+        daemon = subprocess.Popen([binary, "--socket", os.path.join(tmp, "s.sock"),
+                                   "--listen", f"127.0.0.1:{port}", "--log-level", "warn",
+                                   "--web.config.file", web_config, "--web.healthz", "open"])
+        try:
+            for _ in range(200):
+                if status("/healthz") == 200:
+                    break
+                time.sleep(0.05)
+            check(status("/healthz") == 200, "/healthz is not open with compose's settings")
+            check(status("/metrics") == 401, "/metrics answers without credentials")
+            check(status("/metrics", f"{user}:wrong") == 401, "/metrics takes a wrong password")
+            check(status("/metrics", f"{user}:{password}") == 200,
+                  "/metrics refuses the credentials compose gives Prometheus")
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=10)
 
 
 def check_readme(src):
@@ -251,7 +329,7 @@ def main():
         healthcheck(src, binary)
     else:
         env, port = check_dockerfile(src, binary)
-        check_compose(src, env, port)
+        check_compose(src, env, port, binary)
         check_readme(src)
     for f in failures:
         print("FAIL:", f)
