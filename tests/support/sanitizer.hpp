@@ -7,7 +7,8 @@
 // Only bounds on the daemon's RSS or descriptors may use this, and only to skip that one bound
 // (never to loosen it): ASan keeps freed memory in its quarantine instead of returning it, adds
 // a redzone around every allocation and 1/8 of the touched memory as shadow, so RSS under ASan
-// measures ASan as much as the daemon.
+// measures ASan as much as the daemon. The one other use: a foreign, uninstrumented program
+// (php) that would have to dlopen our ASan-built library, which ASan's runtime refuses.
 
 namespace metricsd::test {
 
