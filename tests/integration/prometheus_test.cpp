@@ -16,22 +16,6 @@ using protocol::gauge_mode;
 using protocol::metric_type;
 using protocol::op_code;
 
-/// Ask Prometheus for `query` until the JSON answer contains `expect` (or time runs out).
-std::string query_until(int port, const std::string& query, const std::string& expect) {
-    std::string last;
-    for (int i = 0; i < 600; ++i) {
-        try {
-            last = http_get(port, "/api/v1/query?query=" + query).body;
-            if (last.find(expect) != std::string::npos)
-                return last;
-        } catch (const std::exception& e) {
-            last = e.what(); // not listening yet
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return last;
-}
-
 TEST(prometheus, scrapes_exact_values) {
     temp_dir dir;
     daemon_process d(dir);

@@ -188,22 +188,6 @@ TEST_F(web_access, an_unusable_web_config_stops_the_start) {
         << out;
 }
 
-/// Ask Prometheus for `query` until the JSON answer contains `expect` (or time runs out).
-std::string query_until(int port, const std::string& query, const std::string& expect) {
-    std::string last;
-    for (int i = 0; i < 600; ++i) {
-        try {
-            last = http_get(port, "/api/v1/query?query=" + query).body;
-            if (last.find(expect) != std::string::npos)
-                return last;
-        } catch (const std::exception& e) {
-            last = e.what(); // not listening yet
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return last;
-}
-
 TEST_F(web_access, prometheus_scrapes_over_tls_with_basic_auth) {
     start(tls_config() + "basic_auth_users:\n  prom: " + bcrypt("s3cret") + "\n");
     const int prom_port = free_port();

@@ -190,6 +190,21 @@ http_response parse_response(const std::string& raw, bool head_request) {
 
 } // namespace
 
+std::string query_until(int port, const std::string& query, const std::string& expect) {
+    std::string last;
+    for (int i = 0; i < 600; ++i) {
+        try {
+            last = http_get(port, "/api/v1/query?query=" + query).body;
+            if (last.find(expect) != std::string::npos)
+                return last;
+        } catch (const std::exception& e) {
+            last = e.what(); // not listening yet
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return last;
+}
+
 http_response http_get(int port, const std::string& target,
                        const std::map<std::string, std::string>& headers,
                        const std::string& method) {

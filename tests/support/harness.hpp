@@ -68,6 +68,10 @@ http_response http_get(int port, const std::string& target,
                        const std::map<std::string, std::string>& headers = {},
                        const std::string& method = "GET");
 
+/// Ask a Prometheus server on `port` for `query` until the JSON answer contains `expect`, for up
+/// to 60 s (it may not listen yet, or not have scraped yet); returns the last answer or error.
+std::string query_until(int port, const std::string& query, const std::string& expect);
+
 /// `text` as one shell word (single-quoted).
 std::string quoted(const std::string& text);
 
