@@ -157,14 +157,8 @@ std::vector<std::string> redis_label_names(const family_spec& spec) {
 }
 
 void append_redis_number(std::string& out, double v) {
-    if (std::isnan(v)) {
-        out += "nan";
+    if (append_python_nonfinite(out, v))
         return;
-    }
-    if (std::isinf(v)) {
-        out += v > 0 ? "inf" : "-inf";
-        return;
-    }
     char buf[32];
     const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, ec == std::errc{} ? end : buf);

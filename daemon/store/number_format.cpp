@@ -101,16 +101,19 @@ void append_bound(std::string& out, double v) {
     append_float_text(out, v, 6);
 }
 
-void append_python_float(std::string& out, double v) {
-    if (std::isnan(v)) {
+bool append_python_nonfinite(std::string& out, double v) {
+    if (std::isnan(v))
         out += "nan";
-        return;
-    }
-    if (std::isinf(v)) {
+    else if (std::isinf(v))
         out += v > 0 ? "inf" : "-inf";
-        return;
-    }
-    append_float_text(out, v, 16); // repr() switches to an exponent from 1e+16 on
+    else
+        return false;
+    return true;
+}
+
+void append_python_float(std::string& out, double v) {
+    if (!append_python_nonfinite(out, v))
+        append_float_text(out, v, 16); // repr() switches to an exponent from 1e+16 on
 }
 
 } // namespace metricsd::daemon

@@ -20,4 +20,8 @@ void append_bound(std::string& out, double v);
 /// "1.5e+16"; "inf", "-inf", "nan". What pytheus names a float bucket's Redis key with.
 void append_python_float(std::string& out, double v);
 
+/// Append Python's str() of a non-finite float ("nan", "inf", "-inf") and return true; false
+/// (nothing appended) for a finite one. Shared with the Redis layout's numbers.
+bool append_python_nonfinite(std::string& out, double v);
+
 } // namespace metricsd::daemon
